@@ -1,0 +1,121 @@
+"""Settings of a run, as frozen dataclasses, and the named optimizer presets.
+
+The presets are the hyperparameter tables of the seed reproduction report
+(Latała, "Adversarial Autoencoders in a Semi-Supervised Setting", Tables 1 and 2),
+which in turn follow Makhzani et al. 2015, "Adversarial Autoencoders".
+Nothing here reads files or argv: `runs.py` stores these as JSON, `cli.py` fills them.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from .errors import AAEError
+
+PHASES = ("reconstruction", "discriminator", "generator", "semi_supervised")
+EPOCH_DEFS = ("unlabeled", "labeled")
+RECON_LOSSES = ("sum", "mean")
+PRECISIONS = ("fp32", "bf16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+N_TRAIN = 50_000  # the training split; the other 10,000 training images validate
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Layer sizes of the semi-supervised AAE (the seed report's section 3)."""
+
+    input_dim: int = 784
+    hidden_dim: int = 1000  # encoder and decoder: two hidden layers of this width
+    n_classes: int = 10  # y: categorical code, softmax
+    style_dim: int = 10  # z: style code, linear
+    disc_hidden_dim: int = 1000  # D_y and D_z: two hidden layers of this width
+    init_std: float = 0.01  # N(0, init_std^2) weights, zero biases, as the seed repository; 0 = PyTorch default
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """One optimizer family for all four phases, with a learning rate and momentum per phase."""
+
+    name: str  # "sgd" or "adamw"
+    lr: dict  # phase -> initial learning rate
+    momentum: dict = field(default_factory=dict)  # phase -> SGD momentum (unused by AdamW)
+    milestones: tuple = (50, 1000)  # epochs at which every learning rate is divided by 10
+    gamma: float = 0.1
+
+    def lr_at(self, phase: str, epoch: int) -> float:
+        """Learning rate of `phase` during 0-based `epoch` (a step schedule, derived, never stored)."""
+        drops = sum(epoch >= m for m in self.milestones)
+        return self.lr[phase] * self.gamma**drops
+
+
+PRESETS = {
+    # Seed report, Table 1 (the paper's settings): SGD with momentum, separate optimizer per phase.
+    "paper-sgd": OptimizerConfig(
+        name="sgd",
+        lr={"reconstruction": 0.01, "discriminator": 0.1, "generator": 0.1, "semi_supervised": 0.1},
+        momentum={"reconstruction": 0.9, "discriminator": 0.1, "generator": 0.1, "semi_supervised": 0.9},
+    ),
+    # Seed report, Table 2 (its disentanglement runs): AdamW everywhere, one learning rate.
+    "adamw": OptimizerConfig(name="adamw", lr={phase: 0.001 for phase in PHASES}),
+}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a training run computes (the device and precision too)."""
+
+    labels: int | str = 100  # labeled images: a multiple of 10, or "all" (the 50,000 training images)
+    epochs: int = 50
+    seed: int = 0
+    preset: str = "paper-sgd"
+    batch_size: int = 100
+    unlabeled: int | None = None  # subsample the unlabeled pool (quick runs); None = all 50,000
+    epoch_def: str = "unlabeled"  # "labeled" = the seed repository's epoch (one pass over the labeled set)
+    recon_loss: str = "sum"  # "sum" of squared errors per image (paper); "mean" = nn.MSELoss (seed repo)
+    prior_std: float = 1.0  # std of the Gaussian style prior (the seed repository's class defaults to 5)
+    noise_std: float = 0.3  # Gaussian noise on training inputs
+    device: str = "auto"
+    precision: str = "fp32"
+
+    @property
+    def optimizer(self) -> OptimizerConfig:
+        return PRESETS[self.preset]
+
+    @property
+    def n_labeled(self) -> int:
+        return N_TRAIN if self.labels == "all" else int(self.labels)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def with_(self, **changes) -> "TrainConfig":
+        return replace(self, **changes)
+
+    def check(self) -> "TrainConfig":
+        """Raise AAEError naming the first setting that is out of range; return self otherwise."""
+        if self.labels != "all" and not (
+            isinstance(self.labels, int) and 10 <= self.labels <= N_TRAIN and self.labels % 10 == 0
+        ):
+            raise AAEError(f"labels must be 'all' or a multiple of 10 between 10 and {N_TRAIN}, got {self.labels!r}")
+        choices = {"preset": PRESETS, "epoch_def": EPOCH_DEFS, "recon_loss": RECON_LOSSES,
+                   "precision": PRECISIONS, "device": DEVICES}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise AAEError(f"unknown {name} {getattr(self, name)!r}; choose from {', '.join(allowed)}")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise AAEError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.unlabeled is not None and not self.batch_size <= self.unlabeled <= N_TRAIN:
+            raise AAEError(f"unlabeled must be between the batch size ({self.batch_size}) and {N_TRAIN}, got {self.unlabeled}")
+        if self.prior_std <= 0 or self.noise_std < 0:
+            raise AAEError("prior_std must be positive and noise_std non-negative")
+        return self
+
+
+def model_config_from_dict(data: dict) -> ModelConfig:
+    known = {f.name for f in fields(ModelConfig)}
+    return ModelConfig(**{k: v for k, v in data.items() if k in known})

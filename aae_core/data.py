@@ -1,0 +1,149 @@
+"""MNIST in memory: the fixed train/validation split, the labeled subset and batch order.
+
+All of MNIST fits in memory as float tensors (60,000 x 784 x 4 bytes = 188 MB), so batches are
+index tensors into it: no DataLoader, no per-sample transforms. Nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .config import N_TRAIN, TrainConfig
+from .errors import AAEError
+
+SPLIT_SEED = 2015  # fixes the train/validation split for every run, whatever the run's seed
+RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """$AAE_DATA_DIR, else ../shared/data beside the repository when it exists, else ./data."""
+    if os.environ.get("AAE_DATA_DIR"):
+        return Path(os.environ["AAE_DATA_DIR"])
+    shared = REPO_ROOT.parent / "shared" / "data"
+    return shared if shared.exists() else REPO_ROOT / "data"
+
+
+@dataclass(frozen=True)
+class MNIST:
+    train_x: torch.Tensor  # (60000, 784) float32 in [0, 1]
+    train_y: torch.Tensor  # (60000,) int64
+    test_x: torch.Tensor  # (10000, 784)
+    test_y: torch.Tensor  # (10000,)
+
+
+def load_mnist(root: str | Path | None = None) -> MNIST:
+    """Read the four IDX files under root/MNIST/raw through torchvision, without downloading."""
+    root = Path(root) if root is not None else data_dir()
+    raw = root / "MNIST" / "raw"
+    missing = [name for name in RAW_FILES if not (raw / name).is_file()]
+    if missing:
+        raise AAEError(
+            f"MNIST not found: {raw} lacks {', '.join(missing)}; set AAE_DATA_DIR to a folder holding "
+            "MNIST/raw with the four uncompressed IDX files (torchvision.datasets.MNIST(root, download=True) "
+            "makes one on a machine with internet)"
+        )
+    from torchvision.datasets import MNIST as TorchvisionMNIST  # imported late: import aae_core stays light
+
+    def as_tensors(train: bool):
+        ds = TorchvisionMNIST(root=str(root), train=train, download=False)
+        return ds.data.reshape(len(ds.data), -1).float().div_(255), ds.targets.long()
+
+    try:
+        train_x, train_y = as_tensors(True)
+        test_x, test_y = as_tensors(False)
+    except (RuntimeError, ValueError, OSError) as err:
+        raise AAEError(f"MNIST files under {raw} could not be read ({err}); replace them with the original IDX files") from None
+    return MNIST(train_x, train_y, test_x, test_y)
+
+
+def train_val_split(n: int = 60_000, n_train: int = N_TRAIN) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices of the fixed 50,000 / 10,000 split of the official training set."""
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    return perm[:n_train], perm[n_train:]
+
+
+def balanced_labeled_subset(labels: torch.Tensor, n_labeled: int, seed: int, n_classes: int = 10) -> torch.Tensor:
+    """Sorted indices of n_labeled images, n_labeled / n_classes per class, chosen by `seed`."""
+    if n_labeled >= len(labels):
+        return torch.arange(len(labels))
+    per_class = n_labeled // n_classes
+    gen = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c in range(n_classes):
+        members = torch.nonzero(labels == c).flatten()
+        if len(members) < per_class:
+            raise AAEError(f"class {c} has only {len(members)} images, fewer than the {per_class} asked for")
+        chosen.append(members[torch.randperm(len(members), generator=gen)[:per_class]])
+    return torch.cat(chosen).sort().values
+
+
+@dataclass(frozen=True)
+class SemiSupervisedData:
+    """The tensors one run trains and reports on."""
+
+    unlabeled_x: torch.Tensor  # (U, 784): the unlabeled pool (all training images, labels unused)
+    labeled_x: torch.Tensor  # (L, 784)
+    labeled_y: torch.Tensor  # (L,)
+    val_x: torch.Tensor  # (10000, 784): model choices only
+    val_y: torch.Tensor
+    test_x: torch.Tensor  # (10000, 784): reported, never used for choices
+    test_y: torch.Tensor
+
+    def to(self, device) -> "SemiSupervisedData":
+        return SemiSupervisedData(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
+
+
+def prepare_data(cfg: TrainConfig, mnist: MNIST | None = None) -> SemiSupervisedData:
+    """Split MNIST as `cfg` asks: labeled subset by cfg.seed, unlabeled pool optionally subsampled."""
+    mnist = mnist if mnist is not None else load_mnist()
+    train_idx, val_idx = train_val_split(len(mnist.train_x))
+    x, y = mnist.train_x[train_idx], mnist.train_y[train_idx]
+    labeled = balanced_labeled_subset(y, cfg.n_labeled, cfg.seed)
+    unlabeled_x = x
+    if cfg.unlabeled is not None and cfg.unlabeled < len(x):
+        gen = torch.Generator().manual_seed(cfg.seed)
+        unlabeled_x = x[torch.randperm(len(x), generator=gen)[: cfg.unlabeled]]
+    return SemiSupervisedData(
+        unlabeled_x=unlabeled_x, labeled_x=x[labeled], labeled_y=y[labeled],
+        val_x=mnist.train_x[val_idx], val_y=mnist.train_y[val_idx],
+        test_x=mnist.test_x, test_y=mnist.test_y,
+    )
+
+
+class BatchCycler:
+    """Endless shuffled mini-batches of indices into a set of n items.
+
+    Each pass is a fresh permutation; a pass yields n // batch_size batches (at least one, of
+    min(n, batch_size) items). Its state (permutation, position, generator) goes into checkpoints
+    so that a resumed run draws exactly the batches an uninterrupted run would.
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        self.n, self.batch_size = n, min(batch_size, n)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.perm = torch.randperm(n, generator=self.generator)
+        self.position = 0
+
+    @property
+    def batches_per_pass(self) -> int:
+        return self.n // self.batch_size
+
+    def next(self) -> torch.Tensor:
+        if self.position + self.batch_size > self.n:
+            self.perm = torch.randperm(self.n, generator=self.generator)
+            self.position = 0
+        batch = self.perm[self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        return batch
+
+    def state_dict(self) -> dict:
+        return {"perm": self.perm, "position": self.position, "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.perm, self.position = state["perm"], int(state["position"])
+        self.generator.set_state(state["generator"])

@@ -1,0 +1,22 @@
+"""How good a trained model is: classification accuracy and the confusion matrix."""
+from __future__ import annotations
+
+import torch
+
+from .models import SemiSupervisedAAE
+
+
+def accuracy(model: SemiSupervisedAAE, x: torch.Tensor, labels: torch.Tensor) -> float:
+    """Percentage of images whose argmax y equals the label."""
+    was_training = model.training
+    model.eval()
+    predicted = model.classify(x)
+    model.train(was_training)
+    return 100.0 * (predicted == labels).float().mean().item()
+
+
+def confusion_matrix(model: SemiSupervisedAAE, x: torch.Tensor, labels: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
+    """(n_classes, n_classes) counts: row = true digit, column = predicted digit."""
+    model.eval()
+    predicted = model.classify(x).cpu()
+    return torch.bincount(labels.cpu() * n_classes + predicted, minlength=n_classes**2).reshape(n_classes, n_classes)

@@ -1,0 +1,41 @@
+"""Losses of the three training phases, and the two priors the discriminators compare against."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, form: str = "sum") -> torch.Tensor:
+    """Squared error: "sum" over the 784 pixels, averaged over the batch (the paper's squared
+    Euclidean distance), or "mean" over pixels too (nn.MSELoss, the seed repository): 784x weaker."""
+    squared = (x_hat - x).pow(2)
+    return squared.mean() if form == "mean" else squared.sum(dim=1).mean()
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """D learns to call prior samples real (1) and encoder codes fake (0)."""
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The encoder, as generator, learns to make D call its codes real (non-saturating GAN loss)."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def classification_loss(y_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the y head on labeled images (softmax included)."""
+    return F.cross_entropy(y_logits, labels)
+
+
+def sample_categorical(n: int, n_classes: int, generator: torch.Generator, device=None) -> torch.Tensor:
+    """(n, n_classes) one-hot vectors, classes uniform: the prior on y."""
+    device = device if device is not None else generator.device
+    classes = torch.randint(n_classes, (n,), generator=generator, device=device)
+    return F.one_hot(classes, n_classes).float()
+
+
+def sample_gaussian(n: int, dim: int, std: float, generator: torch.Generator, device=None) -> torch.Tensor:
+    """(n, dim) samples of N(0, std^2 I): the prior on z."""
+    device = device if device is not None else generator.device
+    return torch.randn(n, dim, generator=generator, device=device) * std

@@ -1,0 +1,223 @@
+"""The run folder: config, history, summary, checkpoint and shipped weights, written atomically.
+
+    <run>/config.json     every setting (train, model, optimizer preset)
+    <run>/history.jsonl   one JSON object per finished epoch
+    <run>/checkpoint.pt   full resume state after the last finished epoch (large, git-ignored)
+    <run>/summary.json    written once the run has finished: test accuracy and provenance
+    <run>/model.pt        fp16 weights for the book, loadable with weights_only=True
+
+Every file is written to a temporary name and renamed, so a run killed at any moment leaves
+either the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from .config import ModelConfig, TrainConfig, model_config_from_dict
+from .data import REPO_ROOT
+from .errors import AAEError
+from .models import SemiSupervisedAAE
+
+# Settings that may differ when a run is resumed: where it runs, and how far it goes.
+RESUMABLE_CHANGES = ("device", "epochs")
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call write(tmp_path), then rename tmp_path to path (same folder, so the rename is atomic)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; run files are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
+
+
+def read_json(path: Path):
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise AAEError(f"cannot read {path}: {err}") from None
+
+
+def git_commit() -> str:
+    """HEAD of the repository the package runs from, '+dirty' if tracked files changed; 'unknown' outside git."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return "unknown"
+        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+        return head.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def describe_device(device: torch.device) -> str:
+    """A line that says what ran the computation, for summaries and benches."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        return f"cpu: {cpu_name()}, {torch.get_num_threads()} threads"
+    return device.type
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def torch_load(path: Path) -> dict:
+    """torch.load with weights_only=True; an unreadable file is an AAEError naming it."""
+    if not Path(path).is_file():
+        raise AAEError(f"no checkpoint at {path}")
+    try:
+        with warnings.catch_warnings():  # a damaged file also makes torch warn; the error says it all
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for a damaged file
+        raise AAEError(f"checkpoint {path} is corrupt or not a checkpoint ({type(err).__name__})") from None
+
+
+class RunFolder:
+    """One training run on disk; it refuses to overwrite a finished run unless forced."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.config_path = self.path / "config.json"
+        self.history_path = self.path / "history.jsonl"
+        self.checkpoint_path = self.path / "checkpoint.pt"
+        self.summary_path = self.path / "summary.json"
+        self.model_path = self.path / "model.pt"
+
+    @property
+    def finished(self) -> bool:
+        return self.summary_path.exists()
+
+    @property
+    def started(self) -> bool:
+        return self.checkpoint_path.exists()
+
+    def config(self) -> dict:
+        return read_json(self.config_path)
+
+    def summary(self) -> dict:
+        return read_json(self.summary_path)
+
+    def history(self) -> list[dict]:
+        if not self.history_path.exists():
+            return []
+        return [json.loads(line) for line in self.history_path.read_text().splitlines() if line.strip()]
+
+    def finished_with(self, train_cfg: TrainConfig) -> bool:
+        """True when this folder holds a finished run of exactly these settings (same epochs too)."""
+        if not self.finished:
+            return False
+        self._check_same_settings(train_cfg)
+        return self.config()["train"]["epochs"] == train_cfg.epochs
+
+    def ensure_writable(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise AAEError(f"--out {self.path} is a file, not a folder")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=self.path, prefix=".write-test-")
+            probe.close()
+        except OSError as err:
+            raise AAEError(f"cannot write to {self.path}: {err.strerror or err}") from None
+
+    def start(self, train_cfg: TrainConfig, model_cfg: ModelConfig, resume: bool, force: bool) -> dict | None:
+        """Claim the folder for a run. Returns the checkpoint to resume from, or None to start fresh.
+
+        A finished run is an AAEError unless `force`; an unfinished one needs `resume` or `force`;
+        resuming with other settings than the stored ones is an AAEError too.
+        """
+        self.ensure_writable()
+        if self.finished and not force:
+            acc = self.summary().get("test_accuracy")
+            raise AAEError(f"{self.path} holds a finished run (test accuracy {acc:.2f}%); "
+                           "pass --force to overwrite it, or choose another --out")
+        if self.started and not (resume or force):
+            raise AAEError(f"{self.path} holds an unfinished run (epoch {len(self.history())}); "
+                           "pass --resume to continue it, or --force to start over")
+        if force:
+            for stale in (self.summary_path, self.model_path, self.checkpoint_path, self.history_path):
+                stale.unlink(missing_ok=True)
+        state = None
+        if resume and self.started:
+            self._check_same_settings(train_cfg)
+            state = torch_load(self.checkpoint_path)
+        write_json(self.config_path, {"train": train_cfg.to_dict(), "model": asdict(model_cfg),
+                                      "optimizer": asdict(train_cfg.optimizer)})
+        return state
+
+    def _check_same_settings(self, train_cfg: TrainConfig) -> None:
+        stored = self.config().get("train", {})
+        new = train_cfg.to_dict()
+        differ = [k for k in new if k not in RESUMABLE_CHANGES and stored.get(k) != new[k]]
+        if differ:
+            changes = ", ".join(f"{k} {stored.get(k)!r} -> {new[k]!r}" for k in differ)
+            raise AAEError(f"cannot resume {self.path} with other settings ({changes}); "
+                           "use the stored ones, or --force to start over")
+
+    def save_epoch(self, trainer_state: dict) -> None:
+        """Checkpoint first, then the history it contains: history.jsonl never runs ahead of it."""
+        atomic_write(self.checkpoint_path, lambda tmp: torch.save(trainer_state, tmp))
+        lines = "".join(json.dumps(record) + "\n" for record in trainer_state["history"])
+        atomic_write(self.history_path, lambda tmp: Path(tmp).write_text(lines))
+
+    def finish(self, model: SemiSupervisedAAE, summary: dict) -> None:
+        save_model(model, self.model_path)
+        write_json(self.summary_path, summary)
+
+
+def save_model(model: SemiSupervisedAAE, path: Path) -> None:
+    """fp16 weights and the model config: what the book needs to draw and classify."""
+    payload = {"model_config": asdict(model.cfg),
+               "state_dict": {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}}
+    atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> SemiSupervisedAAE:
+    """The model in eval mode, from a run folder (model.pt, else checkpoint.pt) or either file."""
+    path = Path(path)
+    if path.is_dir():
+        run = RunFolder(path)
+        path = run.model_path if run.model_path.exists() else run.checkpoint_path
+    payload = torch_load(path)
+    if "state_dict" in payload:  # model.pt
+        model_cfg, weights = payload["model_config"], payload["state_dict"]
+    elif "model" in payload:  # checkpoint.pt: the model config lives in the run's config.json
+        config_path = path.parent / "config.json"
+        model_cfg = read_json(config_path).get("model", {}) if config_path.exists() else {}
+        weights = payload["model"]
+    else:
+        raise AAEError(f"{path} holds no model weights")
+    model = SemiSupervisedAAE(model_config_from_dict(model_cfg))
+    try:
+        model.load_state_dict({k: v.float() for k, v in weights.items()})
+    except RuntimeError as err:
+        raise AAEError(f"weights in {path} do not fit the model ({str(err).splitlines()[0]})") from None
+    return model.to(device).eval()

@@ -1,0 +1,243 @@
+"""The Trainer: one semi-supervised AAE step in three phases, epochs, history and resumable state.
+
+One step (Makhzani et al. 2015, section 5), on an unlabeled batch x_u and a labeled batch (x_l, y_l):
+  (1) reconstruction   encoder + decoder minimise ||decode(encode(x_u + noise)) - x_u||^2
+  (2) regularization   D_y, D_z learn to tell prior samples from codes; then the encoder,
+                       as generator, learns to fool both
+  (3) semi-supervised  the encoder's y head minimises cross-entropy on (x_l, y_l)
+Each phase has its own optimizer, as in the seed reproduction. The trainer takes its data as
+tensors (it never builds a data set) and reports each epoch to callbacks: saving checkpoints,
+printing and plotting are theirs.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Callable, Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+from .config import PHASES, TrainConfig
+from .data import BatchCycler, SemiSupervisedData
+from .errors import AAEError
+from .evaluate import accuracy
+from .losses import (classification_loss, discriminator_loss, generator_loss, reconstruction_loss,
+                     sample_categorical, sample_gaussian)
+from .models import SemiSupervisedAAE
+
+Callback = Callable[["Trainer", dict], None]
+LOSS_NAMES = ("recon", "disc_y", "disc_z", "gen_y", "gen_z", "class")
+CHECK_EVERY = 50  # steps between syncs that update the progress bar and look for NaN
+
+
+class NonFiniteLossError(AAEError):
+    """A loss became NaN or infinite: the epoch is abandoned, its checkpoint never written."""
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; a named device that is not there is an AAEError."""
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
+    if name == "auto":
+        return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
+    if not available.get(name, False):
+        raise AAEError(f"device {name!r} is not available on this machine; use --device auto or cpu")
+    return torch.device(name)
+
+
+def build_optimizer(name: str, params: Iterable[torch.nn.Parameter], momentum: float) -> torch.optim.Optimizer:
+    params = list(params)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=0.0, momentum=momentum, foreach=True)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=0.0, foreach=True)
+    raise AAEError(f"unknown optimizer {name!r}")
+
+
+@contextlib.contextmanager
+def frozen(*modules: torch.nn.Module):
+    """Parameters of `modules` get no gradient inside: the generator's backward skips D's weights."""
+    params = [p for m in modules for p in m.parameters()]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
+class Trainer:
+    def __init__(self, model: SemiSupervisedAAE, cfg: TrainConfig, data: SemiSupervisedData,
+                 device: torch.device | str | None = None, callbacks: Iterable[Callback] = (),
+                 progress: bool = True):
+        self.cfg = cfg
+        self.device = torch.device(device) if device is not None else resolve_device(cfg.device)
+        self.model = model.to(self.device)
+        self.data = data.to(self.device)
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        opt = cfg.optimizer
+        phase_params = {
+            "reconstruction": [*model.encoder.parameters(), *model.decoder.parameters()],
+            "discriminator": [*model.disc_y.parameters(), *model.disc_z.parameters()],
+            "generator": list(model.encoder.parameters()),
+            "semi_supervised": list(model.encoder.parameters()),
+        }
+        self.optimizers = {phase: build_optimizer(opt.name, phase_params[phase], opt.momentum.get(phase, 0.0))
+                           for phase in PHASES}
+        # Own random streams, so a resumed run continues them exactly (global RNG is never used).
+        self.sampler = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.unlabeled_batches = BatchCycler(len(data.unlabeled_x), cfg.batch_size, seed=cfg.seed + 1)
+        self.labeled_batches = BatchCycler(len(data.labeled_x), cfg.batch_size, seed=cfg.seed + 2)
+        self.epoch = 0  # epochs completed
+        self.history: list[dict] = []
+        self.set_learning_rates()  # so that the phase methods can be called on their own
+
+    # ----------------------------------------------------------------- the step, phase by phase
+    def autocast(self):
+        """The one mixed-precision context: bf16 matrix products, fp32 weights, when asked for."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+
+    def _update(self, phase: str, loss: torch.Tensor) -> None:
+        optimizer = self.optimizers[phase]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def add_noise(self, x: torch.Tensor) -> torch.Tensor:
+        """Gaussian input noise (training only); the reconstruction target stays clean."""
+        return x + self.cfg.noise_std * torch.randn(x.shape, generator=self.sampler, device=x.device)
+
+    def reconstruction_phase(self, x_in: torch.Tensor, x_target: torch.Tensor) -> torch.Tensor:
+        """(1) Encoder and decoder learn to reconstruct x_target (N, 784) from x_in."""
+        with self.autocast():
+            x_hat = self.model(x_in)  # (N, 784)
+        loss = reconstruction_loss(x_hat.float(), x_target, self.cfg.recon_loss)
+        self._update("reconstruction", loss)
+        return loss.detach()
+
+    def regularization_phase(self, x_in: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(2) D_y and D_z learn prior vs. code; then the encoder learns to fool them."""
+        model, n = self.model, len(x_in)
+        with self.autocast():
+            y_logits, z = model.encoder(x_in)  # (N, 10), (N, 10)
+            y = y_logits.float().softmax(dim=1)
+            y_prior = sample_categorical(n, model.cfg.n_classes, self.sampler)  # (N, 10) one-hot
+            z_prior = sample_gaussian(n, model.cfg.style_dim, self.cfg.prior_std, self.sampler)  # (N, 10)
+            # (2a) Update D: codes are detached, so only the discriminators learn here.
+            d_loss_y = discriminator_loss(model.disc_y(y_prior).float(), model.disc_y(y.detach()).float())
+            d_loss_z = discriminator_loss(model.disc_z(z_prior).float(), model.disc_z(z.detach()).float())
+        self._update("discriminator", d_loss_y + d_loss_z)
+        # (2b) Update the encoder against the updated D. The encoder has not changed since its
+        # forward pass above, so those codes are exactly what a fresh pass would give.
+        with self.autocast(), frozen(model.disc_y, model.disc_z):
+            g_loss_y = generator_loss(model.disc_y(y).float())
+            g_loss_z = generator_loss(model.disc_z(z).float())
+            self._update("generator", g_loss_y + g_loss_z)
+        return {"disc_y": d_loss_y.detach(), "disc_z": d_loss_z.detach(),
+                "gen_y": g_loss_y.detach(), "gen_z": g_loss_z.detach()}
+
+    def semi_supervised_phase(self, x_in: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """(3) The y head learns the labels of one labeled batch."""
+        with self.autocast():
+            y_logits, _ = self.model.encoder(x_in)
+        loss = classification_loss(y_logits.float(), labels)
+        self._update("semi_supervised", loss)
+        return loss.detach()
+
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One step on the next unlabeled and labeled batches; returns the losses (on device)."""
+        d = self.data
+        x_u = d.unlabeled_x[self.unlabeled_batches.next().to(self.device)]  # (B, 784)
+        labeled = self.labeled_batches.next().to(self.device)
+        x_l, y_l = d.labeled_x[labeled], d.labeled_y[labeled]  # (B_l, 784), (B_l,)
+        x_u_noisy = self.add_noise(x_u)
+        losses = {"recon": self.reconstruction_phase(x_u_noisy, x_u)}
+        losses.update(self.regularization_phase(x_u_noisy))
+        losses["class"] = self.semi_supervised_phase(self.add_noise(x_l), y_l)
+        return losses
+
+    # ----------------------------------------------------------------- epochs
+    @property
+    def steps_per_epoch(self) -> int:
+        """'unlabeled': one pass over the unlabeled pool (500 steps at 50,000 / 100).
+        'labeled': the seed repository's epoch, one pass over the labeled set (1 step at 100 labels)."""
+        cycler = self.unlabeled_batches if self.cfg.epoch_def == "unlabeled" else self.labeled_batches
+        return cycler.batches_per_pass
+
+    def set_learning_rates(self) -> None:
+        """Each phase's rate for the current epoch (the step schedule of the preset)."""
+        for phase, optimizer in self.optimizers.items():
+            for group in optimizer.param_groups:
+                group["lr"] = self.cfg.optimizer.lr_at(phase, self.epoch)
+
+    def train_epoch(self, total_epochs: int) -> dict:
+        start = time.perf_counter()
+        self.model.train()
+        self.set_learning_rates()
+        steps = self.steps_per_epoch
+        sums = torch.zeros(len(LOSS_NAMES), device=self.device)
+        bar = tqdm(range(1, steps + 1), desc=f"epoch {self.epoch + 1}/{total_epochs}", leave=False,
+                   disable=not self.progress, mininterval=1.0)
+        for step in bar:
+            losses = self.train_step()
+            sums += torch.stack([losses[name] for name in LOSS_NAMES])
+            if step % CHECK_EVERY == 0 or step == steps:
+                means = (sums / step).tolist()
+                self._check_finite(means)
+                bar.set_postfix({name: f"{v:.3g}" for name, v in zip(LOSS_NAMES, means)}, refresh=False)
+        bar.close()
+        record = {"epoch": self.epoch + 1, "steps": steps}
+        record.update({f"loss_{name}": v for name, v in zip(LOSS_NAMES, means)})
+        record["val_accuracy"] = accuracy(self.model, self.data.val_x, self.data.val_y)
+        record["seconds"] = time.perf_counter() - start
+        return record
+
+    def _check_finite(self, means: list[float]) -> None:
+        bad = [name for name, v in zip(LOSS_NAMES, means) if not torch.isfinite(torch.tensor(v))]
+        if bad:
+            raise NonFiniteLossError(
+                f"loss {', '.join(bad)} became NaN/inf in epoch {self.epoch + 1}; stopped, the last good "
+                f"checkpoint (epoch {self.epoch}) is kept")
+
+    def fit(self, epochs: int | None = None) -> list[dict]:
+        """Train until `epochs` (default cfg.epochs) are complete; callbacks see each epoch's record."""
+        total = epochs if epochs is not None else self.cfg.epochs
+        while self.epoch < total:
+            record = self.train_epoch(total)
+            self.epoch += 1
+            self.history.append(record)
+            for callback in self.callbacks:
+                callback(self, record)
+        return self.history
+
+    # ----------------------------------------------------------------- resumable state
+    def state_dict(self) -> dict:
+        return {
+            "epoch": self.epoch,
+            "history": self.history,
+            "model": self.model.state_dict(),
+            "optimizers": {phase: opt.state_dict() for phase, opt in self.optimizers.items()},
+            "sampler": self.sampler.get_state(),
+            "unlabeled_batches": self.unlabeled_batches.state_dict(),
+            "labeled_batches": self.labeled_batches.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.history = int(state["epoch"]), list(state["history"])
+        self.model.load_state_dict(state["model"])
+        for phase, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][phase])
+        self.sampler.set_state(state["sampler"].cpu() if hasattr(state["sampler"], "cpu") else state["sampler"])
+        self.unlabeled_batches.load_state_dict(state["unlabeled_batches"])
+        self.labeled_batches.load_state_dict(state["labeled_batches"])
+
+
+def make_trainer(cfg: TrainConfig, data: SemiSupervisedData, model_cfg=None, **trainer_kwargs) -> Trainer:
+    """A fresh model, initialised from cfg.seed, and its Trainer: the usual way to start a run."""
+    from .config import ModelConfig
+
+    torch.manual_seed(cfg.seed)  # weight initialisation is the only use of the global RNG
+    model = SemiSupervisedAAE(model_cfg if model_cfg is not None else ModelConfig())
+    return Trainer(model, cfg, data, **trainer_kwargs)

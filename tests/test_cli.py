@@ -1,0 +1,170 @@
+"""The command line as a user meets it: real subprocesses, exit codes, one-line errors, resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import aae_core
+from aae_core.runs import RunFolder
+from conftest import ROOT, weights_equal
+
+QUICK = ["--labels", "100", "--unlabeled", "400", "--batch-size", "50", "--quiet"]  # 8 steps per epoch
+
+
+def cli(*args, env=None, check=False):
+    result = subprocess.run([sys.executable, "-m", "aae_core", *map(str, args)], cwd=ROOT, capture_output=True,
+                            text=True, env={**os.environ, **(env or {})}, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def assert_one_line_error(result, *words):
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "finished"
+    cli("train", *QUICK, "--epochs", "2", "--out", out, check=True)
+    return out
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--labels", "15"], ["labels", "15"]),
+    (["--labels", "0"], ["labels"]),
+    (["--labels", "50010"], ["labels"]),
+    (["--labels", "many"], ["labels", "many"]),
+    (["--preset", "sgd-fast"], ["preset", "sgd-fast"]),
+    (["--precision", "fp8"], ["precision", "fp8"]),
+    (["--device", "tpu"], ["device", "tpu"]),
+    (["--epoch-def", "batches"], ["epoch-def"]),
+    (["--recon-loss", "l1"], ["recon-loss"]),
+    (["--epochs", "0"], ["epochs"]),
+    (["--epochs", "-3"], ["epochs"]),
+    (["--unlabeled", "5"], ["unlabeled"]),
+])
+def test_bad_arguments_are_one_line_exit_2(tmp_path, args, words):
+    out = tmp_path / "run"
+    assert_one_line_error(cli("train", "--out", out, *args), *words)
+    assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_missing_device_is_one_line(tmp_path):
+    assert_one_line_error(cli("train", "--device", "cuda", "--out", tmp_path / "run"), "cuda")
+
+
+def test_missing_data_folder_is_one_line_and_leaves_no_run(tmp_path):
+    result = cli("train", *QUICK, "--out", tmp_path / "run", env={"AAE_DATA_DIR": str(tmp_path / "nowhere")})
+    assert_one_line_error(result, "nowhere", "AAE_DATA_DIR")
+    assert not (tmp_path / "run").exists()
+
+
+def test_unwritable_out_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert_one_line_error(cli("train", *QUICK, "--out", blocker / "run"), str(blocker))
+    assert_one_line_error(cli("train", *QUICK, "--out", blocker), "file")
+
+
+def test_bad_checkpoints_are_one_line(tmp_path):
+    assert_one_line_error(cli("evaluate", tmp_path / "missing.pt"), "missing.pt")
+    corrupt = tmp_path / "checkpoint.pt"
+    corrupt.write_bytes(b"\x80not a checkpoint")
+    assert_one_line_error(cli("evaluate", corrupt), "corrupt")
+
+
+def test_train_writes_a_complete_run_folder(finished_run):
+    run = RunFolder(finished_run)
+    summary = run.summary()
+    for key in ("test_accuracy", "val_accuracy", "epochs", "labels", "seed", "preset", "device", "precision",
+                "epoch_def", "wall_seconds", "git_commit", "torch_version"):
+        assert key in summary, key
+    assert summary["epochs"] == 2 and summary["steps"] == 16 and summary["epoch_def"] == "unlabeled"
+    history = run.history()
+    assert [r["epoch"] for r in history] == [1, 2]
+    assert {"loss_recon", "loss_class", "val_accuracy", "seconds"} <= history[0].keys()
+    assert run.config()["train"]["preset"] == "paper-sgd"
+    shipped = torch.load(run.model_path, weights_only=True)
+    assert all(v.dtype == torch.float16 for v in shipped["state_dict"].values())
+
+
+def test_evaluate_and_load_checkpoint_agree(finished_run, mnist):
+    reported = json.loads(cli("evaluate", finished_run, "--json", check=True).stdout)["test_accuracy"]
+    assert reported == pytest.approx(RunFolder(finished_run).summary()["test_accuracy"], abs=0.02)  # fp16 weights
+    for source in (finished_run / "model.pt", finished_run / "checkpoint.pt"):
+        model = aae_core.load_checkpoint(source, device="cpu")
+        assert not model.training
+        mine = 100 * (model.classify(mnist.test_x) == mnist.test_y).float().mean().item()
+        assert mine == pytest.approx(reported, abs=0.02)
+
+
+def test_finished_run_is_never_overwritten(finished_run):
+    before = {p.name: p.read_bytes() for p in finished_run.iterdir() if p.suffix == ".json"}
+    assert_one_line_error(cli("train", *QUICK, "--epochs", "2", "--out", finished_run), "finished", "--force")
+    assert_one_line_error(cli("train", *QUICK, "--epochs", "2", "--seed", "5", "--resume", "--out", finished_run), "seed")
+    again = cli("train", *QUICK, "--epochs", "2", "--resume", "--out", finished_run, check=True)
+    assert "already finished" in again.stdout
+    assert before == {p.name: p.read_bytes() for p in finished_run.iterdir() if p.suffix == ".json"}
+
+
+def test_unfinished_run_needs_resume_or_force(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    torch.save({"epoch": 1}, out / "checkpoint.pt")
+    assert_one_line_error(cli("train", *QUICK, "--out", out), "--resume")
+    assert (out / "checkpoint.pt").exists()
+
+
+def test_nan_loss_stops_keeping_the_last_good_checkpoint(tmp_path, monkeypatch):
+    from aae_core import cli as cli_module
+    from aae_core.train import Trainer
+
+    clean_noise = Trainer.add_noise
+
+    def noise_turning_nan(self, x):  # the second epoch diverges
+        return clean_noise(self, x) * (float("nan") if self.epoch >= 1 else 1.0)
+
+    monkeypatch.setattr(Trainer, "add_noise", noise_turning_nan)
+    out = tmp_path / "run"
+    assert cli_module.main(["train", *QUICK, "--epochs", "3", "--out", str(out)]) == 3
+    run = RunFolder(out)
+    assert not run.finished and len(run.history()) == 1
+    assert torch.load(run.checkpoint_path, weights_only=True)["epoch"] == 1
+
+
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
+    args = ["train", "--labels", "100", "--unlabeled", "3000", "--batch-size", "50", "--epochs", "3", "--quiet"]
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    cli(*args, "--out", straight, check=True)
+
+    proc = subprocess.Popen([sys.executable, "-m", "aae_core", *args, "--out", str(killed)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(RunFolder(killed).history()) < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # well inside epoch 2 (an epoch takes seconds)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not RunFolder(killed).finished and len(RunFolder(killed).history()) == 1
+
+    resumed = cli(*args, "--out", killed, "--resume", check=True)
+    assert "resuming after epoch 1" in resumed.stdout
+    final = [torch.load(d / "checkpoint.pt", weights_only=True) for d in (straight, killed)]
+    assert weights_equal(final[0]["model"], final[1]["model"])
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(RunFolder(straight).history()) == strip(RunFolder(killed).history())

@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from aae_core.config import TrainConfig
+from aae_core.data import BatchCycler, balanced_labeled_subset, load_mnist, prepare_data, train_val_split
+from aae_core.errors import AAEError
+
+
+def test_mnist_shapes_and_range(mnist):
+    assert mnist.train_x.shape == (60000, 784) and mnist.test_x.shape == (10000, 784)
+    assert mnist.train_x.dtype == torch.float32
+    assert mnist.train_x.min() == 0 and mnist.train_x.max() == 1
+    assert torch.bincount(mnist.test_y).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_split_is_fixed_and_disjoint():
+    train, val = train_val_split()
+    assert len(train) == 50000 and len(val) == 10000
+    assert len(set(train.tolist()) | set(val.tolist())) == 60000
+    assert torch.equal(train, train_val_split()[0])
+
+
+@pytest.mark.parametrize("n", [10, 100, 1000])
+def test_labeled_subset_is_balanced_and_seeded(mnist, n):
+    y = mnist.train_y[:50000]
+    chosen = balanced_labeled_subset(y, n, seed=0)
+    assert len(chosen) == len(set(chosen.tolist())) == n
+    assert torch.bincount(y[chosen], minlength=10).tolist() == [n // 10] * 10
+    assert torch.equal(chosen, balanced_labeled_subset(y, n, seed=0))
+    assert not torch.equal(chosen, balanced_labeled_subset(y, n, seed=1))
+
+
+def test_prepare_data_splits(mnist):
+    data = prepare_data(TrainConfig(labels=1000, seed=3), mnist)
+    assert data.unlabeled_x.shape == (50000, 784) and data.labeled_x.shape == (1000, 784)
+    assert data.val_x.shape == (10000, 784) and data.test_x.shape == (10000, 784)
+    every = prepare_data(TrainConfig(labels="all", unlabeled=500), mnist)
+    assert len(every.labeled_y) == 50000 and len(every.unlabeled_x) == 500
+
+
+def test_missing_data_folder_names_it(tmp_path):
+    with pytest.raises(AAEError, match=str(tmp_path)):
+        load_mnist(tmp_path)
+
+
+def test_batch_cycler_covers_each_pass_and_resumes():
+    cycler = BatchCycler(10, 3, seed=0)
+    assert cycler.batches_per_pass == 3
+    first_pass = torch.cat([cycler.next() for _ in range(3)])
+    assert len(set(first_pass.tolist())) == 9
+    state = {k: v.clone() if torch.is_tensor(v) else v for k, v in cycler.state_dict().items()}
+    expected = [cycler.next() for _ in range(5)]
+    copy = BatchCycler(10, 3, seed=99)
+    copy.load_state_dict(state)
+    assert all(torch.equal(a, copy.next()) for a in expected)
+
+
+def test_batch_cycler_smaller_set_than_batch():
+    cycler = BatchCycler(40, 100, seed=0)
+    assert cycler.batches_per_pass == 1 and len(cycler.next()) == 40
