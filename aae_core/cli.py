@@ -1,4 +1,4 @@
-"""Command line: `python -m aae_core {train,evaluate} ...`. Parsing and reporting only.
+"""Command line: `python -m aae_core {train,evaluate,bench} ...`. Parsing and reporting only.
 
 Every user mistake ends as one line on stderr and exit status 2 (no traceback); a loss that
 turns NaN ends with exit status 3, keeping the last good checkpoint.
@@ -60,7 +60,26 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", help="run folder, checkpoint.pt or model.pt")
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.add_argument("--json", action="store_true", help="print one JSON line")
+    bench = commands.add_parser("bench", help="time the trainer's step against this machine's matrix-multiply rate")
+    bench.add_argument("--device", choices=DEVICES, default="auto")
+    bench.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    bench.add_argument("--batch-size", type=int, default=100)
+    bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
+    bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
+    bench.add_argument("--json", action="store_true", help="print one JSON line")
     return parser
+
+
+def bench_command(args) -> int:
+    from .bench import format_bench, run_bench
+    from .train import resolve_device
+
+    if args.batch_size < 1 or args.steps < 1:
+        raise AAEError("--batch-size and --steps must be positive integers")
+    result = run_bench(resolve_device(args.device), args.precision, args.batch_size, args.steps,
+                       reference=not args.no_reference)
+    print(json.dumps(result) if args.json else format_bench(result))
+    return 0
 
 
 def train_command(args) -> int:
@@ -127,7 +146,7 @@ def evaluate_command(args) -> int:
     return 0
 
 
-COMMANDS = {"train": train_command, "evaluate": evaluate_command}
+COMMANDS = {"train": train_command, "evaluate": evaluate_command, "bench": bench_command}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -125,9 +125,10 @@ class Trainer:
             y = y_logits.float().softmax(dim=1)
             y_prior = sample_categorical(n, model.cfg.n_classes, self.sampler)  # (N, 10) one-hot
             z_prior = sample_gaussian(n, model.cfg.style_dim, self.cfg.prior_std, self.sampler)  # (N, 10)
-            # (2a) Update D: codes are detached, so only the discriminators learn here.
-            d_loss_y = discriminator_loss(model.disc_y(y_prior).float(), model.disc_y(y.detach()).float())
-            d_loss_z = discriminator_loss(model.disc_z(z_prior).float(), model.disc_z(z.detach()).float())
+            # (2a) Update D: codes are detached, so only the discriminators learn here. Prior
+            # samples and codes go through each D as one batch of 2N (the same math as two passes).
+            d_loss_y = discriminator_loss(*model.disc_y(torch.cat([y_prior, y.detach()])).float().split(n))
+            d_loss_z = discriminator_loss(*model.disc_z(torch.cat([z_prior, z.detach()])).float().split(n))
         self._update("discriminator", d_loss_y + d_loss_z)
         # (2b) Update the encoder against the updated D. The encoder has not changed since its
         # forward pass above, so those codes are exactly what a fresh pass would give.

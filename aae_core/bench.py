@@ -1,0 +1,206 @@
+"""`python -m aae_core bench`: how fast the trainer's real step runs, against what this machine can do.
+
+Three timings in one process, on the same device and precision:
+  step       Trainer.train_step, the code `train` runs (not a copy), after a warm-up;
+  gemm       every matrix product of that step (shapes enumerated from the layers), alone:
+             the machine's matrix-multiply rate for exactly this work, and so a bound on the step;
+  reference  a plain PyTorch step as most tutorials write it (separate forward passes per loss,
+             fresh label tensors, one optimizer per network and loss), for comparison.
+FLOPs are counted from the layer shapes: 2 * m * k * n per matrix product.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .config import ModelConfig, TrainConfig
+from .data import SemiSupervisedData
+from .models import SemiSupervisedAAE
+from .runs import describe_device, git_commit
+from .train import Trainer
+
+
+@dataclass(frozen=True)
+class Linear:
+    n_in: int
+    n_out: int
+
+
+def layers(sizes: list[int]) -> list[Linear]:
+    return [Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:])]
+
+
+def linear_gemms(stack: list[Linear], batch: int, forward=True, weight_grads=True, input_grads=True) -> list[tuple]:
+    """(m, k, n) of the matrix products that `stack` does for `batch` rows.
+
+    forward: x W^T (B, in)(in, out); weight grad: dY^T x (out, B)(B, in); input grad: dY W (B, out)(out, in).
+    The first layer's input grad is skipped unless its input needs one (input_grads == 'all').
+    """
+    shapes = []
+    for i, layer in enumerate(stack):
+        if forward:
+            shapes.append((batch, layer.n_in, layer.n_out))
+        if weight_grads:
+            shapes.append((layer.n_out, batch, layer.n_in))
+        if input_grads == "all" or (input_grads and i > 0):
+            shapes.append((batch, layer.n_out, layer.n_in))
+    return shapes
+
+
+def step_gemms(cfg: ModelConfig, batch: int, labeled_batch: int) -> list[tuple]:
+    """Every matrix product of one Trainer.train_step, phase by phase (see train.py)."""
+    h = cfg.hidden_dim
+    trunk = layers([cfg.input_dim, h, h])
+    heads = [Linear(h, cfg.n_classes), Linear(h, cfg.style_dim)]
+    encoder = trunk + heads
+    decoder = layers([cfg.n_classes + cfg.style_dim, h, h, cfg.input_dim])
+    disc = layers([cfg.n_classes, cfg.disc_hidden_dim, cfg.disc_hidden_dim, 1])  # D_y; D_z has the same shapes
+    g = []
+    # (1) reconstruction: encoder + decoder forward and backward
+    g += linear_gemms(encoder, batch) + linear_gemms(decoder, batch, input_grads="all")
+    # (2a) discriminators: one encoder forward; each D on prior samples and on detached codes
+    g += linear_gemms(encoder, batch, weight_grads=False, input_grads=False)
+    g += 2 * linear_gemms(disc, 2 * batch)
+    # (2b) generator: each D forward on the codes, backward to its input only; encoder backward
+    g += 2 * linear_gemms(disc, batch, weight_grads=False, input_grads="all")
+    g += linear_gemms(encoder, batch, forward=False)
+    # (3) semi-supervised: encoder forward, backward through the trunk and the y head
+    g += linear_gemms(encoder, labeled_batch, weight_grads=False, input_grads=False)
+    g += linear_gemms(trunk + heads[:1], labeled_batch, forward=False)
+    return g
+
+
+def flops(gemms: list[tuple]) -> float:
+    return float(sum(2 * m * k * n for m, k, n in gemms))
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_per_call(fn, device: torch.device, steps: int, warmup: int) -> float:
+    """Seconds per call of fn(), after `warmup` calls."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    synchronize(device)
+    return (time.perf_counter() - start) / steps
+
+
+def time_gemms(gemms: list[tuple], device: torch.device, dtype: torch.dtype, repeats: int) -> float:
+    """Seconds for all of `gemms` once, each product timed alone (the best of `repeats` rounds)."""
+    distinct = {}
+    for shape in gemms:
+        distinct[shape] = distinct.get(shape, 0) + 1
+    total = 0.0
+    for (m, k, n), count in distinct.items():
+        a = torch.randn(m, k, device=device, dtype=dtype)
+        b = torch.randn(k, n, device=device, dtype=dtype)
+        best = min(time_per_call(lambda: torch.mm(a, b), device, steps=20, warmup=3) for _ in range(repeats))
+        total += best * count
+    return total
+
+
+def random_data(cfg: ModelConfig, n_unlabeled: int, n_labeled: int, device) -> SemiSupervisedData:
+    """MNIST-shaped tensors: the step's speed does not depend on the pixel values."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(n_unlabeled, cfg.input_dim, generator=gen)
+    y = torch.randint(cfg.n_classes, (n_unlabeled,), generator=gen)
+    return SemiSupervisedData(x, x[:n_labeled], y[:n_labeled], x[:1000], y[:1000], x[:1000], y[:1000]).to(device)
+
+
+def reference_step_fn(model: SemiSupervisedAAE, data: SemiSupervisedData, batch: int, precision: str, device):
+    """A plain step: every loss recomputes its own forward pass, one SGD optimizer per update,
+    label tensors made on the fly. Same networks, same learning rates (the paper-sgd preset)."""
+    enc_dec = [*model.encoder.parameters(), *model.decoder.parameters()]
+    opts = {
+        "recon": torch.optim.SGD(enc_dec, lr=0.01, momentum=0.9),
+        "d_y": torch.optim.SGD(model.disc_y.parameters(), lr=0.1, momentum=0.1),
+        "d_z": torch.optim.SGD(model.disc_z.parameters(), lr=0.1, momentum=0.1),
+        "g_y": torch.optim.SGD(model.encoder.parameters(), lr=0.1, momentum=0.1),
+        "g_z": torch.optim.SGD(model.encoder.parameters(), lr=0.1, momentum=0.1),
+        "class": torch.optim.SGD(model.encoder.parameters(), lr=0.1, momentum=0.9),
+    }
+    bce = torch.nn.BCEWithLogitsLoss()
+
+    def update(name, loss):
+        opts[name].zero_grad()
+        loss.backward()
+        opts[name].step()
+
+    def step():
+        idx = torch.randint(len(data.unlabeled_x), (batch,), device=device)
+        x = data.unlabeled_x[idx]
+        x_noisy = x + 0.3 * torch.randn_like(x)
+        ones, zeros = torch.ones(batch, 1, device=device), torch.zeros(batch, 1, device=device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+            update("recon", ((model(x_noisy) - x) ** 2).sum(dim=1).mean())
+            y_real = F.one_hot(torch.randint(10, (batch,), device=device), 10).float()
+            update("d_y", bce(model.disc_y(y_real), ones) + bce(model.disc_y(model.encode(x_noisy)[0].detach()), zeros))
+            z_real = torch.randn(batch, 10, device=device)
+            update("d_z", bce(model.disc_z(z_real), ones) + bce(model.disc_z(model.encode(x_noisy)[1].detach()), zeros))
+            update("g_y", bce(model.disc_y(model.encode(x_noisy)[0]), ones))
+            update("g_z", bce(model.disc_z(model.encode(x_noisy)[1]), ones))
+            x_l, y_l = data.labeled_x, data.labeled_y
+            update("class", F.cross_entropy(model.encoder(x_l + 0.3 * torch.randn_like(x_l))[0], y_l))
+
+    return step
+
+
+def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 100, steps: int = 50,
+              warmup: int = 10, reference: bool = True, gemm_repeats: int = 3) -> dict:
+    """Time the trainer's step, the GEMM bound and (optionally) the reference loop; return the numbers."""
+    model_cfg = ModelConfig()
+    cfg = TrainConfig(labels=batch_size, batch_size=batch_size, precision=precision, device=device.type)
+    data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
+    torch.manual_seed(0)
+    trainer = Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False)
+    seconds = time_per_call(trainer.train_step, device, steps, warmup)
+
+    gemms = step_gemms(model_cfg, batch_size, batch_size)
+    gflop = flops(gemms) / 1e9
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    gemm_seconds = time_gemms(gemms, device, dtype, gemm_repeats)
+    result = {
+        "ms_per_step": 1e3 * seconds,
+        "s_per_epoch": seconds * (50_000 // batch_size),
+        "gflop_per_step": gflop,
+        "achieved_gflops": gflop / seconds,
+        "gemm_gflops": gflop / gemm_seconds,
+        "gemm_ms_per_step": 1e3 * gemm_seconds,
+        "ratio_to_gemm": gemm_seconds / seconds,
+        "device": str(device),
+        "device_name": describe_device(device),
+        "precision": precision,
+        "batch_size": batch_size,
+        "steps_timed": steps,
+        "torch_version": torch.__version__,
+        "git_commit": git_commit(),
+    }
+    if reference:
+        torch.manual_seed(0)
+        plain = reference_step_fn(SemiSupervisedAAE(model_cfg).to(device), data, batch_size, precision, device)
+        result["reference_ms_per_step"] = 1e3 * time_per_call(plain, device, steps, warmup)
+    return result
+
+
+def format_bench(r: dict) -> str:
+    lines = [
+        f"device {r['device_name']}, {r['precision']}, batch {r['batch_size']} (+{r['batch_size']} labeled), {r['steps_timed']} steps timed",
+        f"  trainer step     {r['ms_per_step']:8.1f} ms   {r['s_per_epoch']:6.1f} s per 500-step epoch",
+        f"  step FLOPs       {r['gflop_per_step']:8.2f} GFLOP (from the layer shapes)",
+        f"  achieved         {r['achieved_gflops']:8.1f} GFLOP/s",
+        f"  matrix products  {r['gemm_gflops']:8.1f} GFLOP/s alone ({r['gemm_ms_per_step']:.1f} ms per step's worth)",
+        f"  ratio            {100 * r['ratio_to_gemm']:8.1f} % of the matrix-multiply rate",
+    ]
+    if "reference_ms_per_step" in r:
+        lines.append(f"  plain reference  {r['reference_ms_per_step']:8.1f} ms per step "
+                     f"({r['reference_ms_per_step'] / r['ms_per_step']:.2f}x the trainer)")
+    return "\n".join(lines)

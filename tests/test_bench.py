@@ -1,0 +1,40 @@
+"""The bench measures the real step; its FLOP count must match what PyTorch counts for that step."""
+import json
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from aae_core.bench import flops, random_data, step_gemms
+from aae_core.config import ModelConfig, TrainConfig
+from aae_core.models import SemiSupervisedAAE
+from aae_core.train import Trainer
+from conftest import TINY
+from test_cli import cli
+
+
+@pytest.mark.parametrize("model_cfg", [ModelConfig(), TINY], ids=["paper", "tiny"])
+@pytest.mark.parametrize("batch,labeled", [(100, 100), (64, 30)])
+def test_flops_from_layer_shapes_match_pytorch_count(model_cfg, batch, labeled):
+    data = random_data(model_cfg, n_unlabeled=batch * 2, n_labeled=labeled, device="cpu")
+    trainer = Trainer(SemiSupervisedAAE(model_cfg), TrainConfig(batch_size=batch, device="cpu"), data,
+                      device="cpu", progress=False)
+    with FlopCounterMode(display=False) as counter:
+        trainer.train_step()
+    assert counter.get_total_flops() == flops(step_gemms(model_cfg, batch, labeled))
+
+
+def test_bench_json_has_the_documented_keys():
+    result = cli("bench", "--device", "cpu", "--steps", "2", "--batch-size", "20", "--json", check=True)
+    numbers = json.loads(result.stdout)
+    for key in ("ms_per_step", "s_per_epoch", "gflop_per_step", "achieved_gflops", "gemm_gflops",
+                "device", "precision", "reference_ms_per_step"):
+        assert key in numbers, key
+    assert numbers["device"] == "cpu" and numbers["precision"] == "fp32"
+    assert numbers["s_per_epoch"] == pytest.approx(numbers["ms_per_step"] * 2500 / 1000)
+    assert numbers["achieved_gflops"] == pytest.approx(numbers["gflop_per_step"] / numbers["ms_per_step"] * 1000)
+
+
+def test_bench_bad_input_is_one_line():
+    result = cli("bench", "--steps", "0")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
