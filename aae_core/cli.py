@@ -85,7 +85,7 @@ def bench_command(args) -> int:
 def train_command(args) -> int:
     from .data import prepare_data
     from .evaluate import accuracy
-    from .runs import RunFolder, describe_device, git_commit
+    from .runs import RunFolder, describe_device
     from .train import make_trainer, resolve_device
 
     cfg = TrainConfig(labels=args.labels, epochs=args.epochs, seed=args.seed, preset=args.preset,
@@ -122,7 +122,8 @@ def train_command(args) -> int:
         "batch_size": cfg.batch_size, "steps": sum(r["steps"] for r in trainer.history),
         "device": describe_device(device), "precision": cfg.precision,
         "wall_seconds": round(sum(r["seconds"] for r in trainer.history), 2),
-        "git_commit": git_commit(), "torch_version": __import__("torch").__version__,
+        "git_commit": run.git_commits()[0], "resumed_at_commits": run.git_commits()[1:],
+        "torch_version": __import__("torch").__version__,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
     print(f"test accuracy {test_accuracy:.2f}%  ({run.path})")

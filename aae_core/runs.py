@@ -169,9 +169,16 @@ class RunFolder:
         if resume and self.started:
             self._check_same_settings(train_cfg)
             state = torch_load(self.checkpoint_path)
+        # The code that trains is the code at the start; a resume at another commit is recorded too.
+        commits = self.config().get("git_commits", []) if state is not None else []
         write_json(self.config_path, {"train": train_cfg.to_dict(), "model": asdict(model_cfg),
-                                      "optimizer": asdict(train_cfg.optimizer)})
+                                      "optimizer": asdict(train_cfg.optimizer),
+                                      "git_commits": commits + [git_commit()]})
         return state
+
+    def git_commits(self) -> list[str]:
+        """The commits this run was started (first) and resumed (later) at."""
+        return self.config().get("git_commits", ["unknown"])
 
     def _check_same_settings(self, train_cfg: TrainConfig) -> None:
         stored = self.config().get("train", {})

@@ -99,6 +99,7 @@ def test_train_writes_a_complete_run_folder(finished_run):
     assert [r["epoch"] for r in history] == [1, 2]
     assert {"loss_recon", "loss_class", "val_accuracy", "seconds"} <= history[0].keys()
     assert run.config()["train"]["preset"] == "paper-sgd"
+    assert summary["git_commit"] == run.config()["git_commits"][0] != ""
     shipped = torch.load(run.model_path, weights_only=True)
     assert all(v.dtype == torch.float16 for v in shipped["state_dict"].values())
 
@@ -164,6 +165,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
 
     resumed = cli(*args, "--out", killed, "--resume", check=True)
     assert "resuming after epoch 1" in resumed.stdout
+    assert len(RunFolder(killed).config()["git_commits"]) == 2
     final = [torch.load(d / "checkpoint.pt", weights_only=True) for d in (straight, killed)]
     assert weights_equal(final[0]["model"], final[1]["model"])
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
