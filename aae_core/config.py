@@ -14,6 +14,7 @@ from .errors import AAEError
 PHASES = ("reconstruction", "discriminator", "generator", "semi_supervised")
 EPOCH_DEFS = ("unlabeled", "labeled")
 RECON_LOSSES = ("sum", "mean")
+Z_PRIORS = ("gaussian", "mixture")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 N_TRAIN = 50_000  # the training split; the other 10,000 training images validate
@@ -72,6 +73,8 @@ class TrainConfig:
     epoch_def: str = "unlabeled"  # "labeled" = the seed repository's epoch (one pass over the labeled set)
     recon_loss: str = "sum"  # "sum" of squared errors per image (paper); "mean" = nn.MSELoss (seed repo)
     prior_std: float = 1.0  # std of the Gaussian style prior (the seed repository's class defaults to 5)
+    z_prior: str = "gaussian"  # or "mixture": 10 Gaussians on a circle (the 2-D demo of chapter 1)
+    regularize: bool = True  # False: a plain autoencoder (no adversarial phase), for comparison
     noise_std: float = 0.3  # Gaussian noise on training inputs
     device: str = "auto"
     precision: str = "fp32"
@@ -95,13 +98,17 @@ class TrainConfig:
     def with_(self, **changes) -> "TrainConfig":
         return replace(self, **changes)
 
-    def check(self) -> "TrainConfig":
-        """Raise AAEError naming the first setting that is out of range; return self otherwise."""
-        if self.labels != "all" and not (
+    def check(self, unsupervised: bool = False) -> "TrainConfig":
+        """Raise AAEError naming the first setting that is out of range; return self otherwise.
+        `unsupervised` also admits labels=0 (no semi-supervised phase; the API only)."""
+        if unsupervised and self.labels == 0:
+            if self.epoch_def == "labeled":
+                raise AAEError("epoch_def 'labeled' needs labels")
+        elif self.labels != "all" and not (
             isinstance(self.labels, int) and 10 <= self.labels <= N_TRAIN and self.labels % 10 == 0
         ):
             raise AAEError(f"labels must be 'all' or a multiple of 10 between 10 and {N_TRAIN}, got {self.labels!r}")
-        choices = {"preset": PRESETS, "epoch_def": EPOCH_DEFS, "recon_loss": RECON_LOSSES,
+        choices = {"preset": PRESETS, "epoch_def": EPOCH_DEFS, "recon_loss": RECON_LOSSES, "z_prior": Z_PRIORS,
                    "precision": PRECISIONS, "device": DEVICES}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:

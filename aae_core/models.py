@@ -6,7 +6,8 @@
     D_y: y (N, 10) -> logit (N,)      D_z: z (N, 10) -> logit (N,)
 
 The discriminators push the aggregated posteriors q(y) and q(z) towards a categorical and a
-Gaussian prior; a few labels tie each category of y to a digit. Training lives in `train.py`.
+Gaussian prior; a few labels tie each category of y to a digit. With n_classes=0 the same class
+is an unsupervised AAE with only the code z (the book's first chapter). Training lives in `train.py`.
 """
 from __future__ import annotations
 
@@ -35,12 +36,13 @@ class Encoder(nn.Module):
         super().__init__()
         h = cfg.hidden_dim
         self.trunk = mlp([cfg.input_dim, h, h], final=nn.ReLU())
-        self.head_y = nn.Linear(h, cfg.n_classes)
+        self.head_y = nn.Linear(h, cfg.n_classes) if cfg.n_classes else None  # none: an unsupervised AAE
         self.head_z = nn.Linear(h, cfg.style_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.trunk(x)  # (N, 1000)
-        return self.head_y(h), self.head_z(h)  # y logits (N, 10), z (N, 10)
+        y_logits = self.head_y(h) if self.head_y is not None else h.new_zeros(len(h), 0)
+        return y_logits, self.head_z(h)  # y logits (N, 10), z (N, 10)
 
 
 class SemiSupervisedAAE(nn.Module):
@@ -51,7 +53,7 @@ class SemiSupervisedAAE(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = mlp([cfg.n_classes + cfg.style_dim, cfg.hidden_dim, cfg.hidden_dim, cfg.input_dim], final=nn.Sigmoid())
-        self.disc_y = mlp([cfg.n_classes, cfg.disc_hidden_dim, cfg.disc_hidden_dim, 1])
+        self.disc_y = mlp([cfg.n_classes, cfg.disc_hidden_dim, cfg.disc_hidden_dim, 1]) if cfg.n_classes else None
         self.disc_z = mlp([cfg.style_dim, cfg.disc_hidden_dim, cfg.disc_hidden_dim, 1])
         if cfg.init_std > 0:
             self.apply(self._init_normal)
@@ -61,6 +63,10 @@ class SemiSupervisedAAE(nn.Module):
         if isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, std=self.cfg.init_std)
             nn.init.zeros_(module.bias)
+
+    def discriminators(self) -> dict[str, nn.Module]:
+        """The adversaries by the code they judge: {'y': D_y, 'z': D_z} (no D_y without a y code)."""
+        return {name: disc for name, disc in (("y", self.disc_y), ("z", self.disc_z)) if disc is not None}
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (N, 784) -> y probabilities (N, 10), z (N, 10)."""

@@ -12,6 +12,7 @@ printing and plotting are theirs.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from typing import Callable, Iterable
 
@@ -23,11 +24,10 @@ from .data import BatchCycler, SemiSupervisedData
 from .errors import AAEError
 from .evaluate import accuracy
 from .losses import (classification_loss, discriminator_loss, generator_loss, reconstruction_loss,
-                     sample_categorical, sample_gaussian)
+                     sample_categorical, sample_gaussian, sample_gaussian_mixture)
 from .models import SemiSupervisedAAE
 
 Callback = Callable[["Trainer", dict], None]
-LOSS_NAMES = ("recon", "disc_y", "disc_z", "gen_y", "gen_z", "class")
 CHECK_EVERY = 50  # steps between syncs that update the progress bar and look for NaN
 
 
@@ -80,7 +80,7 @@ class Trainer:
         opt = cfg.optimizer
         phase_params = {
             "reconstruction": [*model.encoder.parameters(), *model.decoder.parameters()],
-            "discriminator": [*model.disc_y.parameters(), *model.disc_z.parameters()],
+            "discriminator": [p for disc in model.discriminators().values() for p in disc.parameters()],
             "generator": list(model.encoder.parameters()),
             "semi_supervised": list(model.encoder.parameters()),
         }
@@ -89,7 +89,8 @@ class Trainer:
         # Own random streams, so a resumed run continues them exactly (global RNG is never used).
         self.sampler = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.unlabeled_batches = BatchCycler(len(data.unlabeled_x), cfg.batch_size, seed=cfg.seed + 1)
-        self.labeled_batches = BatchCycler(len(data.labeled_x), cfg.batch_size, seed=cfg.seed + 2)
+        self.labeled_batches = (BatchCycler(len(data.labeled_x), cfg.batch_size, seed=cfg.seed + 2)
+                                if len(data.labeled_x) else None)  # None: no labels, no phase (3)
         self.epoch = 0  # epochs completed
         self.history: list[dict] = []
         self.set_learning_rates()  # so that the phase methods can be called on their own
@@ -117,27 +118,33 @@ class Trainer:
         self._update("reconstruction", loss)
         return loss.detach()
 
+    def sample_prior(self, code: str, n: int) -> torch.Tensor:
+        """n samples of the prior of code 'y' (one-hot categorical) or 'z' (Gaussian or mixture)."""
+        cfg = self.model.cfg
+        if code == "y":
+            return sample_categorical(n, cfg.n_classes, self.sampler)  # (n, 10)
+        sample = sample_gaussian_mixture if self.cfg.z_prior == "mixture" else sample_gaussian
+        return sample(n, cfg.style_dim, self.cfg.prior_std, self.sampler)  # (n, 10)
+
     def regularization_phase(self, x_in: torch.Tensor) -> dict[str, torch.Tensor]:
         """(2) D_y and D_z learn prior vs. code; then the encoder learns to fool them."""
-        model, n = self.model, len(x_in)
+        discs, n = self.model.discriminators(), len(x_in)
         with self.autocast():
-            y_logits, z = model.encoder(x_in)  # (N, 10), (N, 10)
-            y = y_logits.float().softmax(dim=1)
-            y_prior = sample_categorical(n, model.cfg.n_classes, self.sampler)  # (N, 10) one-hot
-            z_prior = sample_gaussian(n, model.cfg.style_dim, self.cfg.prior_std, self.sampler)  # (N, 10)
+            y_logits, z = self.model.encoder(x_in)  # (N, 10), (N, 10)
+            codes = {"y": y_logits.float().softmax(dim=1), "z": z}
             # (2a) Update D: codes are detached, so only the discriminators learn here. Prior
             # samples and codes go through each D as one batch of 2N (the same math as two passes).
-            d_loss_y = discriminator_loss(*model.disc_y(torch.cat([y_prior, y.detach()])).float().split(n))
-            d_loss_z = discriminator_loss(*model.disc_z(torch.cat([z_prior, z.detach()])).float().split(n))
-        self._update("discriminator", d_loss_y + d_loss_z)
+            d_losses = {name: discriminator_loss(*disc(torch.cat([self.sample_prior(name, n), codes[name].detach()]))
+                                                 .float().split(n))
+                        for name, disc in discs.items()}
+        self._update("discriminator", sum(d_losses.values()))
         # (2b) Update the encoder against the updated D. The encoder has not changed since its
         # forward pass above, so those codes are exactly what a fresh pass would give.
-        with self.autocast(), frozen(model.disc_y, model.disc_z):
-            g_loss_y = generator_loss(model.disc_y(y).float())
-            g_loss_z = generator_loss(model.disc_z(z).float())
-            self._update("generator", g_loss_y + g_loss_z)
-        return {"disc_y": d_loss_y.detach(), "disc_z": d_loss_z.detach(),
-                "gen_y": g_loss_y.detach(), "gen_z": g_loss_z.detach()}
+        with self.autocast(), frozen(*discs.values()):
+            g_losses = {name: generator_loss(disc(codes[name]).float()) for name, disc in discs.items()}
+            self._update("generator", sum(g_losses.values()))
+        return {**{f"disc_{k}": v.detach() for k, v in d_losses.items()},
+                **{f"gen_{k}": v.detach() for k, v in g_losses.items()}}
 
     def semi_supervised_phase(self, x_in: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """(3) The y head learns the labels of one labeled batch."""
@@ -151,13 +158,24 @@ class Trainer:
         """One step on the next unlabeled and labeled batches; returns the losses (on device)."""
         d = self.data
         x_u = d.unlabeled_x[self.unlabeled_batches.next().to(self.device)]  # (B, 784)
-        labeled = self.labeled_batches.next().to(self.device)
-        x_l, y_l = d.labeled_x[labeled], d.labeled_y[labeled]  # (B_l, 784), (B_l,)
         x_u_noisy = self.add_noise(x_u)
         losses = {"recon": self.reconstruction_phase(x_u_noisy, x_u)}
-        losses.update(self.regularization_phase(x_u_noisy))
-        losses["class"] = self.semi_supervised_phase(self.add_noise(x_l), y_l)
+        if self.cfg.regularize:
+            losses.update(self.regularization_phase(x_u_noisy))
+        if self.labeled_batches is not None:
+            labeled = self.labeled_batches.next().to(self.device)
+            x_l, y_l = d.labeled_x[labeled], d.labeled_y[labeled]  # (B_l, 784), (B_l,)
+            losses["class"] = self.semi_supervised_phase(self.add_noise(x_l), y_l)
         return losses
+
+    @property
+    def loss_names(self) -> list[str]:
+        """The losses this configuration computes, in the order of a step."""
+        names = ["recon"]
+        if self.cfg.regularize:
+            discs = self.model.discriminators()
+            names += [f"disc_{k}" for k in discs] + [f"gen_{k}" for k in discs]
+        return names + (["class"] if self.labeled_batches is not None else [])
 
     # ----------------------------------------------------------------- epochs
     @property
@@ -177,26 +195,27 @@ class Trainer:
         start = time.perf_counter()
         self.model.train()
         self.set_learning_rates()
-        steps = self.steps_per_epoch
-        sums = torch.zeros(len(LOSS_NAMES), device=self.device)
+        steps, names = self.steps_per_epoch, self.loss_names
+        sums = torch.zeros(len(names), device=self.device)
         bar = tqdm(range(1, steps + 1), desc=f"epoch {self.epoch + 1}/{total_epochs}", leave=False,
                    disable=not self.progress, mininterval=1.0)
         for step in bar:
             losses = self.train_step()
-            sums += torch.stack([losses[name] for name in LOSS_NAMES])
+            sums += torch.stack([losses[name] for name in names])
             if step % CHECK_EVERY == 0 or step == steps:
                 means = (sums / step).tolist()
-                self._check_finite(means)
-                bar.set_postfix({name: f"{v:.3g}" for name, v in zip(LOSS_NAMES, means)}, refresh=False)
+                self._check_finite(dict(zip(names, means)))
+                bar.set_postfix({name: f"{v:.3g}" for name, v in zip(names, means)}, refresh=False)
         bar.close()
         record = {"epoch": self.epoch + 1, "steps": steps}
-        record.update({f"loss_{name}": v for name, v in zip(LOSS_NAMES, means)})
-        record["val_accuracy"] = accuracy(self.model, self.data.val_x, self.data.val_y)
+        record.update({f"loss_{name}": v for name, v in zip(names, means)})
+        if self.model.cfg.n_classes:  # an unsupervised AAE has no classifier to validate
+            record["val_accuracy"] = accuracy(self.model, self.data.val_x, self.data.val_y)
         record["seconds"] = time.perf_counter() - start
         return record
 
-    def _check_finite(self, means: list[float]) -> None:
-        bad = [name for name, v in zip(LOSS_NAMES, means) if not torch.isfinite(torch.tensor(v))]
+    def _check_finite(self, means: dict[str, float]) -> None:
+        bad = [name for name, v in means.items() if not math.isfinite(v)]
         if bad:
             raise NonFiniteLossError(
                 f"loss {', '.join(bad)} became NaN/inf in epoch {self.epoch + 1}; stopped, the last good "
@@ -222,7 +241,7 @@ class Trainer:
             "optimizers": {phase: opt.state_dict() for phase, opt in self.optimizers.items()},
             "sampler": self.sampler.get_state(),
             "unlabeled_batches": self.unlabeled_batches.state_dict(),
-            "labeled_batches": self.labeled_batches.state_dict(),
+            "labeled_batches": self.labeled_batches.state_dict() if self.labeled_batches else None,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -232,7 +251,8 @@ class Trainer:
             opt.load_state_dict(state["optimizers"][phase])
         self.sampler.set_state(state["sampler"].cpu() if hasattr(state["sampler"], "cpu") else state["sampler"])
         self.unlabeled_batches.load_state_dict(state["unlabeled_batches"])
-        self.labeled_batches.load_state_dict(state["labeled_batches"])
+        if self.labeled_batches is not None:
+            self.labeled_batches.load_state_dict(state["labeled_batches"])
 
 
 def make_trainer(cfg: TrainConfig, data: SemiSupervisedData, model_cfg=None, **trainer_kwargs) -> Trainer:

@@ -34,3 +34,14 @@ def test_learning_rate_drops_tenfold_at_50_and_1000(preset, phase, base):
     assert opt.lr_at(phase, 0) == opt.lr_at(phase, 49) == base
     assert opt.lr_at(phase, 50) == pytest.approx(base / 10) == opt.lr_at(phase, 999)
     assert opt.lr_at(phase, 1000) == pytest.approx(base / 100)
+
+
+def test_mixture_prior_has_ten_clusters_on_a_circle():
+    from aae_core.losses import sample_gaussian_mixture
+
+    z = sample_gaussian_mixture(10000, 2, 0.5, torch.Generator().manual_seed(0))
+    radius = z.norm(dim=1)
+    assert z.shape == (10000, 2) and abs(radius.mean().item() - 4.0) < 0.1
+    angles = torch.atan2(z[:, 1], z[:, 0]) % (2 * torch.pi)
+    nearest = torch.round(angles / (2 * torch.pi / 10)) % 10
+    assert (torch.bincount(nearest.long(), minlength=10) > 800).all()

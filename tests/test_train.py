@@ -125,3 +125,31 @@ def test_learns_something_quickly(mnist):
     history = trainer.fit()
     assert history[-1]["val_accuracy"] > 40  # chance is 10%
     assert history[-1]["loss_recon"] < history[0]["loss_recon"]
+
+
+def test_unsupervised_aae_and_plain_autoencoder_share_the_trainer(mnist):
+    """Chapter 1's demo: a 2-D code, no y, no labels; with and without the adversarial phase."""
+    model_cfg = TINY.__class__(**{**TINY.__dict__, "n_classes": 0, "style_dim": 2})
+    cfg = TrainConfig(labels=0, unlabeled=600, epochs=1, z_prior="mixture", device="cpu").check(unsupervised=True)
+    data = prepare_data(cfg, mnist)
+    aae = make_trainer(cfg, data, model_cfg, device="cpu", progress=False)
+    assert aae.loss_names == ["recon", "disc_z", "gen_z"]
+    record = aae.fit()[0]
+    assert {"loss_recon", "loss_disc_z", "loss_gen_z"} <= record.keys() and "loss_class" not in record
+    y, z = aae.model.encode(data.val_x[:5])
+    assert y.shape == (5, 0) and z.shape == (5, 2)
+
+    plain = make_trainer(cfg.with_(regularize=False), data, model_cfg, device="cpu", progress=False)
+    disc_before = params_of(plain.model.disc_z)
+    assert plain.loss_names == ["recon"]
+    plain.fit()
+    assert not changed(disc_before, plain.model.disc_z)
+
+
+def test_labels_zero_only_for_the_api():
+    from aae_core.errors import AAEError
+
+    with pytest.raises(AAEError, match="labels"):
+        TrainConfig(labels=0).check()
+    with pytest.raises(AAEError, match="labeled"):
+        TrainConfig(labels=0, epoch_def="labeled").check(unsupervised=True)
