@@ -31,6 +31,14 @@ Callback = Callable[["Trainer", dict], None]
 CHECK_EVERY = 50  # steps between syncs that update the progress bar and look for NaN
 
 
+def steps_per_epoch(epoch_def: str, n_unlabeled: int, n_labeled: int, batch_size: int) -> int:
+    """'unlabeled': one pass over the unlabeled pool (500 steps at 50,000 / 100).
+    'labeled': the seed repository's epoch, one pass over the labeled set (1 step at 100 labels).
+    A pass is as many whole batches as fit (at least one; a set smaller than a batch is one batch)."""
+    n = n_unlabeled if epoch_def == "unlabeled" else n_labeled
+    return max(1, n // batch_size)
+
+
 class NonFiniteLossError(AAEError):
     """A loss became NaN or infinite: the epoch is abandoned, its checkpoint never written."""
 
@@ -180,10 +188,8 @@ class Trainer:
     # ----------------------------------------------------------------- epochs
     @property
     def steps_per_epoch(self) -> int:
-        """'unlabeled': one pass over the unlabeled pool (500 steps at 50,000 / 100).
-        'labeled': the seed repository's epoch, one pass over the labeled set (1 step at 100 labels)."""
-        cycler = self.unlabeled_batches if self.cfg.epoch_def == "unlabeled" else self.labeled_batches
-        return cycler.batches_per_pass
+        return steps_per_epoch(self.cfg.epoch_def, len(self.data.unlabeled_x), len(self.data.labeled_x),
+                               self.cfg.batch_size)
 
     def set_learning_rates(self) -> None:
         """Each phase's rate for the current epoch (the step schedule of the preset)."""

@@ -1,0 +1,104 @@
+"""Figures for the book: each function takes arrays or histories and returns a matplotlib Figure.
+
+No pyplot state, no plt.show(): a notebook displays the returned Figure, a script saves it.
+"""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+DIGIT_COLORS = "tab10"
+
+
+def _as_numpy(x) -> np.ndarray:
+    return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
+
+
+def plot_codes_2d(panels: dict, title: str = "2-D codes of validation digits") -> Figure:
+    """Scatter plots of 2-D codes, one panel per entry {panel title: (codes (N, 2), digits (N,) or None)}."""
+    fig = Figure(figsize=(5.2 * len(panels), 5), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, (codes, digits)) in zip(axes, panels.items()):
+        codes = _as_numpy(codes)
+        if digits is None:  # e.g. samples of the prior: no digit to colour by
+            ax.scatter(codes[:, 0], codes[:, 1], s=3, alpha=0.5, color="0.4")
+        else:
+            points = ax.scatter(codes[:, 0], codes[:, 1], c=_as_numpy(digits), cmap=DIGIT_COLORS, vmin=-0.5,
+                                vmax=9.5, s=3, alpha=0.7)
+        ax.set(title=name, xlabel="code dimension 1", ylabel="code dimension 2", aspect="equal")
+    fig.colorbar(points, ax=axes.tolist(), ticks=range(10), label="digit")
+    fig.suptitle(title)
+    return fig
+
+
+def image_grid(images, n_cols: int, title: str = "", row_labels: list[str] | None = None,
+               col_labels: list[str] | None = None, size: float = 0.9) -> Figure:
+    """Images (N, 784) in [0, 1] as a grid with n_cols columns, optional row and column labels."""
+    images = _as_numpy(images).reshape(-1, 28, 28)
+    n_rows = int(np.ceil(len(images) / n_cols))
+    fig = Figure(figsize=(size * n_cols + (0.6 if row_labels else 0), size * n_rows + 0.5), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        if i < len(images):
+            ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=1)
+    for r, label in enumerate(row_labels or []):
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
+    for c, label in enumerate(col_labels or []):
+        axes[0, c].set_title(label, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_history(histories: dict, keys: list[str], title: str = "Training curves") -> Figure:
+    """One panel per history key (e.g. 'loss_recon', 'val_accuracy'), one line per run {name: history}."""
+    fig = Figure(figsize=(4.2 * len(keys), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+    for ax, key in zip(axes, keys):
+        for name, history in histories.items():
+            epochs = [r["epoch"] for r in history if key in r]
+            ax.plot(epochs, [r[key] for r in history if key in r], marker="o" if len(epochs) < 30 else None,
+                    markersize=3, label=name)
+        ax.set(title=key.replace("loss_", "loss: ").replace("_", " "), xlabel="epoch",
+               ylabel="accuracy (%)" if "accuracy" in key else "loss (epoch mean)")
+        ax.grid(alpha=0.3)
+    if len(histories) > 1:
+        axes[-1].legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_priors(y_samples, z_samples, title: str = "Samples of the two priors") -> Figure:
+    """Left: how often each category of y's one-hot prior is drawn. Right: two dimensions of z's prior."""
+    y, z = _as_numpy(y_samples), _as_numpy(z_samples)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.bar(range(y.shape[1]), y.sum(axis=0), color="tab:blue")
+    left.set(title=f"categorical prior on y ({len(y)} one-hot samples)", xlabel="category", ylabel="samples",
+             xticks=range(y.shape[1]))
+    right.scatter(z[:, 0], z[:, 1], s=3, alpha=0.5, color="tab:orange")
+    right.set(title=f"Gaussian prior on z (dimensions 1 and 2 of {z.shape[1]})", xlabel="z1", ylabel="z2",
+              aspect="equal")
+    fig.suptitle(title)
+    return fig
+
+
+def plot_phase_changes(changes: dict, title: str = "What each phase moves") -> Figure:
+    """Relative weight change per network (columns) after each phase (rows): {phase: {network: value}}."""
+    phases = list(changes)
+    networks = list(next(iter(changes.values())))
+    values = np.array([[changes[p][n] for n in networks] for p in phases])
+    fig = Figure(figsize=(1.6 * len(networks) + 2.5, 0.7 * len(phases) + 1.5), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(values, cmap="Blues")
+    ax.set(xticks=range(len(networks)), xticklabels=networks, yticks=range(len(phases)), yticklabels=phases,
+           title=title, xlabel="network", ylabel="phase")
+    for (i, j), v in np.ndenumerate(values):
+        ax.text(j, i, f"{v:.1e}" if v else "0", ha="center", va="center",
+                color="white" if v > values.max() / 2 else "black", fontsize=9)
+    fig.colorbar(image, ax=ax, label="relative change of weights")
+    return fig

@@ -1,0 +1,22 @@
+"""Sphinx extension: include each script once per page.
+
+Jupyter Book 1 adds every *.js under _static to every page, so the locally served MathJax (also
+added by sphinx.ext.mathjax) would load twice, and sphinx-thebe's configuration script is
+registered twice; both throw in the browser. Keep the first of each (same file or same body).
+"""
+
+
+def keep_first_of_each(app, pagename, templatename, context, doctree):
+    seen, kept = set(), []
+    for script in context.get("script_files", []):
+        key = (script.filename or "").split("?")[0] or script.attributes.get("body", "")
+        if key and key in seen:
+            continue
+        seen.add(key)
+        kept.append(script)
+    context["script_files"] = kept
+
+
+def setup(app):
+    app.connect("html-page-context", keep_first_of_each, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

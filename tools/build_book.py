@@ -1,0 +1,77 @@
+"""Build the book: execute every chapter with papermill, then render the executed copies.
+
+    python tools/build_book.py [--only NAME ...]
+
+_build/executed/ receives _config.yml, _toc.yml and book/ with the executed notebooks;
+jupyter-book renders that folder into _build/html (its own execution is off, see _config.yml).
+A chapter that raises stops the build with one line naming the chapter and the error.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "_build"
+EXECUTED = BUILD / "executed"
+
+
+def execute(notebook: Path, target: Path) -> float:
+    """Run one chapter with its default parameters from the book folder; return seconds taken."""
+    start = time.perf_counter()
+    papermill.execute_notebook(str(notebook), str(target), cwd=str(notebook.parent), kernel_name="python3",
+                               progress_bar=False)
+    hide_injected_parameters(target)
+    return time.perf_counter() - start
+
+
+def hide_injected_parameters(path: Path) -> None:
+    """papermill's 'injected-parameters' cell only repeats overrides: keep it out of the page."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+    nbformat.write(nb, path)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="execute only these chapters (file stems); copy the others unexecuted")
+    args = parser.parse_args()
+
+    shutil.rmtree(EXECUTED, ignore_errors=True)
+    shutil.copytree(ROOT / "book", EXECUTED / "book", ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints", "_static"))
+    # Jupyter Book serves (and adds to every page) the _static folder at the root of the source tree.
+    shutil.copytree(ROOT / "book" / "_static", EXECUTED / "_static")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, EXECUTED / name)
+    for notebook in sorted((ROOT / "book").glob("*.ipynb")):
+        target = EXECUTED / "book" / notebook.name
+        if args.only and notebook.stem not in args.only:
+            shutil.copy(notebook, target)
+            continue
+        try:
+            seconds = execute(notebook, target)
+        except papermill.PapermillExecutionError as err:
+            print(f"build_book: {notebook.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}", file=sys.stderr)
+            return 1
+        print(f"executed {notebook.name} in {seconds:.1f} s", flush=True)
+    html = subprocess.run([str(Path(sys.executable).parent / "jupyter-book"), "build", str(EXECUTED), "--path-output", str(ROOT),
+                           "--warningiserror", "--keep-going", "-q"], cwd=ROOT)
+    if html.returncode != 0:
+        print("build_book: jupyter-book reported warnings or errors (above)", file=sys.stderr)
+        return html.returncode
+    print(f"The book is at file://{BUILD / 'html' / 'index.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
