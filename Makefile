@@ -3,23 +3,35 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CHROMIUM ?= /usr/bin/chromium
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install book test clean
+.PHONY: install chromium book test unit clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-book: install
-	$(BIN)/jupyter-book build . --warningiserror --keep-going
-	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
+# The browser tests drive Debian's Chromium (playwright cannot download a browser here).
+chromium:
+	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-test: install
-	$(BIN)/python -m pytest tests
+# Execute every chapter with papermill, then render the executed copies into _build/html.
+book: install
+	$(BIN)/python tools/build_book.py
+
+# Everything: unit, CLI and notebook tests, the executed chapters under nbval, the HTML in Chromium.
+test: install chromium book
+	$(BIN)/python -m pytest tests _build/executed/book $(NBVAL)
+
+# Only the Python tests (no book build, no browser).
+unit: install
+	$(BIN)/python -m pytest tests --ignore=tests/test_book_html.py
 
 clean:
 	rm -rf _build

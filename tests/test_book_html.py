@@ -1,0 +1,129 @@
+"""The rendered book in a real browser, offline: every page loads without a script error, every
+image and figure shows, equations render, and the navigation and internal links lead somewhere.
+
+Needs the HTML from `python tools/build_book.py` (`make test` builds it first) and Chromium
+(Debian's package; `make test` installs it when missing). Requests to any host but the local
+server are blocked and fail the test: the book must work with no network.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urldefrag
+
+import pytest
+
+from conftest import ROOT
+
+HTML = ROOT / "_build" / "html"
+CHROMIUM = os.environ.get("AAE_CHROMIUM", "/usr/bin/chromium")
+CHAPTER_FIGURES = {"book/01_background.html": 3, "book/02_method.html": 3}  # at least this many figures
+
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    assert (HTML / "index.html").exists(), "no book at _build/html: run `python tools/build_book.py` (make test does)"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(HTML)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield base
+    proc.terminate()
+    proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+class Visit:
+    """A page with every problem a reader would notice recorded: errors, blocked requests, 404s."""
+
+    def __init__(self, browser, base):
+        self.base, self.problems = base, []
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
+        self.page.route("**/*", self._only_local)
+
+    def _only_local(self, route):
+        if route.request.url.startswith(self.base):
+            route.continue_()
+        else:
+            self.problems.append(f"blocked request to {route.request.url}")
+            route.abort()
+
+    def open(self, path: str):
+        self.page.goto(self.base + path, wait_until="load")
+        self.page.wait_for_timeout(300)  # MathJax typesets after load
+        return self.page
+
+
+def pages() -> list[str]:
+    return sorted(str(p.relative_to(HTML)) for p in HTML.rglob("*.html") if "_static" not in p.parts) if HTML.exists() else []
+
+
+@pytest.mark.parametrize("path", pages() or ["index.html"])
+def test_page_loads_offline_without_errors(server, browser, path):
+    visit = Visit(browser, server)
+    page = visit.open(path)
+    broken = page.evaluate("""[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)""")
+    assert broken == [], f"broken images: {broken}"
+    if page.locator("span.math, div.math").count():
+        page.wait_for_selector("mjx-container", timeout=10000)
+    figures = page.locator(".cell_output img").count()
+    assert figures >= CHAPTER_FIGURES.get(path, 0), f"{path}: {figures} figures"
+    assert visit.problems == [], visit.problems
+    page.close()
+
+
+def test_chapters_are_linked_in_order(server, browser):
+    visit = Visit(browser, server)
+    page = visit.open("index.html")
+    seen = [page.url]
+    while page.locator("a.right-next").count():
+        page.locator("a.right-next").first.click()
+        page.wait_for_load_state("load")
+        seen.append(page.url)
+    assert [u.rsplit("/", 1)[-1] for u in seen] == ["intro.html", "01_background.html", "02_method.html"]
+    assert visit.problems == []
+
+
+def test_internal_links_resolve(server, browser):
+    visit = Visit(browser, server)
+    missing = []
+    for path in pages():
+        page = visit.open(path)
+        for href in page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)"):
+            target, _ = urldefrag(href)
+            if target.startswith(server) and not (HTML / target[len(server):]).exists():
+                missing.append(f"{path} -> {target}")
+    assert missing == [] and visit.problems == [], (missing, visit.problems)

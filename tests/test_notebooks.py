@@ -1,0 +1,52 @@
+"""The chapters as committed: conventions a reader relies on, and a tiny retrain through papermill."""
+from __future__ import annotations
+
+import json
+
+import nbformat
+import papermill
+import pytest
+import yaml
+
+from conftest import ROOT
+
+CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
+
+
+def test_every_chapter_is_in_the_table_of_contents():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    listed = {entry["file"] for entry in toc.get("chapters", [])}
+    assert CHAPTERS and {f"book/{nb.stem}" for nb in CHAPTERS} == listed
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_committed_without_outputs_and_parameters_first(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code[0].metadata.get("tags") == ["parameters"]
+    for cell in code:
+        assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+        assert "!pip" not in cell.source and "%pip" not in cell.source
+        assert "exec(" not in cell.source
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapters_import_the_package_not_copy_it(path):
+    source = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+    assert "aae_core" in source
+    for definition in ("class Trainer", "class SemiSupervisedAAE", "def reconstruction_loss"):
+        assert definition not in source
+
+
+def test_chapter_1_retrains_with_tiny_parameters(tmp_path):
+    out = tmp_path / "01.ipynb"
+    papermill.execute_notebook(str(ROOT / "book" / "01_background.ipynb"), str(out), cwd=str(ROOT / "book"),
+                               parameters={"epochs": 1, "unlabeled": 300, "hidden": 16}, progress_bar=False,
+                               kernel_name="python3")
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "hidden = 16" in injected[0].source
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(images) >= 3
+    histories = json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
+    assert "Error" not in histories
