@@ -83,6 +83,8 @@ def bench_command(args) -> int:
 
 
 def train_command(args) -> int:
+    import torch
+
     from .data import prepare_data
     from .evaluate import accuracy
     from .runs import RunFolder, describe_device
@@ -123,7 +125,7 @@ def train_command(args) -> int:
         "device": describe_device(device), "precision": cfg.precision,
         "wall_seconds": round(sum(r["seconds"] for r in trainer.history), 2),
         "git_commit": run.git_commits()[0], "resumed_at_commits": run.git_commits()[1:],
-        "torch_version": __import__("torch").__version__,
+        "torch_version": torch.__version__,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
     print(f"test accuracy {test_accuracy:.2f}%  ({run.path})")

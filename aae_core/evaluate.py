@@ -17,6 +17,8 @@ def accuracy(model: SemiSupervisedAAE, x: torch.Tensor, labels: torch.Tensor) ->
 
 def confusion_matrix(model: SemiSupervisedAAE, x: torch.Tensor, labels: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
     """(n_classes, n_classes) counts: row = true digit, column = predicted digit."""
+    was_training = model.training
     model.eval()
     predicted = model.classify(x).cpu()
+    model.train(was_training)
     return torch.bincount(labels.cpu() * n_classes + predicted, minlength=n_classes**2).reshape(n_classes, n_classes)

@@ -45,3 +45,14 @@ def test_classify_batches_agree_with_one_pass():
     model = SemiSupervisedAAE(TINY).eval()
     x = torch.rand(250, 784)
     assert torch.equal(model.classify(x, batch_size=64), model.classify(x, batch_size=1000))
+
+
+def test_confusion_matrix_counts_every_image_once():
+    from aae_core.evaluate import accuracy, confusion_matrix
+
+    model = SemiSupervisedAAE(TINY).train()
+    x, labels = torch.rand(300, 784), torch.randint(10, (300,))
+    matrix = confusion_matrix(model, x, labels)
+    assert matrix.shape == (10, 10) and matrix.sum() == 300 and model.training
+    assert torch.equal(matrix.sum(dim=1), torch.bincount(labels, minlength=10))
+    assert 100 * matrix.diag().sum().item() / 300 == pytest.approx(accuracy(model, x, labels))
