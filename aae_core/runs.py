@@ -56,7 +56,7 @@ def read_json(path: Path):
 
 
 def git_commit() -> str:
-    """HEAD of the repository the package runs from, '+dirty' if tracked files changed; 'unknown' outside git."""
+    """HEAD of the repository the package runs from, '+dirty' if tracked code changed; 'unknown' outside git."""
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
 
@@ -64,7 +64,8 @@ def git_commit() -> str:
         head = git("rev-parse", "HEAD")
         if head.returncode != 0:
             return "unknown"
-        dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
+        # Only code counts: run folders under results/ change while runs write them.
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results").stdout.strip()
         return head.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
