@@ -76,6 +76,8 @@ def frozen(*modules: torch.nn.Module):
 
 
 class Trainer:
+    """Trains a SemiSupervisedAAE on given tensors; `fit` runs epochs, callbacks see each one's record."""
+
     def __init__(self, model: SemiSupervisedAAE, cfg: TrainConfig, data: SemiSupervisedData,
                  device: torch.device | str | None = None, callbacks: Iterable[Callback] = (),
                  progress: bool = True):
