@@ -11,12 +11,13 @@ FLOPs are counted from the layer shapes: 2 * m * k * n per matrix product.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from .config import ModelConfig, TrainConfig
+from .config import PRESETS, ModelConfig, TrainConfig
 from .data import SemiSupervisedData
 from .models import SemiSupervisedAAE
 from .runs import describe_device, git_commit
@@ -96,9 +97,7 @@ def time_per_call(fn, device: torch.device, steps: int, warmup: int) -> float:
 
 def time_gemms(gemms: list[tuple], device: torch.device, dtype: torch.dtype, repeats: int) -> float:
     """Seconds for all of `gemms` once, each product timed alone (the best of `repeats` rounds)."""
-    distinct = {}
-    for shape in gemms:
-        distinct[shape] = distinct.get(shape, 0) + 1
+    distinct = Counter(gemms)
     total = 0.0
     for (m, k, n), count in distinct.items():
         a = torch.randn(m, k, device=device, dtype=dtype)
@@ -119,14 +118,18 @@ def random_data(cfg: ModelConfig, n_unlabeled: int, n_labeled: int, device) -> S
 def reference_step_fn(model: SemiSupervisedAAE, data: SemiSupervisedData, batch: int, precision: str, device):
     """A plain step: every loss recomputes its own forward pass, one SGD optimizer per update,
     label tensors made on the fly. Same networks, same learning rates (the paper-sgd preset)."""
-    enc_dec = [*model.encoder.parameters(), *model.decoder.parameters()]
+    preset = PRESETS["paper-sgd"]
+
+    def sgd(params, phase):
+        return torch.optim.SGD(params, lr=preset.lr[phase], momentum=preset.momentum[phase])
+
     opts = {
-        "recon": torch.optim.SGD(enc_dec, lr=0.01, momentum=0.9),
-        "d_y": torch.optim.SGD(model.disc_y.parameters(), lr=0.1, momentum=0.1),
-        "d_z": torch.optim.SGD(model.disc_z.parameters(), lr=0.1, momentum=0.1),
-        "g_y": torch.optim.SGD(model.encoder.parameters(), lr=0.1, momentum=0.1),
-        "g_z": torch.optim.SGD(model.encoder.parameters(), lr=0.1, momentum=0.1),
-        "class": torch.optim.SGD(model.encoder.parameters(), lr=0.1, momentum=0.9),
+        "recon": sgd([*model.encoder.parameters(), *model.decoder.parameters()], "reconstruction"),
+        "d_y": sgd(model.disc_y.parameters(), "discriminator"),
+        "d_z": sgd(model.disc_z.parameters(), "discriminator"),
+        "g_y": sgd(model.encoder.parameters(), "generator"),
+        "g_z": sgd(model.encoder.parameters(), "generator"),
+        "class": sgd(model.encoder.parameters(), "semi_supervised"),
     }
     bce = torch.nn.BCEWithLogitsLoss()
 

@@ -115,6 +115,11 @@ def prepare_data(cfg: TrainConfig, mnist: MNIST | None = None) -> SemiSupervised
     )
 
 
+def batches_per_pass(n: int, batch_size: int) -> int:
+    """Whole batches in one pass over n items (at least one: a set smaller than a batch is one batch)."""
+    return max(1, n // batch_size)
+
+
 class BatchCycler:
     """Endless shuffled mini-batches of indices into a set of n items.
 
@@ -131,7 +136,7 @@ class BatchCycler:
 
     @property
     def batches_per_pass(self) -> int:
-        return self.n // self.batch_size
+        return batches_per_pass(self.n, self.batch_size)
 
     def next(self) -> torch.Tensor:
         if self.position + self.batch_size > self.n:

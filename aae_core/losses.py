@@ -42,12 +42,15 @@ def sample_gaussian(n: int, dim: int, std: float, generator: torch.Generator, de
 
 
 def sample_gaussian_mixture(n: int, dim: int, std: float, generator: torch.Generator, device=None,
-                            n_components: int = 10, radius: float = 4.0) -> torch.Tensor:
+                            n_components: int = 10, radius: float = 4.0,
+                            components: torch.Tensor | None = None) -> torch.Tensor:
     """(n, dim) samples of n_components Gaussians (std `std`) whose means sit on a circle of
-    `radius` in the first two dimensions: a prior with visible clusters, for 2-D codes."""
+    `radius` in the first two dimensions: a prior with visible clusters, for 2-D codes.
+    `components` (n,) picks each sample's component; by default they are drawn uniformly."""
     device = device if device is not None else generator.device
-    component = torch.randint(n_components, (n,), generator=generator, device=device)
-    angle = 2 * torch.pi * component.float() / n_components
+    if components is None:
+        components = torch.randint(n_components, (n,), generator=generator, device=device)
+    angle = 2 * torch.pi * components.to(device).float() / n_components
     samples = torch.randn(n, dim, generator=generator, device=device) * std
     samples[:, 0] += radius * torch.cos(angle)
     samples[:, 1] += radius * torch.sin(angle)

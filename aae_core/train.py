@@ -20,7 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import PHASES, TrainConfig
-from .data import BatchCycler, SemiSupervisedData
+from .data import BatchCycler, SemiSupervisedData, batches_per_pass
 from .errors import AAEError
 from .evaluate import accuracy
 from .losses import (classification_loss, discriminator_loss, generator_loss, reconstruction_loss,
@@ -33,10 +33,8 @@ CHECK_EVERY = 50  # steps between syncs that update the progress bar and look fo
 
 def steps_per_epoch(epoch_def: str, n_unlabeled: int, n_labeled: int, batch_size: int) -> int:
     """'unlabeled': one pass over the unlabeled pool (500 steps at 50,000 / 100).
-    'labeled': the seed repository's epoch, one pass over the labeled set (1 step at 100 labels).
-    A pass is as many whole batches as fit (at least one; a set smaller than a batch is one batch)."""
-    n = n_unlabeled if epoch_def == "unlabeled" else n_labeled
-    return max(1, n // batch_size)
+    'labeled': the seed repository's epoch, one pass over the labeled set (1 step at 100 labels)."""
+    return batches_per_pass(n_unlabeled if epoch_def == "unlabeled" else n_labeled, batch_size)
 
 
 class NonFiniteLossError(AAEError):

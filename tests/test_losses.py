@@ -45,3 +45,12 @@ def test_mixture_prior_has_ten_clusters_on_a_circle():
     angles = torch.atan2(z[:, 1], z[:, 0]) % (2 * torch.pi)
     nearest = torch.round(angles / (2 * torch.pi / 10)) % 10
     assert (torch.bincount(nearest.long(), minlength=10) > 800).all()
+
+
+def test_mixture_prior_samples_the_components_asked_for():
+    from aae_core.losses import sample_gaussian_mixture
+
+    components = torch.tensor([0, 5] * 500)
+    z = sample_gaussian_mixture(1000, 2, 0.1, torch.Generator().manual_seed(0), components=components)
+    assert torch.allclose(z[0::2].mean(dim=0), torch.tensor([4.0, 0.0]), atol=0.05)
+    assert torch.allclose(z[1::2].mean(dim=0), torch.tensor([-4.0, 0.0]), atol=0.05)
