@@ -10,7 +10,7 @@ import json
 import sys
 import time
 
-from .config import DEVICES, EPOCH_DEFS, PRECISIONS, PRESETS, RECON_LOSSES, ModelConfig, TrainConfig
+from .config import DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS, RECON_LOSSES, ModelConfig, TrainConfig
 from .errors import AAEError
 
 
@@ -52,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="'labeled' = the seed repository's epoch (one pass over the labeled set)")
     train.add_argument("--recon-loss", choices=RECON_LOSSES, default="sum")
     train.add_argument("--prior-std", type=float, default=1.0)
+    train.add_argument("--label-subset", choices=LABEL_SUBSETS, default="balanced",
+                       help="'balanced' = labels/10 per digit; 'random' = any images")
+    train.add_argument("--lr-milestones", type=int, nargs="+", metavar="EPOCH", default=None,
+                       help="epochs at which the learning rates drop tenfold (default: the preset's 50 1000)")
+    train.add_argument("--supervised-only", action="store_true",
+                       help="the NN baseline: train the encoder's y head on the labeled images only")
     train.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
     train.add_argument("--force", action="store_true", help="overwrite a finished or unfinished run in --out")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -93,7 +99,9 @@ def train_command(args) -> int:
     cfg = TrainConfig(labels=args.labels, epochs=args.epochs, seed=args.seed, preset=args.preset,
                       batch_size=args.batch_size, unlabeled=args.unlabeled, epoch_def=args.epoch_def,
                       recon_loss=args.recon_loss, prior_std=args.prior_std, device=args.device,
-                      precision=args.precision).check()
+                      precision=args.precision, label_subset=args.label_subset,
+                      lr_milestones=tuple(args.lr_milestones) if args.lr_milestones else None,
+                      supervised_only=args.supervised_only).check()
     device = resolve_device(cfg.device)
     run = RunFolder(args.out)
     if args.resume and not args.force and run.finished_with(cfg):
@@ -105,8 +113,9 @@ def train_command(args) -> int:
 
     def report(trainer, record):
         run.save_epoch(trainer.state_dict())
-        print(f"epoch {record['epoch']:>4}/{cfg.epochs}  recon {record['loss_recon']:.4g}  "
-              f"class {record['loss_class']:.3g}  val {record['val_accuracy']:.2f}%  "
+        losses = "  ".join(f"{name} {record[f'loss_{name}']:.4g}" for name in ("recon", "class")
+                           if f"loss_{name}" in record)
+        print(f"epoch {record['epoch']:>4}/{cfg.epochs}  {losses}  val {record['val_accuracy']:.2f}%  "
               f"{record['seconds']:.1f} s", flush=True)
 
     trainer = make_trainer(cfg, data, model_cfg, device=device, callbacks=[report], progress=not args.quiet)
@@ -121,6 +130,8 @@ def train_command(args) -> int:
         "test_accuracy": test_accuracy, "val_accuracy": last["val_accuracy"], "epochs": cfg.epochs,
         "labels": cfg.labels, "seed": cfg.seed, "preset": cfg.preset, "epoch_def": cfg.epoch_def,
         "recon_loss": cfg.recon_loss, "prior_std": cfg.prior_std, "unlabeled": len(data.unlabeled_x),
+        "label_subset": cfg.label_subset, "supervised_only": cfg.supervised_only,
+        "lr_milestones": list(trainer.cfg.optimizer.milestones),
         "batch_size": cfg.batch_size, "steps": sum(r["steps"] for r in trainer.history),
         "device": describe_device(device), "precision": cfg.precision,
         "wall_seconds": round(sum(r["seconds"] for r in trainer.history), 2),

@@ -14,6 +14,7 @@ from .errors import AAEError
 PHASES = ("reconstruction", "discriminator", "generator", "semi_supervised")
 EPOCH_DEFS = ("unlabeled", "labeled")
 RECON_LOSSES = ("sum", "mean")
+LABEL_SUBSETS = ("balanced", "random")
 Z_PRIORS = ("gaussian", "mixture")
 PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -76,12 +77,17 @@ class TrainConfig:
     z_prior: str = "gaussian"  # or "mixture": 10 Gaussians on a circle (the 2-D demo of chapter 1)
     regularize: bool = True  # False: a plain autoencoder (no adversarial phase), for comparison
     noise_std: float = 0.3  # Gaussian noise on training inputs
+    label_subset: str = "balanced"  # "balanced": labels/10 per digit; "random": any labels images
+    lr_milestones: tuple | None = None  # epochs of the learning-rate drops; None = the preset's
+    supervised_only: bool = False  # the NN baseline: only phase (3), on the labeled images
     device: str = "auto"
     precision: str = "fp32"
 
     @property
     def optimizer(self) -> OptimizerConfig:
-        return PRESETS[self.preset]
+        """The preset, with the run's own learning-rate milestones when it sets them."""
+        preset = PRESETS[self.preset]
+        return preset if self.lr_milestones is None else replace(preset, milestones=tuple(self.lr_milestones))
 
     @property
     def n_labeled(self) -> int:
@@ -93,7 +99,10 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        if values.get("lr_milestones") is not None:  # JSON stores the tuple as a list
+            values["lr_milestones"] = tuple(values["lr_milestones"])
+        return cls(**values)
 
     def with_(self, **changes) -> "TrainConfig":
         return replace(self, **changes)
@@ -109,7 +118,7 @@ class TrainConfig:
         ):
             raise AAEError(f"labels must be 'all' or a multiple of 10 between 10 and {N_TRAIN}, got {self.labels!r}")
         choices = {"preset": PRESETS, "epoch_def": EPOCH_DEFS, "recon_loss": RECON_LOSSES, "z_prior": Z_PRIORS,
-                   "precision": PRECISIONS, "device": DEVICES}
+                   "precision": PRECISIONS, "device": DEVICES, "label_subset": LABEL_SUBSETS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise AAEError(f"unknown {name} {getattr(self, name)!r}; choose from {', '.join(allowed)}")
@@ -118,6 +127,10 @@ class TrainConfig:
                 raise AAEError(f"{name} must be a positive integer, got {getattr(self, name)}")
         if self.unlabeled is not None and not self.batch_size <= self.unlabeled <= N_TRAIN:
             raise AAEError(f"unlabeled must be between the batch size ({self.batch_size}) and {N_TRAIN}, got {self.unlabeled}")
+        if self.lr_milestones is not None and any(not isinstance(m, int) or m < 1 for m in self.lr_milestones):
+            raise AAEError(f"lr_milestones must be positive epochs, got {list(self.lr_milestones)}")
+        if self.supervised_only and self.labels == 0:
+            raise AAEError("supervised_only needs labels")
         if self.prior_std <= 0 or self.noise_std < 0:
             raise AAEError("prior_std must be positive and noise_std non-negative")
         return self

@@ -67,6 +67,12 @@ def train_val_split(n: int = 60_000, n_train: int = N_TRAIN) -> tuple[torch.Tens
     return perm[:n_train], perm[n_train:]
 
 
+def random_labeled_subset(n_train: int, n_labeled: int, seed: int) -> torch.Tensor:
+    """Sorted indices of n_labeled images drawn at random, whatever their digits (some may be rare)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randperm(n_train, generator=gen)[:n_labeled].sort().values
+
+
 def balanced_labeled_subset(labels: torch.Tensor, n_labeled: int, seed: int, n_classes: int = 10) -> torch.Tensor:
     """Sorted indices of n_labeled images, n_labeled / n_classes per class, chosen by `seed`."""
     if n_labeled >= len(labels):
@@ -103,7 +109,8 @@ def prepare_data(cfg: TrainConfig, mnist: MNIST | None = None) -> SemiSupervised
     mnist = mnist if mnist is not None else load_mnist()
     train_idx, val_idx = train_val_split(len(mnist.train_x))
     x, y = mnist.train_x[train_idx], mnist.train_y[train_idx]
-    labeled = balanced_labeled_subset(y, cfg.n_labeled, cfg.seed)
+    labeled = (random_labeled_subset(len(y), cfg.n_labeled, cfg.seed) if cfg.label_subset == "random"
+               else balanced_labeled_subset(y, cfg.n_labeled, cfg.seed))
     unlabeled_x = x
     if cfg.unlabeled is not None and cfg.unlabeled < len(x):
         gen = torch.Generator().manual_seed(cfg.seed)

@@ -164,12 +164,13 @@ class Trainer:
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One step on the next unlabeled and labeled batches; returns the losses (on device)."""
-        d = self.data
-        x_u = d.unlabeled_x[self.unlabeled_batches.next().to(self.device)]  # (B, 784)
-        x_u_noisy = self.add_noise(x_u)
-        losses = {"recon": self.reconstruction_phase(x_u_noisy, x_u)}
-        if self.cfg.regularize:
-            losses.update(self.regularization_phase(x_u_noisy))
+        d, losses = self.data, {}
+        if not self.cfg.supervised_only:  # the NN baseline sees no unlabeled image
+            x_u = d.unlabeled_x[self.unlabeled_batches.next().to(self.device)]  # (B, 784)
+            x_u_noisy = self.add_noise(x_u)
+            losses["recon"] = self.reconstruction_phase(x_u_noisy, x_u)
+            if self.cfg.regularize:
+                losses.update(self.regularization_phase(x_u_noisy))
         if self.labeled_batches is not None:
             labeled = self.labeled_batches.next().to(self.device)
             x_l, y_l = d.labeled_x[labeled], d.labeled_y[labeled]  # (B_l, 784), (B_l,)
@@ -179,6 +180,8 @@ class Trainer:
     @property
     def loss_names(self) -> list[str]:
         """The losses this configuration computes, in the order of a step."""
+        if self.cfg.supervised_only:
+            return ["class"]
         names = ["recon"]
         if self.cfg.regularize:
             discs = self.model.discriminators()

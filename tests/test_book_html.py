@@ -105,13 +105,22 @@ def test_page_loads_offline_without_errors(server, browser, path):
     page.close()
 
 
+def test_landing_page_redirects_to_the_introduction(server, browser):
+    visit = Visit(browser, server)
+    visit.page.goto(server + "index.html")
+    visit.page.wait_for_url("**/intro.html", timeout=10000)
+    assert visit.problems == []
+
+
 def test_chapters_are_linked_in_order(server, browser):
     visit = Visit(browser, server)
-    page = visit.open("index.html")
+    page = visit.open("intro.html")
     seen = [page.url]
     while page.locator("a.right-next").count():
-        page.locator("a.right-next").first.click()
-        page.wait_for_load_state("load")
+        target = page.locator("a.right-next").first.get_attribute("href")
+        with page.expect_navigation(wait_until="load"):
+            page.locator("a.right-next").first.click()
+        assert page.url.endswith(target.lstrip("./").split("#")[0].rsplit("/", 1)[-1]), (page.url, target)
         seen.append(page.url)
     assert [u.rsplit("/", 1)[-1] for u in seen] == ["intro.html", "01_background.html", "02_method.html"]
     assert visit.problems == []

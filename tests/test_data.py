@@ -58,3 +58,11 @@ def test_batch_cycler_covers_each_pass_and_resumes():
 def test_batch_cycler_smaller_set_than_batch():
     cycler = BatchCycler(40, 100, seed=0)
     assert cycler.batches_per_pass == 1 and len(cycler.next()) == 40
+
+
+def test_random_labeled_subset_is_seeded_and_need_not_be_balanced(mnist):
+    cfg = TrainConfig(labels=100, seed=0, label_subset="random")
+    data = prepare_data(cfg, mnist)
+    counts = torch.bincount(data.labeled_y, minlength=10).tolist()
+    assert sum(counts) == 100 and counts != [10] * 10
+    assert torch.equal(data.labeled_y, prepare_data(cfg, mnist).labeled_y)

@@ -153,3 +153,26 @@ def test_labels_zero_only_for_the_api():
         TrainConfig(labels=0).check()
     with pytest.raises(AAEError, match="labeled"):
         TrainConfig(labels=0, epoch_def="labeled").check(unsupervised=True)
+
+
+def test_run_milestones_replace_the_presets(small_data, tiny_cfg):
+    cfg = tiny_cfg.with_(preset="adamw", lr_milestones=(2, 40))
+    trainer = tiny_trainer(cfg, small_data)
+    rates = []
+    for epoch in (0, 1, 2, 39, 40):
+        trainer.epoch = epoch
+        trainer.set_learning_rates()
+        rates.append(trainer.optimizers["generator"].param_groups[0]["lr"])
+    assert rates == pytest.approx([1e-3, 1e-3, 1e-4, 1e-4, 1e-5])
+    assert TrainConfig.from_dict(cfg.to_dict() | {"lr_milestones": [2, 40]}) == cfg
+
+
+def test_supervised_only_trains_the_encoder_alone(small_data, tiny_cfg):
+    trainer = tiny_trainer(tiny_cfg.with_(supervised_only=True), small_data)
+    decoder, discs = params_of(trainer.model.decoder), params_of(trainer.model.disc_z)
+    losses = trainer.train_step()
+    assert list(losses) == trainer.loss_names == ["class"]
+    assert not changed(decoder, trainer.model.decoder) and not changed(discs, trainer.model.disc_z)
+    untouched = tiny_trainer(tiny_cfg, small_data).unlabeled_batches.state_dict()
+    assert all(torch.equal(torch.as_tensor(v), torch.as_tensor(untouched[k]))
+               for k, v in trainer.unlabeled_batches.state_dict().items())  # no unlabeled batch drawn
