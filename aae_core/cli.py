@@ -1,4 +1,5 @@
-"""Command line: `python -m aae_core {train,evaluate,bench} ...`. Parsing and reporting only.
+"""Command line: `python -m aae_core {train,evaluate,bench,classifier,agreement,export-decoder} ...`.
+Parsing and reporting; the work happens in the modules each command imports.
 
 Every user mistake ends as one line on stderr and exit status 2 (no traceback); a loss that
 turns NaN ends with exit status 3, keeping the last good checkpoint.
@@ -9,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 from .config import DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS, RECON_LOSSES, ModelConfig, TrainConfig
 from .errors import AAEError
@@ -73,7 +75,108 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
     bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
     bench.add_argument("--json", action="store_true", help="print one JSON line")
+
+    classifier = commands.add_parser("classifier", help="train the independent CNN that judges generated digits")
+    classifier.add_argument("--out", required=True, help="folder for model.pt, history.jsonl and summary.json")
+    classifier.add_argument("--epochs", type=int, default=3)
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--device", choices=DEVICES, default="auto")
+    classifier.add_argument("--force", action="store_true", help="overwrite a finished classifier in --out")
+
+    agreement = commands.add_parser("agreement", help="does the decoder draw the digit y asks for? (chapter 4)")
+    agreement.add_argument("runs", nargs="+", metavar="RUN", help="run folders to judge")
+    agreement.add_argument("--classifier", required=True, help="folder written by the classifier command")
+    agreement.add_argument("--out", required=True, help="JSON file to write")
+    agreement.add_argument("--samples", type=int, default=200, help="generated images per digit")
+    agreement.add_argument("--seed", type=int, default=0)
+    agreement.add_argument("--device", choices=DEVICES, default="auto")
+    agreement.add_argument("--force", action="store_true", help="overwrite --out")
+
+    export = commands.add_parser("export-decoder", help="decoder weights for the browser (chapter 4's explorer)")
+    export.add_argument("run", help="run folder or model.pt")
+    export.add_argument("--out", required=True, help="folder for decoder-weights.js and manifest.json")
     return parser
+
+
+def classifier_command(args) -> int:
+    from .classifier import save_classifier, train_classifier
+    from .data import load_mnist, train_val_split
+    from .evaluate import accuracy
+    from .runs import RunFolder, provenance, refuse_to_overwrite, write_json
+    from .train import resolve_device
+
+    out = Path(args.out)
+    if args.epochs < 1:
+        raise AAEError("--epochs must be a positive integer")
+    refuse_to_overwrite(out / "summary.json", args.force)
+    device = resolve_device(args.device)
+    mnist = load_mnist()
+    train_idx, val_idx = train_val_split(len(mnist.train_x))
+    RunFolder(out).ensure_writable()
+    start = time.perf_counter()
+    model, history = train_classifier(mnist.train_x[train_idx].to(device), mnist.train_y[train_idx].to(device),
+                                      epochs=args.epochs, seed=args.seed)
+    write_json(out / "config.json", {"model": "DigitCNN", "epochs": args.epochs, "seed": args.seed,
+                                     "optimizer": "adam", "lr": 1e-3, "batch_size": 128, "train_images": len(train_idx)})
+    (out / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
+    save_classifier(model, out / "model.pt")
+    summary = {"test_accuracy": accuracy(model, mnist.test_x.to(device), mnist.test_y.to(device)),
+               "val_accuracy": accuracy(model, mnist.train_x[val_idx].to(device), mnist.train_y[val_idx].to(device)),
+               "epochs": args.epochs, "seed": args.seed, **provenance(device, time.perf_counter() - start)}
+    write_json(out / "summary.json", summary)
+    print(f"classifier test accuracy {summary['test_accuracy']:.2f}%  ({out})")
+    return 0
+
+
+def agreement_command(args) -> int:
+    from .classifier import load_classifier
+    from .evaluate import generated_agreement, style_stability
+    from .runs import RunFolder, load_checkpoint, provenance, read_json, refuse_to_overwrite, write_json
+    from .train import resolve_device
+
+    out = Path(args.out)
+    if args.samples < 1:
+        raise AAEError("--samples must be a positive integer")
+    refuse_to_overwrite(out, args.force)
+    device = resolve_device(args.device)
+    judge = load_classifier(args.classifier, device)
+    start, models = time.perf_counter(), {}
+    for path in args.runs:
+        run = RunFolder(path)
+        if not run.finished:
+            raise AAEError(f"{path} is not a finished run (no summary.json)")
+        model, cfg, summary = load_checkpoint(path, device), run.config()["train"], run.summary()
+        models[path] = {
+            "preset": cfg["preset"], "labels": cfg["labels"], "epochs": cfg["epochs"], "steps": summary.get("steps"),
+            "test_accuracy": summary["test_accuracy"],
+            "agreement": generated_agreement(model, judge, args.samples, cfg["prior_std"], args.seed),
+            "style_stability": style_stability(model, judge, prior_std=cfg["prior_std"], seed=args.seed),
+        }
+        print(f"{path}: agreement {models[path]['agreement']['overall']:.1f}%  "
+              f"style stability {models[path]['style_stability']['overall']:.1f}%")
+    write_json(out, {"classifier": {"path": args.classifier,
+                                    "test_accuracy": read_json(Path(args.classifier) / "summary.json")["test_accuracy"]},
+                     "samples_per_digit": args.samples, "seed": args.seed, "models": models,
+                     **provenance(device, time.perf_counter() - start)})
+    return 0
+
+
+def export_decoder_command(args) -> int:
+    from .export import WEIGHTS_SCRIPT, export_decoder
+    from .runs import RunFolder, git_commit, load_checkpoint
+
+    model = load_checkpoint(args.run, "cpu")
+    run = RunFolder(args.run)
+    source = {"run": args.run, "exported_at_commit": git_commit()}
+    if run.finished:
+        summary = run.summary()
+        source.update({k: summary.get(k) for k in ("preset", "labels", "epochs", "steps", "test_accuracy", "git_commit")})
+        source["prior_std"] = run.config()["train"]["prior_std"]
+    manifest = export_decoder(model, args.out, source)
+    size = (Path(args.out) / WEIGHTS_SCRIPT).stat().st_size
+    print(f"decoder of {args.run}: {manifest['weights_bytes'] / 1e6:.2f} MB of fp16 weights, "
+          f"{size / 1e6:.2f} MB as {Path(args.out) / WEIGHTS_SCRIPT}")
+    return 0
 
 
 def bench_command(args) -> int:
@@ -160,7 +263,9 @@ def evaluate_command(args) -> int:
     return 0
 
 
-COMMANDS = {"train": train_command, "evaluate": evaluate_command, "bench": bench_command}
+COMMANDS = {"train": train_command, "evaluate": evaluate_command, "bench": bench_command,
+            "classifier": classifier_command, "agreement": agreement_command,
+            "export-decoder": export_decoder_command}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,13 +31,9 @@ def plot_codes_2d(panels: dict, title: str = "2-D codes of validation digits") -
     return fig
 
 
-def image_grid(images, n_cols: int, title: str = "", row_labels: list[str] | None = None,
-               col_labels: list[str] | None = None, size: float = 0.9) -> Figure:
-    """Images (N, 784) in [0, 1] as a grid with n_cols columns, optional row and column labels."""
+def _draw_images(axes: np.ndarray, images, row_labels: list[str] | None, col_labels: list[str] | None) -> None:
+    """Images (N, 784) into a 2-D array of axes, row by row, without ticks; labels on the edges."""
     images = _as_numpy(images).reshape(-1, 28, 28)
-    n_rows = int(np.ceil(len(images) / n_cols))
-    fig = Figure(figsize=(size * n_cols + (0.6 if row_labels else 0), size * n_rows + 0.5), layout="constrained")
-    axes = fig.subplots(n_rows, n_cols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -49,6 +45,14 @@ def image_grid(images, n_cols: int, title: str = "", row_labels: list[str] | Non
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
     for c, label in enumerate(col_labels or []):
         axes[0, c].set_title(label, fontsize=9)
+
+
+def image_grid(images, n_cols: int, title: str = "", row_labels: list[str] | None = None,
+               col_labels: list[str] | None = None, size: float = 0.9) -> Figure:
+    """Images (N, 784) in [0, 1] as a grid with n_cols columns, optional row and column labels."""
+    n_rows = int(np.ceil(len(images) / n_cols))
+    fig = Figure(figsize=(size * n_cols + (0.6 if row_labels else 0), size * n_rows + 0.5), layout="constrained")
+    _draw_images(fig.subplots(n_rows, n_cols, squeeze=False), images, row_labels, col_labels)
     if title:
         fig.suptitle(title)
     return fig
@@ -101,4 +105,31 @@ def plot_phase_changes(changes: dict, title: str = "What each phase moves") -> F
         ax.text(j, i, f"{v:.1e}" if v else "0", ha="center", va="center",
                 color="white" if v > values.max() / 2 else "black", fontsize=9)
     fig.colorbar(image, ax=ax, label="relative change of weights")
+    return fig
+
+
+def image_grids(panels: dict, n_cols: int, title: str = "", row_labels: list[str] | None = None,
+                size: float = 0.55) -> Figure:
+    """Several image grids side by side, one per entry {panel title: images (N, 784)}."""
+    n_rows = int(np.ceil(len(next(iter(panels.values()))) / n_cols))
+    fig = Figure(figsize=(len(panels) * (size * n_cols + 0.5), size * n_rows + 0.8), layout="constrained")
+    for sub, (name, images) in zip(np.atleast_1d(fig.subfigures(1, len(panels))), panels.items()):
+        _draw_images(sub.subplots(n_rows, n_cols, squeeze=False), images, row_labels, None)
+        sub.suptitle(name, fontsize=10)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_agreement(per_digit: dict, title: str = "Generated digits read back by the independent CNN") -> Figure:
+    """Grouped bars: for each digit, the percentage of samples the judge reads as that digit, per model."""
+    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / len(per_digit)
+    for k, (name, values) in enumerate(per_digit.items()):
+        ax.bar(np.arange(len(values)) + (k - (len(per_digit) - 1) / 2) * width, values, width, label=name)
+    ax.set(xticks=range(10), xlabel="digit y given to the decoder", ylabel="read as that digit (%)", ylim=(0, 105),
+           title=title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
     return fig

@@ -16,6 +16,7 @@ import os
 import platform
 import subprocess
 import tempfile
+import time
 import warnings
 from dataclasses import asdict
 from pathlib import Path
@@ -78,6 +79,18 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu: {cpu_name()}, {torch.get_num_threads()} threads"
     return device.type
+
+
+def provenance(device: torch.device, wall_seconds: float) -> dict:
+    """Where, with what and when a result was computed: the fields every stored result carries."""
+    return {"device": describe_device(device), "git_commit": git_commit(), "torch_version": torch.__version__,
+            "wall_seconds": round(wall_seconds, 2), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def refuse_to_overwrite(path: Path, force: bool) -> None:
+    """A result a user made is replaced only on purpose."""
+    if path.exists() and not force:
+        raise AAEError(f"{path} exists; pass --force to overwrite it, or choose another --out")
 
 
 def cpu_name() -> str:

@@ -37,3 +37,12 @@ def tiny_cfg():
 
 def weights_equal(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One Chromium for every browser test (see tests/browser.py)."""
+    from browser import chromium
+
+    with chromium() as launched:
+        yield launched

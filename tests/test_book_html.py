@@ -7,84 +7,23 @@ server are blocked and fail the test: the book must work with no network.
 """
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 from urllib.parse import urldefrag
 
 import pytest
 
+from browser import Visit, serve
 from conftest import ROOT
 
 HTML = ROOT / "_build" / "html"
-CHROMIUM = os.environ.get("AAE_CHROMIUM", "/usr/bin/chromium")
 CHAPTER_FIGURES = {"book/01_background.html": 3, "book/02_method.html": 3}  # at least this many figures
 
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server():
     assert (HTML / "index.html").exists(), "no book at _build/html: run `python tools/build_book.py` (make test does)"
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(HTML)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield base
-    proc.terminate()
-    proc.wait()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does)"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        yield browser
-        browser.close()
-
-
-class Visit:
-    """A page with every problem a reader would notice recorded: errors, blocked requests, 404s."""
-
-    def __init__(self, browser, base):
-        self.base, self.problems = base, []
-        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
-        self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
-        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
-        self.page.route("**/*", self._only_local)
-
-    def _only_local(self, route):
-        if route.request.url.startswith(self.base):
-            route.continue_()
-        else:
-            self.problems.append(f"blocked request to {route.request.url}")
-            route.abort()
-
-    def open(self, path: str):
-        self.page.goto(self.base + path, wait_until="load")
-        self.page.wait_for_timeout(300)  # MathJax typesets after load
-        return self.page
+    with serve(HTML) as base:
+        yield base
 
 
 def pages() -> list[str]:

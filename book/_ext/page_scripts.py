@@ -1,16 +1,20 @@
-"""Sphinx extension: include each script once per page.
+"""Sphinx extension: each script once per page, and the decoder's scripts only where a page asks.
 
 Jupyter Book 1 adds every *.js under _static to every page, so the locally served MathJax (also
 added by sphinx.ext.mathjax) would load twice, and sphinx-thebe's configuration script is
 registered twice; both throw in the browser. Keep the first of each (same file or same body).
+The style explorer's decoder (_static/decoder/, 5 MB of weights) is loaded by chapter 4's own
+output cell, so it is dropped from the list every page gets.
 """
+
+ON_REQUEST = "decoder/"  # scripts under _static/decoder/: only pages whose HTML includes them
 
 
 def keep_first_of_each(app, pagename, templatename, context, doctree):
     seen, kept = set(), []
     for script in context.get("script_files", []):
         key = (script.filename or "").split("?")[0] or script.attributes.get("body", "")
-        if key and key in seen:
+        if (key and key in seen) or key.startswith(ON_REQUEST):
             continue
         seen.add(key)
         kept.append(script)

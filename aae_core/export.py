@@ -1,0 +1,87 @@
+"""The decoder for the browser: fp16 weights and a JSON manifest that a few lines of JavaScript read.
+
+The static book has no Python kernel, so chapter 4's style explorer decodes (y, z) in the page
+itself (`book/_static/decoder/aae-decoder.js`). Browsers refuse `fetch` on `file://` pages, so the
+weights travel inside a script, `decoder-weights.js`, that assigns them (base64 of little-endian
+fp16) with their manifest to `window.AAE_DECODER`; `manifest.json` holds the same manifest for
+tools and tests.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import AAEError
+from .models import SemiSupervisedAAE
+from .runs import atomic_write
+
+WEIGHTS_SCRIPT = "decoder-weights.js"
+MANIFEST = "manifest.json"
+FORMAT = "aae-decoder/1"
+
+
+def decoder_layers(model: SemiSupervisedAAE) -> list[tuple[torch.nn.Linear, str]]:
+    """The decoder's linear layers with the activation after each: relu, relu, sigmoid."""
+    linears = [m for m in model.decoder if isinstance(m, torch.nn.Linear)]
+    return [(layer, "sigmoid" if i == len(linears) - 1 else "relu") for i, layer in enumerate(linears)]
+
+
+def pack_decoder(model: SemiSupervisedAAE) -> tuple[bytes, list[dict]]:
+    """All weights and biases as one little-endian fp16 buffer, and where each layer's values are.
+
+    A weight is stored as torch keeps it, (out, in) row-major, so output j reads a contiguous row.
+    """
+    chunks, layers, offset = [], [], 0
+    for layer, activation in decoder_layers(model):
+        entry = {"in": layer.in_features, "out": layer.out_features, "activation": activation}
+        for name in ("weight", "bias"):
+            values = getattr(layer, name).detach().cpu().to(torch.float16).numpy().astype("<f2").ravel()
+            chunks.append(values.tobytes())
+            entry[name] = [offset, values.size]  # offset and count, in fp16 elements
+            offset += values.size
+        layers.append(entry)
+    return b"".join(chunks), layers
+
+
+def unpack_layer(buffer: bytes, span: list[int]) -> np.ndarray:
+    """The fp32 values of one [offset, count] span of a packed buffer (the inverse of pack_decoder)."""
+    offset, count = span
+    return np.frombuffer(buffer, dtype="<f2", count=count, offset=2 * offset).astype(np.float32)
+
+
+def export_decoder(model: SemiSupervisedAAE, out: str | Path, source: dict) -> dict:
+    """Write decoder-weights.js and manifest.json into `out`; returns the manifest."""
+    if not model.cfg.n_classes:
+        raise AAEError("this model has no y code: only a semi-supervised AAE's decoder can be explored")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AAEError(f"--out {out} is a file, not a folder")
+    buffer, layers = pack_decoder(model)
+    manifest = {
+        "format": FORMAT, "dtype": "float16", "byte_order": "little",
+        "n_classes": model.cfg.n_classes, "style_dim": model.cfg.style_dim, "image_shape": [28, 28],
+        "layers": layers, "weights_bytes": len(buffer), "sha256": hashlib.sha256(buffer).hexdigest(),
+        "source": source,
+    }
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise AAEError(f"cannot write to {out}: {err.strerror or err}") from None
+    script = (f"// Written by `python -m aae_core export-decoder`; read by aae-decoder.js.\n"
+              f"window.AAE_DECODER = {{\"manifest\": {json.dumps(manifest)},\n"
+              f"\"weights\": \"{base64.b64encode(buffer).decode('ascii')}\"}};\n")
+    atomic_write(out / WEIGHTS_SCRIPT, lambda tmp: Path(tmp).write_text(script))
+    atomic_write(out / MANIFEST, lambda tmp: Path(tmp).write_text(json.dumps(manifest, indent=1) + "\n"))
+    return manifest
+
+
+def read_exported_weights(folder: str | Path) -> tuple[dict, bytes]:
+    """The manifest and the fp16 buffer of an exported decoder (what the browser decodes)."""
+    text = (Path(folder) / WEIGHTS_SCRIPT).read_text()
+    bundle = json.loads(text[text.index("{"): text.rindex("}") + 1])
+    return bundle["manifest"], base64.b64decode(bundle["weights"])
