@@ -1,4 +1,4 @@
-"""Command line: `python -m aae_core {train,evaluate,bench,classifier,agreement,export-decoder} ...`.
+"""Command line: `python -m aae_core {train,evaluate,reproduce,bench,classifier,agreement,export-decoder}`.
 Parsing and reporting; the work happens in the modules each command imports.
 
 Every user mistake ends as one line on stderr and exit status 2 (no traceback); a loss that
@@ -92,6 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
     agreement.add_argument("--device", choices=DEVICES, default="auto")
     agreement.add_argument("--force", action="store_true", help="overwrite --out")
 
+    reproduce = commands.add_parser("reproduce", help="Table 3: run the missing runs, resume unfinished ones, print the table")
+    reproduce.add_argument("--labels", type=labels_arg, nargs="+", default=[100, 1000, "all"])
+    reproduce.add_argument("--epochs", type=int, default=50)
+    reproduce.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    reproduce.add_argument("--preset", choices=sorted(PRESETS), default="paper-sgd")
+    reproduce.add_argument("--supervised-only", action="store_true", help="the NN baseline (see train --help)")
+    reproduce.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    reproduce.add_argument("--device", choices=DEVICES, default="auto")
+    reproduce.add_argument("--unlabeled", type=int, default=None, help="subsample the unlabeled pool (quick runs)")
+    reproduce.add_argument("--jobs", type=int, default=1, help="runs at a time (the CPU threads are split between them)")
+    reproduce.add_argument("--out", default=None,
+                           help="folder of the runs (default results/table3, results/nn-baseline with "
+                                "--supervised-only, results/table3-PRESET for another preset)")
+    reproduce.add_argument("--print-commands", action="store_true",
+                           help="print the train command of every run not yet finished, one per line, and stop")
+
     export = commands.add_parser("export-decoder", help="decoder weights for the browser (chapter 4's explorer)")
     export.add_argument("run", help="run folder or model.pt")
     export.add_argument("--out", required=True, help="folder for decoder-weights.js and manifest.json")
@@ -176,6 +192,32 @@ def export_decoder_command(args) -> int:
     size = (Path(args.out) / WEIGHTS_SCRIPT).stat().st_size
     print(f"decoder of {args.run}: {manifest['weights_bytes'] / 1e6:.2f} MB of fp16 weights, "
           f"{size / 1e6:.2f} MB as {Path(args.out) / WEIGHTS_SCRIPT}")
+    return 0
+
+
+def reproduce_command(args) -> int:
+    from .reproduce import plan, run_all, summarise
+    from .report import table3
+
+    for labels in args.labels:  # a bad value fails here, before any run starts
+        TrainConfig(labels=labels, epochs=args.epochs, preset=args.preset).check()
+    if args.jobs < 1:
+        raise AAEError("--jobs must be a positive integer")
+    out = Path(args.out or ("results/nn-baseline" if args.supervised_only else
+                            "results/table3" if args.preset == "paper-sgd" else f"results/table3-{args.preset}"))
+    options = ["--preset", args.preset, "--precision", args.precision, "--device", args.device]
+    options += ["--unlabeled", str(args.unlabeled)] if args.unlabeled else []
+    runs = plan(args.labels, args.seeds, args.epochs, out, options + (["--supervised-only"] if args.supervised_only else []))
+    if args.print_commands:
+        for run in runs:
+            if run.state != "finished":
+                print(run.command())
+        return 0
+    failed = run_all(runs, args.jobs, out / "logs", report=lambda line: print(line, flush=True))
+    print(table3(summarise(runs), ours=f"ours, {args.epochs} epochs"))
+    print("* quoted from the seed report's Table 3, not computed here")
+    if failed:
+        raise AAEError(f"{len(failed)} run(s) failed; their logs are in {out / 'logs'}")
     return 0
 
 
@@ -265,7 +307,7 @@ def evaluate_command(args) -> int:
 
 COMMANDS = {"train": train_command, "evaluate": evaluate_command, "bench": bench_command,
             "classifier": classifier_command, "agreement": agreement_command,
-            "export-decoder": export_decoder_command}
+            "export-decoder": export_decoder_command, "reproduce": reproduce_command}
 
 
 def main(argv: list[str] | None = None) -> int:

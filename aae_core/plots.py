@@ -128,8 +128,8 @@ def plot_agreement(per_digit: dict, title: str = "Generated digits read back by 
     width = 0.8 / len(per_digit)
     for k, (name, values) in enumerate(per_digit.items()):
         ax.bar(np.arange(len(values)) + (k - (len(per_digit) - 1) / 2) * width, values, width, label=name)
-    ax.set(xticks=range(10), xlabel="digit y given to the decoder", ylabel="read as that digit (%)", ylim=(0, 105),
-           title=title)
+    ax.set(xticks=range(10), xlabel="digit y given to the decoder", ylabel="read as that digit (%)", ylim=(0, 122),
+           yticks=range(0, 101, 20), title=title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper center", ncols=len(per_digit), frameon=False)
     return fig

@@ -49,3 +49,49 @@ def layer_table(model: SemiSupervisedAAE, batch_size: int = 100) -> str:
                 rows.append([network, name, f"({batch_size}, {layer.in_features})",
                              f"({batch_size}, {layer.out_features})", f"{layer.weight.numel() + layer.bias.numel():,}"])
     return markdown_table(["network", "layer", "input", "output", "parameters"], rows)
+
+
+def step_matching_table(runs: dict) -> str:
+    """How many steps each run trained, in the seed repository's epochs and in ours, and where its
+    learning rate dropped: {name: RunFolder} of finished runs."""
+    rows = []
+    for name, run in runs.items():
+        cfg, summary = run.config()["train"], run.summary()
+        n_labeled = N_TRAIN if cfg["labels"] == "all" else cfg["labels"]
+        seed_epoch = steps_per_epoch("labeled", N_TRAIN, n_labeled, cfg["batch_size"])
+        ours = steps_per_epoch(cfg["epoch_def"], summary["unlabeled"], n_labeled, cfg["batch_size"])
+        drops = [f"{m * ours:,} ({m * ours // seed_epoch})" for m in run.config()["optimizer"]["milestones"]
+                 if m <= cfg["epochs"]]
+        rows.append([name, cfg["labels"], f"{summary['steps']:,}", f"{summary['steps'] // seed_epoch:,}",
+                     cfg["epochs"], ", ".join(drops) or "none",
+                     f"{summary['wall_seconds'] / 60:.0f} min"])
+    return markdown_table(["run", "labels", "steps", "seed's epochs", "our epochs",
+                           "LR ÷10 after step (seed's epoch)", "wall time"], rows)
+
+
+def agreement_table(entries: dict) -> str:
+    """One row per model: its test accuracy and how its generated digits fare with the judge,
+    from `python -m aae_core agreement` ({name: entry of agreement.json's 'models'})."""
+    rows = [[name, entry["preset"], entry["labels"], f"{entry['steps']:,}", f"{entry['test_accuracy']:.2f}%",
+             f"{entry['agreement']['overall']:.1f}%", f"{min(entry['agreement']['per_digit']):.1f}%",
+             f"{entry['style_stability']['overall']:.1f}%"] for name, entry in entries.items()]
+    return markdown_table(["model", "preset", "labels", "steps", "test accuracy (encoder)", "agreement",
+                           "worst digit", "style stability"], rows)
+
+
+def mean_std(mean: float | None, std: float | None, n: int) -> str:
+    if mean is None:
+        return "–"
+    return f"{mean:.2f} ± {std:.2f} ({n} seeds)" if std is not None else f"{mean:.2f} (1 seed)"
+
+
+def table3(rows: list[dict], ours: str = "ours, 50 epochs") -> str:
+    """Our accuracies per label count (from reproduce.summarise) beside the quoted ones."""
+    from .quoted import TABLE3
+
+    body = []
+    for row in rows:
+        quoted = TABLE3.get(row["labels"], {})
+        body.append([row["labels"], mean_std(row["mean"], row["std"], len(row["accuracies"])),
+                     *(f"{quoted[k]:.2f}" if k in quoted else "–" for k in ("paper_50", "seed_50", "paper_best", "nn", "vat"))])
+    return markdown_table(["labels", ours, "paper, 50 epochs*", "seed, 50 epochs*", "paper, best*", "NN*", "VAT*"], body)

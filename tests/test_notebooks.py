@@ -50,3 +50,13 @@ def test_chapter_1_retrains_with_tiny_parameters(tmp_path):
     assert len(images) >= 3
     histories = json.dumps([o for c in nb.cells for o in c.get("outputs", [])])
     assert "Error" not in histories
+
+
+def test_chapter_4_retrains_with_tiny_parameters(tmp_path):
+    out = tmp_path / "04.ipynb"
+    papermill.execute_notebook(str(ROOT / "book" / "04_disentanglement.ipynb"), str(out), cwd=str(ROOT / "book"),
+                               parameters={"retrain": True, "epochs": 1, "unlabeled": 500, "labels": 100},
+                               progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(out, as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "retrained: agreement" in printed and "after 1 epochs" in printed

@@ -1,0 +1,35 @@
+"""`reproduce`: Table 3 as ordinary train runs that are planned, skipped, resumed and summarised."""
+from __future__ import annotations
+
+import shlex
+
+from test_cli import assert_one_line_error, cli
+
+
+def test_runs_the_missing_cells_then_prints_the_table(tmp_path):
+    out = tmp_path / "table"
+    args = ["reproduce", "--labels", "10", "20", "--seeds", "0", "--epochs", "1", "--unlabeled", "200",
+            "--jobs", "2", "--out", out]
+    first = cli(*args, check=True)
+    assert (out / "labels-10" / "seed-0" / "summary.json").exists() and (out / "labels-20" / "seed-0" / "model.pt").exists()
+    assert "| labels | ours, 1 epochs |" in first.stdout and "(1 seed)" in first.stdout
+    assert "quoted" in first.stdout
+    # Everything finished: nothing is trained again, and no command is left to print.
+    again = cli(*args, check=True)
+    assert "starting" not in again.stdout and again.stdout.count("(1 seed)") == 2
+    assert cli(*args, "--print-commands", check=True).stdout == ""
+
+
+def test_print_commands_lists_train_commands_a_user_can_run(tmp_path):
+    result = cli("reproduce", "--labels", "100", "all", "--seeds", "0", "1", "--out", tmp_path, "--print-commands",
+                 check=True)
+    lines = result.stdout.splitlines()
+    assert len(lines) == 4 and not list(tmp_path.iterdir())  # printing trains nothing, writes nothing
+    argv = shlex.split(lines[-1])
+    assert argv[:4] == ["python", "-m", "aae_core", "train"] and "--resume" in argv
+    assert argv[argv.index("--labels") + 1] == "all" and argv[argv.index("--seed") + 1] == "1"
+
+
+def test_bad_labels_fail_before_any_run(tmp_path):
+    assert_one_line_error(cli("reproduce", "--labels", "100", "7", "--out", tmp_path), "labels", "7")
+    assert not list(tmp_path.iterdir())
