@@ -58,21 +58,41 @@ def image_grid(images, n_cols: int, title: str = "", row_labels: list[str] | Non
     return fig
 
 
-def plot_history(histories: dict, keys: list[str], title: str = "Training curves") -> Figure:
-    """One panel per history key (e.g. 'loss_recon', 'val_accuracy'), one line per run {name: history}."""
+def plot_history(histories: dict, keys: list[str], title: str = "Training curves", x: str = "epoch") -> Figure:
+    """One panel per history key (e.g. 'loss_recon', 'val_accuracy'), one line per run {name: history}.
+    x = "steps" puts training steps on a log axis: runs with different epoch lengths line up."""
     fig = Figure(figsize=(4.2 * len(keys), 3.4), layout="constrained")
     axes = fig.subplots(1, len(keys), squeeze=False)[0]
     for ax, key in zip(axes, keys):
         for name, history in histories.items():
-            epochs = [r["epoch"] for r in history if key in r]
-            ax.plot(epochs, [r[key] for r in history if key in r], marker="o" if len(epochs) < 30 else None,
-                    markersize=3, label=name)
-        ax.set(title=key.replace("loss_", "loss: ").replace("_", " "), xlabel="epoch",
+            records = [r for r in history if key in r]
+            xs = np.cumsum([r["steps"] for r in history])[[i for i, r in enumerate(history) if key in r]] \
+                if x == "steps" else [r["epoch"] for r in records]
+            ax.plot(xs, [r[key] for r in records], marker="o" if len(records) < 30 else None, markersize=3, label=name)
+        ax.set(title=key.replace("loss_", "loss: ").replace("_", " "), xlabel="training steps" if x == "steps" else "epoch",
                ylabel="accuracy (%)" if "accuracy" in key else "loss (epoch mean)")
+        if x == "steps":
+            ax.set_xscale("log")
         ax.grid(alpha=0.3)
     if len(histories) > 1:
         axes[-1].legend(fontsize=8)
     fig.suptitle(title)
+    return fig
+
+
+def plot_confusion(matrix, title: str = "Confusion matrix on the test set") -> Figure:
+    """Counts (10, 10): row = true digit, column = predicted digit; the diagonal is what is right."""
+    matrix = _as_numpy(matrix)
+    fig = Figure(figsize=(5.6, 4.8), layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(np.log1p(matrix), cmap="Blues")
+    for (i, j), v in np.ndenumerate(matrix):
+        if v:
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+                    color="white" if np.log1p(v) > np.log1p(matrix.max()) / 2 else "black")
+    ax.set(xticks=range(len(matrix)), yticks=range(len(matrix)), xlabel="predicted digit", ylabel="true digit",
+           title=title)
+    fig.colorbar(image, ax=ax, label="log(1 + count)")
     return fig
 
 

@@ -7,6 +7,11 @@ from .models import SemiSupervisedAAE
 from .train import steps_per_epoch
 
 
+def duration(seconds: float) -> str:
+    """Wall time as a reader says it: seconds under a minute and a half, else minutes."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
@@ -64,7 +69,7 @@ def step_matching_table(runs: dict) -> str:
                  if m <= cfg["epochs"]]
         rows.append([name, cfg["labels"], f"{summary['steps']:,}", f"{summary['steps'] // seed_epoch:,}",
                      cfg["epochs"], ", ".join(drops) or "none",
-                     f"{summary['wall_seconds'] / 60:.0f} min"])
+                     duration(summary['wall_seconds'])])
     return markdown_table(["run", "labels", "steps", "seed's epochs", "our epochs",
                            "LR ÷10 after step (seed's epoch)", "wall time"], rows)
 
@@ -95,3 +100,15 @@ def table3(rows: list[dict], ours: str = "ours, 50 epochs") -> str:
         body.append([row["labels"], mean_std(row["mean"], row["std"], len(row["accuracies"])),
                      *(f"{quoted[k]:.2f}" if k in quoted else "–" for k in ("paper_50", "seed_50", "paper_best", "nn", "vat"))])
     return markdown_table(["labels", ours, "paper, 50 epochs*", "seed, 50 epochs*", "paper, best*", "NN*", "VAT*"], body)
+
+
+def runs_table(runs: dict) -> str:
+    """What each finished run changed and what it reached: {name: RunFolder}."""
+    rows = []
+    for name, run in runs.items():
+        cfg, summary = run.config()["train"], run.summary()
+        rows.append([name, cfg["labels"], cfg["preset"], cfg["epoch_def"], cfg["recon_loss"], f"{cfg['prior_std']:g}",
+                     cfg.get("label_subset", "balanced"), f"{summary['steps']:,}", f"{summary['test_accuracy']:.2f}%",
+                     duration(summary['wall_seconds']), summary["device"]])
+    return markdown_table(["run", "labels", "preset", "epoch", "recon loss", "prior std", "labeled subset", "steps",
+                           "test accuracy", "wall time", "device"], rows)

@@ -60,3 +60,13 @@ def test_chapter_4_retrains_with_tiny_parameters(tmp_path):
     nb = nbformat.read(out, as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "retrained: agreement" in printed and "after 1 epochs" in printed
+
+
+def test_chapter_3_retrains_with_tiny_parameters(tmp_path):
+    out = tmp_path / "03.ipynb"
+    papermill.execute_notebook(str(ROOT / "book" / "03_reproduction.ipynb"), str(out), cwd=str(ROOT / "book"),
+                               parameters={"retrain": True, "epochs": 1, "unlabeled": 300, "labels": 100},
+                               progress_bar=False, kernel_name="python3")
+    nb = nbformat.read(out, as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "retrained: test accuracy" in printed and "(3 steps each)" in printed
