@@ -90,16 +90,21 @@ def mean_std(mean: float | None, std: float | None, n: int) -> str:
     return f"{mean:.2f} ± {std:.2f} ({n} seeds)" if std is not None else f"{mean:.2f} (1 seed)"
 
 
-def table3(rows: list[dict], ours: str = "ours, 50 epochs") -> str:
-    """Our accuracies per label count (from reproduce.summarise) beside the quoted ones."""
+def table3(rows: list[dict], ours: str = "ours, 50 epochs", nn_rows: list[dict] | None = None) -> str:
+    """Our accuracies per label count (from reproduce.summarise) beside the quoted ones; with
+    `nn_rows`, our NN baseline (the encoder trained on the labeled images only) too."""
     from .quoted import TABLE3
 
+    nn = {row["labels"]: row for row in nn_rows or []}
     body = []
     for row in rows:
         quoted = TABLE3.get(row["labels"], {})
-        body.append([row["labels"], mean_std(row["mean"], row["std"], len(row["accuracies"])),
+        ours_nn = [mean_std(nn[row["labels"]]["mean"], nn[row["labels"]]["std"], len(nn[row["labels"]]["accuracies"]))
+                   if row["labels"] in nn else "–"] if nn_rows is not None else []
+        body.append([row["labels"], mean_std(row["mean"], row["std"], len(row["accuracies"])), *ours_nn,
                      *(f"{quoted[k]:.2f}" if k in quoted else "–" for k in ("paper_50", "seed_50", "paper_best", "nn", "vat"))])
-    return markdown_table(["labels", ours, "paper, 50 epochs*", "seed, 50 epochs*", "paper, best*", "NN*", "VAT*"], body)
+    header = ["labels", ours] + (["NN baseline, ours"] if nn_rows is not None else [])
+    return markdown_table(header + ["paper, 50 epochs*", "seed, 50 epochs*", "paper, best*", "NN*", "VAT*"], body)
 
 
 def runs_table(runs: dict) -> str:
