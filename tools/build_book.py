@@ -53,6 +53,8 @@ def main() -> int:
     shutil.copytree(ROOT / "book" / "_static", EXECUTED / "_static")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy(ROOT / name, EXECUTED / name)
+    # The chapters read ../results; nbval re-runs the executed copies from _build/executed/book.
+    (EXECUTED / "results").symlink_to(ROOT / "results", target_is_directory=True)
     for notebook in sorted((ROOT / "book").glob("*.ipynb")):
         target = EXECUTED / "book" / notebook.name
         if args.only and notebook.stem not in args.only:
