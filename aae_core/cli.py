@@ -234,11 +234,9 @@ def bench_command(args) -> int:
 
 
 def train_command(args) -> int:
-    import torch
-
     from .data import prepare_data
     from .evaluate import accuracy
-    from .runs import RunFolder, describe_device
+    from .runs import RunFolder, provenance
     from .train import make_trainer, resolve_device
 
     cfg = TrainConfig(labels=args.labels, epochs=args.epochs, seed=args.seed, preset=args.preset,
@@ -278,11 +276,9 @@ def train_command(args) -> int:
         "label_subset": cfg.label_subset, "supervised_only": cfg.supervised_only,
         "lr_milestones": list(trainer.cfg.optimizer.milestones),
         "batch_size": cfg.batch_size, "steps": sum(r["steps"] for r in trainer.history),
-        "device": describe_device(device), "precision": cfg.precision,
-        "wall_seconds": round(sum(r["seconds"] for r in trainer.history), 2),
+        "precision": cfg.precision, **provenance(device, sum(r["seconds"] for r in trainer.history)),
+        # the code that trained is the code the run started at (provenance() reads HEAD now)
         "git_commit": run.git_commits()[0], "resumed_at_commits": run.git_commits()[1:],
-        "torch_version": torch.__version__,
-        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
     print(f"test accuracy {test_accuracy:.2f}%  ({run.path})")
     return 0

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from .generate import generate
-from .models import SemiSupervisedAAE
+from .generate import generate, model_device
+from .models import SemiSupervisedAAE, evaluating
 
 
 def predict(model: SemiSupervisedAAE, x: torch.Tensor) -> torch.Tensor:
     """model.classify in eval mode, leaving the model in the mode it was in (training calls this)."""
-    was_training = model.training
-    model.eval()
-    predicted = model.classify(x)
-    model.train(was_training)
-    return predicted
+    with evaluating(model):
+        return model.classify(x)
 
 
 def accuracy(model: SemiSupervisedAAE, x: torch.Tensor, labels: torch.Tensor) -> float:
@@ -40,7 +37,7 @@ def generated_agreement(model: SemiSupervisedAAE, judge, samples_per_digit: int 
     n_classes = model.cfg.n_classes
     digits = torch.arange(n_classes).repeat_interleave(samples_per_digit)  # (10 * S,)
     z = prior_std * torch.randn(len(digits), model.cfg.style_dim, generator=gen)
-    device = next(model.parameters()).device
+    device = model_device(model)
     read = judge.classify(generate(model, digits.to(device), z.to(device))).cpu()
     hits = (read == digits).float().view(n_classes, samples_per_digit)
     return {"per_digit": (100 * hits.mean(dim=1)).tolist(), "overall": 100 * hits.mean().item()}
@@ -58,7 +55,7 @@ def style_stability(model: SemiSupervisedAAE, judge, bases_per_digit: int = 20, 
     """
     gen = torch.Generator().manual_seed(seed)
     n_classes, style_dim = model.cfg.n_classes, model.cfg.style_dim
-    device = next(model.parameters()).device
+    device = model_device(model)
     sweep = torch.linspace(-2 * prior_std, 2 * prior_std, steps)
     per_digit = []
     for digit in range(n_classes):

@@ -18,7 +18,7 @@ import torch
 
 from .errors import AAEError
 from .models import SemiSupervisedAAE
-from .runs import atomic_write
+from .runs import RunFolder, atomic_write
 
 WEIGHTS_SCRIPT = "decoder-weights.js"
 MANIFEST = "manifest.json"
@@ -59,8 +59,7 @@ def export_decoder(model: SemiSupervisedAAE, out: str | Path, source: dict) -> d
     if not model.cfg.n_classes:
         raise AAEError("this model has no y code: only a semi-supervised AAE's decoder can be explored")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise AAEError(f"--out {out} is a file, not a folder")
+    RunFolder(out).ensure_writable()
     buffer, layers = pack_decoder(model)
     manifest = {
         "format": FORMAT, "dtype": "float16", "byte_order": "little",
@@ -68,10 +67,6 @@ def export_decoder(model: SemiSupervisedAAE, out: str | Path, source: dict) -> d
         "layers": layers, "weights_bytes": len(buffer), "sha256": hashlib.sha256(buffer).hexdigest(),
         "source": source,
     }
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise AAEError(f"cannot write to {out}: {err.strerror or err}") from None
     script = (f"// Written by `python -m aae_core export-decoder`; read by aae-decoder.js.\n"
               f"window.AAE_DECODER = {{\"manifest\": {json.dumps(manifest)},\n"
               f"\"weights\": \"{base64.b64encode(buffer).decode('ascii')}\"}};\n")

@@ -6,21 +6,18 @@ from __future__ import annotations
 
 import torch
 
-from .models import SemiSupervisedAAE
+from .models import SemiSupervisedAAE, evaluating
 
 
 @torch.no_grad()
 def generate(model: SemiSupervisedAAE, digits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """Decoded images (N, 784) for digit labels (N,) as one-hot y and style codes z (N, style_dim)."""
-    was_training = model.training
-    model.eval()
     y = torch.nn.functional.one_hot(digits, model.cfg.n_classes).to(z.dtype)
-    images = model.decode(y, z)
-    model.train(was_training)
-    return images
+    with evaluating(model):
+        return model.decode(y, z)
 
 
-def _device(model: SemiSupervisedAAE) -> torch.device:
+def model_device(model: SemiSupervisedAAE) -> torch.device:
     return next(model.parameters()).device
 
 
@@ -28,7 +25,7 @@ def samples_per_digit(model: SemiSupervisedAAE, n_cols: int = 10, prior_std: flo
     """One row per digit, n_cols columns of styles z drawn from the prior (the same z in every row)."""
     z = prior_std * torch.randn(n_cols, model.cfg.style_dim, generator=torch.Generator().manual_seed(seed))
     digits = torch.arange(model.cfg.n_classes).repeat_interleave(n_cols)
-    return generate(model, digits.to(_device(model)), z.repeat(model.cfg.n_classes, 1).to(_device(model))).cpu()
+    return generate(model, digits.to(model_device(model)), z.repeat(model.cfg.n_classes, 1).to(model_device(model))).cpu()
 
 
 def style_grid(model: SemiSupervisedAAE, digit: int, dims: tuple[int, int] = (0, 1), half_width: float = 1.0,
@@ -41,14 +38,14 @@ def style_grid(model: SemiSupervisedAAE, digit: int, dims: tuple[int, int] = (0,
     z[:, :, dims[0]] = values[None, :]
     z[:, :, dims[1]] = values.flip(0)[:, None]
     digits = torch.full((n * n,), digit)
-    return generate(model, digits.to(_device(model)), z.view(n * n, -1).to(_device(model))).cpu()
+    return generate(model, digits.to(model_device(model)), z.view(n * n, -1).to(model_device(model))).cpu()
 
 
 @torch.no_grad()
 def style_transfer(model: SemiSupervisedAAE, x: torch.Tensor) -> torch.Tensor:
     """For each image of x (N, 784), its own style z decoded with every digit y: N rows of n_classes."""
-    model.eval()
-    _, z = model.encode(x.to(_device(model)))  # (N, style_dim)
+    with evaluating(model):
+        _, z = model.encode(x.to(model_device(model)))  # (N, style_dim)
     n_classes = model.cfg.n_classes
     digits = torch.arange(n_classes, device=z.device).repeat(len(x))
     return generate(model, digits, z.repeat_interleave(n_classes, dim=0)).cpu()

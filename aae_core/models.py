@@ -11,6 +11,8 @@ is an unsupervised AAE with only the code z (the book's first chapter). Training
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -43,6 +45,17 @@ class Encoder(nn.Module):
         h = self.trunk(x)  # (N, 1000)
         y_logits = self.head_y(h) if self.head_y is not None else h.new_zeros(len(h), 0)
         return y_logits, self.head_z(h)  # y logits (N, 10), z (N, 10)
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module):
+    """model in eval mode inside, back in the mode it was in after (training code calls this)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 class SemiSupervisedAAE(nn.Module):
