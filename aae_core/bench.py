@@ -158,13 +158,16 @@ def reference_step_fn(model: SemiSupervisedAAE, data: SemiSupervisedData, batch:
 
 
 def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 100, steps: int = 50,
-              warmup: int = 10, reference: bool = True, gemm_repeats: int = 3) -> dict:
-    """Time the trainer's step, the GEMM bound and (optionally) the reference loop; return the numbers."""
+              warmup: int = 10, reference: bool = True, gemm_repeats: int = 3,
+              optimizer_kernel: str | None = None) -> dict:
+    """Time the trainer's step, the GEMM bound and (optionally) the reference loop; return the numbers.
+    optimizer_kernel: None = what `train` uses on this device; 'foreach' or 'loop' to measure the gain."""
     model_cfg = ModelConfig()
     cfg = TrainConfig(labels=batch_size, batch_size=batch_size, precision=precision, device=device.type)
     data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
     torch.manual_seed(0)
-    trainer = Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False)
+    trainer = Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False,
+                      optimizer_kernel=optimizer_kernel)
     seconds = time_per_call(trainer.train_step, device, steps, warmup)
 
     gemms = step_gemms(model_cfg, batch_size, batch_size)
@@ -182,6 +185,7 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
         "device": str(device),
         "device_name": describe_device(device),
         "precision": precision,
+        "optimizer_kernel": trainer.optimizer_kernel,
         "batch_size": batch_size,
         "steps_timed": steps,
         "torch_version": torch.__version__,
@@ -196,7 +200,8 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
 
 def format_bench(r: dict) -> str:
     lines = [
-        f"device {r['device_name']}, {r['precision']}, batch {r['batch_size']} (+{r['batch_size']} labeled), {r['steps_timed']} steps timed",
+        f"device {r['device_name']}, {r['precision']}, batch {r['batch_size']} (+{r['batch_size']} labeled), "
+        f"{r['optimizer_kernel']} optimizer steps, {r['steps_timed']} steps timed",
         f"  trainer step     {r['ms_per_step']:8.1f} ms   {r['s_per_epoch']:6.1f} s per 500-step epoch",
         f"  step FLOPs       {r['gflop_per_step']:8.2f} GFLOP (from the layer shapes)",
         f"  achieved         {r['achieved_gflops']:8.1f} GFLOP/s",

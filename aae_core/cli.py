@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS, RECON_LOSSES, ModelConfig, TrainConfig
+from .config import (DEVICES, EPOCH_DEFS, LABEL_SUBSETS, OPTIMIZER_KERNELS, PRECISIONS, PRESETS, RECON_LOSSES,
+                     ModelConfig, TrainConfig)
 from .errors import AAEError
 
 
@@ -73,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--precision", choices=PRECISIONS, default="fp32")
     bench.add_argument("--batch-size", type=int, default=100)
     bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
+    bench.add_argument("--optimizer-kernel", choices=OPTIMIZER_KERNELS, default=None,
+                       help="optimizer implementation to time (default: the one train uses here)")
     bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
     bench.add_argument("--json", action="store_true", help="print one JSON line")
 
@@ -228,7 +231,7 @@ def bench_command(args) -> int:
     if args.batch_size < 1 or args.steps < 1:
         raise AAEError("--batch-size and --steps must be positive integers")
     result = run_bench(resolve_device(args.device), args.precision, args.batch_size, args.steps,
-                       reference=not args.no_reference)
+                       reference=not args.no_reference, optimizer_kernel=args.optimizer_kernel)
     print(json.dumps(result) if args.json else format_bench(result))
     return 0
 

@@ -51,12 +51,27 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def build_optimizer(name: str, params: Iterable[torch.nn.Parameter], momentum: float) -> torch.optim.Optimizer:
+FUSED_DEVICE_TYPES = ("cpu", "cuda")  # where torch ships fused SGD and AdamW kernels
+
+
+def best_optimizer_kernel(device: torch.device) -> str:
+    """'fused' (one pass over each tensor per update) where available, else 'foreach'."""
+    return "fused" if device.type in FUSED_DEVICE_TYPES else "foreach"
+
+
+def kernel_flags(kernel: str) -> dict:
+    """The optimizer arguments that select `kernel`; the update's math is the same for all three."""
+    return {"fused": {"fused": True, "foreach": False}, "foreach": {"fused": False, "foreach": True},
+            "loop": {"fused": False, "foreach": False}}[kernel]
+
+
+def build_optimizer(name: str, params: Iterable[torch.nn.Parameter], momentum: float,
+                    kernel: str = "foreach") -> torch.optim.Optimizer:
     params = list(params)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=0.0, momentum=momentum, foreach=True)
+        return torch.optim.SGD(params, lr=0.0, momentum=momentum, **kernel_flags(kernel))
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=0.0, foreach=True)
+        return torch.optim.AdamW(params, lr=0.0, **kernel_flags(kernel))
     raise AAEError(f"unknown optimizer {name!r}")
 
 
@@ -78,7 +93,7 @@ class Trainer:
 
     def __init__(self, model: SemiSupervisedAAE, cfg: TrainConfig, data: SemiSupervisedData,
                  device: torch.device | str | None = None, callbacks: Iterable[Callback] = (),
-                 progress: bool = True):
+                 progress: bool = True, optimizer_kernel: str | None = None):
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else resolve_device(cfg.device)
         self.model = model.to(self.device)
@@ -92,7 +107,9 @@ class Trainer:
             "generator": list(model.encoder.parameters()),
             "semi_supervised": list(model.encoder.parameters()),
         }
-        self.optimizers = {phase: build_optimizer(opt.name, phase_params[phase], opt.momentum.get(phase, 0.0))
+        self.optimizer_kernel = optimizer_kernel or best_optimizer_kernel(self.device)
+        self.optimizers = {phase: build_optimizer(opt.name, phase_params[phase], opt.momentum.get(phase, 0.0),
+                                                  self.optimizer_kernel)
                            for phase in PHASES}
         # Own random streams, so a resumed run continues them exactly (global RNG is never used).
         self.sampler = torch.Generator(device=self.device).manual_seed(cfg.seed)
@@ -258,6 +275,8 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         for phase, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][phase])
+            for group in opt.param_groups:  # the saved kernel may not exist on this device
+                group.update(kernel_flags(self.optimizer_kernel))
         self.sampler.set_state(state["sampler"].cpu() if hasattr(state["sampler"], "cpu") else state["sampler"])
         self.unlabeled_batches.load_state_dict(state["unlabeled_batches"])
         if self.labeled_batches is not None:

@@ -31,6 +31,7 @@ def test_bench_json_has_the_documented_keys():
                 "device", "precision", "reference_ms_per_step"):
         assert key in numbers, key
     assert numbers["device"] == "cpu" and numbers["precision"] == "fp32"
+    assert numbers["optimizer_kernel"] == "fused"  # what `train` uses on a CPU
     assert numbers["s_per_epoch"] == pytest.approx(numbers["ms_per_step"] * 2500 / 1000)
     assert numbers["achieved_gflops"] == pytest.approx(numbers["gflop_per_step"] / numbers["ms_per_step"] * 1000)
 
@@ -38,3 +39,9 @@ def test_bench_json_has_the_documented_keys():
 def test_bench_bad_input_is_one_line():
     result = cli("bench", "--steps", "0")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bench_times_the_optimizer_kernel_it_is_given():
+    result = cli("bench", "--device", "cpu", "--steps", "1", "--batch-size", "10", "--no-reference",
+                 "--optimizer-kernel", "loop", "--json", check=True)
+    assert json.loads(result.stdout)["optimizer_kernel"] == "loop"

@@ -176,3 +176,28 @@ def test_supervised_only_trains_the_encoder_alone(small_data, tiny_cfg):
     untouched = tiny_trainer(tiny_cfg, small_data).unlabeled_batches.state_dict()
     assert all(torch.equal(torch.as_tensor(v), torch.as_tensor(untouched[k]))
                for k, v in trainer.unlabeled_batches.state_dict().items())  # no unlabeled batch drawn
+
+
+@pytest.mark.parametrize("preset", ["paper-sgd", "adamw"])
+def test_optimizer_kernels_compute_the_same_update(small_data, tiny_cfg, preset):
+    """fused and loop optimizer steps are speed choices: the weights match the foreach trainer's."""
+    cfg = tiny_cfg.with_(preset=preset, epochs=1)
+    trained = {}
+    for kernel in ("foreach", "fused", "loop"):
+        trainer = tiny_trainer(cfg, small_data, optimizer_kernel=kernel)
+        trainer.fit()
+        trained[kernel] = trainer.model.state_dict()
+    for kernel in ("fused", "loop"):
+        for name, weight in trained["foreach"].items():
+            torch.testing.assert_close(trained[kernel][name], weight, rtol=1e-4, atol=1e-6, msg=f"{kernel}: {name}")
+
+
+def test_resume_uses_this_trainers_optimizer_kernel(small_data, tiny_cfg):
+    """A checkpoint saved with fused steps resumes where fused kernels are absent (and back)."""
+    fused = tiny_trainer(tiny_cfg, small_data, optimizer_kernel="fused")
+    fused.fit(1)
+    loop = tiny_trainer(tiny_cfg, small_data, optimizer_kernel="loop")
+    loop.load_state_dict(fused.state_dict())
+    assert all(not g["fused"] and not g["foreach"] for opt in loop.optimizers.values() for g in opt.param_groups)
+    loop.fit(2)
+    assert loop.epoch == 2
