@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from .config import PRESETS, ModelConfig, TrainConfig
 from .data import SemiSupervisedData
 from .models import SemiSupervisedAAE
-from .runs import describe_device, git_commit
+from .runs import provenance
 from .train import Trainer
 
 
@@ -162,6 +162,7 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
               optimizer_kernel: str | None = None) -> dict:
     """Time the trainer's step, the GEMM bound and (optionally) the reference loop; return the numbers.
     optimizer_kernel: None = what `train` uses on this device; 'foreach' or 'loop' to measure the gain."""
+    start = time.perf_counter()
     model_cfg = ModelConfig()
     cfg = TrainConfig(labels=batch_size, batch_size=batch_size, precision=precision, device=device.type)
     data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
@@ -182,20 +183,17 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
         "gemm_gflops": gflop / gemm_seconds,
         "gemm_ms_per_step": 1e3 * gemm_seconds,
         "ratio_to_gemm": gemm_seconds / seconds,
-        "device": str(device),
-        "device_name": describe_device(device),
         "precision": precision,
         "optimizer_kernel": trainer.optimizer_kernel,
         "batch_size": batch_size,
         "steps_timed": steps,
-        "torch_version": torch.__version__,
-        "git_commit": git_commit(),
     }
     if reference:
         torch.manual_seed(0)
         plain = reference_step_fn(SemiSupervisedAAE(model_cfg).to(device), data, batch_size, precision, device)
         result["reference_ms_per_step"] = 1e3 * time_per_call(plain, device, steps, warmup)
-    return result
+    stored = provenance(device, time.perf_counter() - start)
+    return {**result, **stored, "device": str(device), "device_name": stored["device"]}
 
 
 def format_bench(r: dict) -> str:

@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="optimizer implementation to time (default: the one train uses here)")
     bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
     bench.add_argument("--json", action="store_true", help="print one JSON line")
+    bench.add_argument("--out", type=Path, help="also keep the JSON in this file (results/bench/...)")
+    bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
     classifier = commands.add_parser("classifier", help="train the independent CNN that judges generated digits")
     classifier.add_argument("--out", required=True, help="folder for model.pt, history.jsonl and summary.json")
@@ -226,13 +228,22 @@ def reproduce_command(args) -> int:
 
 def bench_command(args) -> int:
     from .bench import format_bench, run_bench
+    from .runs import refuse_to_overwrite, write_json
     from .train import resolve_device
 
     if args.batch_size < 1 or args.steps < 1:
         raise AAEError("--batch-size and --steps must be positive integers")
+    if args.out is not None:  # checked before the minute of timing, not after
+        refuse_to_overwrite(args.out, args.force)
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise AAEError(f"cannot create {args.out.parent}: {err.strerror}") from None
     result = run_bench(resolve_device(args.device), args.precision, args.batch_size, args.steps,
                        reference=not args.no_reference, optimizer_kernel=args.optimizer_kernel)
     print(json.dumps(result) if args.json else format_bench(result))
+    if args.out is not None:
+        write_json(args.out, result)
     return 0
 
 
