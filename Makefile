@@ -33,13 +33,14 @@ test: install chromium book
 unit: install
 	$(BIN)/python -m pytest tests --ignore=tests/test_book_html.py
 
-# The bench results the performance chapter reads (DEVICE=cuda on a GPU machine); replaces results/bench/$(DEVICE)-*.
+# The bench results the performance chapter reads (DEVICE=cuda on a GPU machine); replaces results/bench/$(DEVICE)-*.json.
 DEVICE ?= cpu
 BENCH = $(BIN)/python -m aae_core bench --device $(DEVICE) --json --force
 bench: install
 	for p in fp32 bf16; do \
-	  for b in 50 100 200 400; do $(BENCH) --precision $$p --batch-size $$b --out results/bench/$(DEVICE)-$$p-batch$$b.json || exit 1; done; \
-	  for k in foreach loop; do $(BENCH) --precision $$p --optimizer-kernel $$k --no-reference --out results/bench/$(DEVICE)-$$p-batch100-$$k.json || exit 1; done; \
+	  for b in 50 100 200 400; do \
+	    $(BENCH) --precision $$p --batch-size $$b --compare-kernels --out results/bench/$(DEVICE)-$$p-batch$$b.json || exit 1; \
+	  done; \
 	done
 
 clean:

@@ -1,7 +1,9 @@
 """`python -m aae_core bench`: how fast the trainer's real step runs, against what this machine can do.
 
 Three timings in one process, on the same device and precision:
-  step       Trainer.train_step, the code `train` runs (not a copy), after a warm-up;
+  step       Trainer.train_step, the code `train` runs (not a copy), after a warm-up; timed in
+             rounds that alternate with the reference's, so that a busy neighbour on a shared
+             machine slows both alike; the best round is the number, the median is kept beside it;
   gemm       every matrix product of that step (shapes enumerated from the layers), alone:
              the machine's matrix-multiply rate for exactly this work, and so a bound on the step;
   reference  a plain PyTorch step as most tutorials write it (separate forward passes per loss,
@@ -10,6 +12,7 @@ FLOPs are counted from the layer shapes: 2 * m * k * n per matrix product.
 """
 from __future__ import annotations
 
+import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .config import PRESETS, ModelConfig, TrainConfig
+from .config import OPTIMIZER_KERNELS, PRESETS, ModelConfig, TrainConfig
 from .data import SemiSupervisedData
 from .models import SemiSupervisedAAE
 from .runs import provenance
@@ -84,7 +87,7 @@ def synchronize(device: torch.device) -> None:
 
 
 def time_per_call(fn, device: torch.device, steps: int, warmup: int) -> float:
-    """Seconds per call of fn(), after `warmup` calls."""
+    """Seconds per call of fn(), after `warmup` calls (0.0 when steps is 0: only the warm-up)."""
     for _ in range(warmup):
         fn()
     synchronize(device)
@@ -92,7 +95,21 @@ def time_per_call(fn, device: torch.device, steps: int, warmup: int) -> float:
     for _ in range(steps):
         fn()
     synchronize(device)
-    return (time.perf_counter() - start) / steps
+    return (time.perf_counter() - start) / steps if steps else 0.0
+
+
+def time_alternating(fns: dict, device: torch.device, steps: int, warmup: int, rounds: int = 5) -> dict:
+    """{name: (best, median) seconds per call}: each fn warmed up, then `rounds` rounds of about
+    steps / rounds calls, the fns taking turns round by round."""
+    rounds = min(rounds, steps)
+    per_round = [steps // rounds + (i < steps % rounds) for i in range(rounds)]
+    for fn in fns.values():
+        time_per_call(fn, device, steps=0, warmup=warmup)
+    times = {name: [] for name in fns}
+    for calls in per_round:
+        for name, fn in fns.items():
+            times[name].append(time_per_call(fn, device, calls, warmup=0))
+    return {name: (min(t), statistics.median(t)) for name, t in times.items()}
 
 
 def time_gemms(gemms: list[tuple], device: torch.device, dtype: torch.dtype, repeats: int) -> float:
@@ -159,17 +176,29 @@ def reference_step_fn(model: SemiSupervisedAAE, data: SemiSupervisedData, batch:
 
 def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 100, steps: int = 50,
               warmup: int = 10, reference: bool = True, gemm_repeats: int = 3,
-              optimizer_kernel: str | None = None) -> dict:
+              compare_kernels: bool = False) -> dict:
     """Time the trainer's step, the GEMM bound and (optionally) the reference loop; return the numbers.
-    optimizer_kernel: None = what `train` uses on this device; 'foreach' or 'loop' to measure the gain."""
+    compare_kernels: also time the same step with every optimizer kernel (what the fused one gains)."""
     start = time.perf_counter()
     model_cfg = ModelConfig()
     cfg = TrainConfig(labels=batch_size, batch_size=batch_size, precision=precision, device=device.type)
     data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
-    torch.manual_seed(0)
-    trainer = Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False,
-                      optimizer_kernel=optimizer_kernel)
-    seconds = time_per_call(trainer.train_step, device, steps, warmup)
+
+    def trainer_with(kernel=None):
+        torch.manual_seed(0)
+        return Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False,
+                       optimizer_kernel=kernel)
+
+    trainer = trainer_with()  # the kernel `train` uses on this device
+    timed = {"step": trainer.train_step}
+    if compare_kernels:
+        timed.update({kernel: trainer_with(kernel).train_step for kernel in OPTIMIZER_KERNELS})
+    if reference:
+        torch.manual_seed(0)
+        timed["reference"] = reference_step_fn(SemiSupervisedAAE(model_cfg).to(device), data, batch_size,
+                                               precision, device)
+    timings = time_alternating(timed, device, steps, warmup)
+    seconds = timings["step"][0]
 
     gemms = step_gemms(model_cfg, batch_size, batch_size)
     gflop = flops(gemms) / 1e9
@@ -177,6 +206,7 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
     gemm_seconds = time_gemms(gemms, device, dtype, gemm_repeats)
     result = {
         "ms_per_step": 1e3 * seconds,
+        "ms_per_step_median": 1e3 * timings["step"][1],
         "s_per_epoch": seconds * (50_000 // batch_size),
         "gflop_per_step": gflop,
         "achieved_gflops": gflop / seconds,
@@ -188,10 +218,11 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
         "batch_size": batch_size,
         "steps_timed": steps,
     }
+    if compare_kernels:
+        result["optimizer_kernels_ms_per_step"] = {kernel: 1e3 * timings[kernel][0] for kernel in OPTIMIZER_KERNELS}
     if reference:
-        torch.manual_seed(0)
-        plain = reference_step_fn(SemiSupervisedAAE(model_cfg).to(device), data, batch_size, precision, device)
-        result["reference_ms_per_step"] = 1e3 * time_per_call(plain, device, steps, warmup)
+        result["reference_ms_per_step"] = 1e3 * timings["reference"][0]
+        result["reference_ms_per_step_median"] = 1e3 * timings["reference"][1]
     stored = provenance(device, time.perf_counter() - start)
     return {**result, **stored, "device": str(device), "device_name": stored["device"]}
 
@@ -200,12 +231,15 @@ def format_bench(r: dict) -> str:
     lines = [
         f"device {r['device_name']}, {r['precision']}, batch {r['batch_size']} (+{r['batch_size']} labeled), "
         f"{r['optimizer_kernel']} optimizer steps, {r['steps_timed']} steps timed",
-        f"  trainer step     {r['ms_per_step']:8.1f} ms   {r['s_per_epoch']:6.1f} s per 500-step epoch",
+        f"  trainer step     {r['ms_per_step']:8.1f} ms   {r['s_per_epoch']:6.1f} s per epoch of {50_000 // r['batch_size']} steps"
+        f"   (best round; median {r['ms_per_step_median']:.1f} ms)",
         f"  step FLOPs       {r['gflop_per_step']:8.2f} GFLOP (from the layer shapes)",
         f"  achieved         {r['achieved_gflops']:8.1f} GFLOP/s",
         f"  matrix products  {r['gemm_gflops']:8.1f} GFLOP/s alone ({r['gemm_ms_per_step']:.1f} ms per step's worth)",
         f"  ratio            {100 * r['ratio_to_gemm']:8.1f} % of the matrix-multiply rate",
     ]
+    for kernel, ms in r.get("optimizer_kernels_ms_per_step", {}).items():
+        lines.append(f"  {kernel + ' optimizer':16s} {ms:8.1f} ms per step")
     if "reference_ms_per_step" in r:
         lines.append(f"  plain reference  {r['reference_ms_per_step']:8.1f} ms per step "
                      f"({r['reference_ms_per_step'] / r['ms_per_step']:.2f}x the trainer)")

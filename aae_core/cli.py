@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import (DEVICES, EPOCH_DEFS, LABEL_SUBSETS, OPTIMIZER_KERNELS, PRECISIONS, PRESETS, RECON_LOSSES,
+from .config import (DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS, RECON_LOSSES,
                      ModelConfig, TrainConfig)
 from .errors import AAEError
 
@@ -74,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--precision", choices=PRECISIONS, default="fp32")
     bench.add_argument("--batch-size", type=int, default=100)
     bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
-    bench.add_argument("--optimizer-kernel", choices=OPTIMIZER_KERNELS, default=None,
-                       help="optimizer implementation to time (default: the one train uses here)")
+    bench.add_argument("--compare-kernels", action="store_true",
+                       help="also time the step with each optimizer kernel (fused, foreach, loop)")
     bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
     bench.add_argument("--json", action="store_true", help="print one JSON line")
     bench.add_argument("--out", type=Path, help="also keep the JSON in this file (results/bench/...)")
@@ -240,7 +240,7 @@ def bench_command(args) -> int:
         except OSError as err:
             raise AAEError(f"cannot create {args.out.parent}: {err.strerror}") from None
     result = run_bench(resolve_device(args.device), args.precision, args.batch_size, args.steps,
-                       reference=not args.no_reference, optimizer_kernel=args.optimizer_kernel)
+                       reference=not args.no_reference, compare_kernels=args.compare_kernels)
     print(json.dumps(result) if args.json else format_bench(result))
     if args.out is not None:
         write_json(args.out, result)

@@ -41,13 +41,14 @@ def test_bench_bad_input_is_one_line():
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_bench_times_the_optimizer_kernel_it_is_given_and_keeps_its_output(tmp_path):
-    out = tmp_path / "bench" / "loop.json"
-    args = ("bench", "--device", "cpu", "--steps", "1", "--batch-size", "10", "--no-reference",
-            "--optimizer-kernel", "loop", "--json", "--out", str(out))
+def test_bench_compares_optimizer_kernels_and_keeps_its_output(tmp_path):
+    out = tmp_path / "bench" / "kernels.json"
+    args = ("bench", "--device", "cpu", "--steps", "2", "--batch-size", "10", "--no-reference",
+            "--compare-kernels", "--json", "--out", str(out))
     result = cli(*args, check=True)
     stored = json.loads(out.read_text())
-    assert json.loads(result.stdout) == stored and stored["optimizer_kernel"] == "loop"
+    assert json.loads(result.stdout) == stored
+    assert set(stored["optimizer_kernels_ms_per_step"]) == {"fused", "foreach", "loop"}
     assert {"git_commit", "torch_version", "wall_seconds", "finished_at", "device_name"} <= stored.keys()
     again = cli(*args)  # a kept result is not overwritten by accident
     assert again.returncode == 2 and "--force" in again.stderr and json.loads(out.read_text()) == stored
