@@ -117,3 +117,47 @@ def runs_table(runs: dict) -> str:
                      duration(summary['wall_seconds']), summary["device"]])
     return markdown_table(["run", "labels", "preset", "epoch", "recon loss", "prior std", "labeled subset", "steps",
                            "test accuracy", "wall time", "device"], rows)
+
+
+def read_benches(folder, device: str = "cpu") -> list[dict]:
+    """The stored outputs of `bench --out` for one device, ordered by precision and batch size."""
+    import json
+    from pathlib import Path
+
+    results = [json.loads(path.read_text()) for path in Path(folder).glob(f"{device}-*.json")]
+    return sorted(results, key=lambda r: (r["precision"], r["batch_size"]))
+
+
+def bench_table(results: list[dict]) -> str:
+    """One row per stored bench: the trainer's step beside the GEMM bound and the plain loop."""
+    rows = [[r["precision"], r["batch_size"], f"{r['ms_per_step']:.1f}", f"{r['s_per_epoch']:.1f}",
+             f"{r['gflop_per_step']:.2f}", f"{r['achieved_gflops']:.0f}", f"{r['gemm_gflops']:.0f}",
+             f"{100 * r['ratio_to_gemm']:.0f}%",
+             f"{r['reference_ms_per_step']:.1f}" if "reference_ms_per_step" in r else "–",
+             f"{r['reference_ms_per_step'] / r['ms_per_step']:.2f}×" if "reference_ms_per_step" in r else "–"]
+            for r in results]
+    return markdown_table(["precision", "batch", "trainer ms/step", "s/epoch", "GFLOP/step", "achieved GFLOP/s",
+                           "GEMM alone GFLOP/s", "of GEMM rate", "plain loop ms/step", "trainer speed-up"], rows)
+
+
+def kernel_table(results: list[dict]) -> str:
+    """The same step with each optimizer kernel (bench --compare-kernels), per precision and batch."""
+    rows = [[r["precision"], r["batch_size"], *(f"{ms:.1f}" for ms in r["optimizer_kernels_ms_per_step"].values())]
+            for r in results if "optimizer_kernels_ms_per_step" in r]
+    kernels = next((list(r["optimizer_kernels_ms_per_step"]) for r in results
+                    if "optimizer_kernels_ms_per_step" in r), [])
+    return markdown_table(["precision", "batch", *(f"{k} ms/step" for k in kernels)], rows)
+
+
+def precision_table(pairs: dict) -> str:
+    """fp32 against bf16 on the same run otherwise: {labels: {"fp32": RunFolder, "bf16": RunFolder}}
+    (finished runs only); the difference is bf16 minus fp32, in points of test accuracy."""
+    rows = []
+    for labels, runs in pairs.items():
+        summaries = {p: run.summary() for p, run in runs.items()}
+        acc = {p: s["test_accuracy"] for p, s in summaries.items()}
+        rows.append([labels, summaries["fp32"]["epochs"], f"{acc['fp32']:.2f}%", f"{acc['bf16']:.2f}%",
+                     f"{acc['bf16'] - acc['fp32']:+.2f}", duration(summaries["fp32"]["wall_seconds"]),
+                     duration(summaries["bf16"]["wall_seconds"])])
+    return markdown_table(["labels", "epochs", "fp32 test accuracy", "bf16 test accuracy", "bf16 − fp32 (points)",
+                           "fp32 wall time", "bf16 wall time"], rows)

@@ -57,6 +57,8 @@ def test_chapter_1_retrains_with_tiny_parameters(tmp_path):
      ["retrained: test accuracy", "(3 steps each)"]),
     ("04_disentanglement", {"retrain": True, "epochs": 1, "unlabeled": 500, "labels": 100},
      ["retrained: agreement", "after 1 epochs"]),
+    ("05_performance", {"rerun_bench": True, "bench_batch": 10, "bench_steps": 2},
+     ["trainer step", "% of the matrix-multiply rate", "plain reference"]),
 ])
 def test_result_chapters_retrain_with_tiny_parameters(tmp_path, chapter, parameters, expected):
     out = tmp_path / f"{chapter}.ipynb"
