@@ -151,13 +151,13 @@ def kernel_table(results: list[dict]) -> str:
 
 def precision_table(pairs: dict) -> str:
     """fp32 against bf16 on the same run otherwise: {labels: {"fp32": RunFolder, "bf16": RunFolder}}
-    (finished runs only); the difference is bf16 minus fp32, in points of test accuracy."""
+    (finished runs only); the difference is bf16 minus fp32, in points of test accuracy. No wall
+    times: the runs may have shared the machine; speed is the bench's job."""
     rows = []
     for labels, runs in pairs.items():
         summaries = {p: run.summary() for p, run in runs.items()}
         acc = {p: s["test_accuracy"] for p, s in summaries.items()}
-        rows.append([labels, summaries["fp32"]["epochs"], f"{acc['fp32']:.2f}%", f"{acc['bf16']:.2f}%",
-                     f"{acc['bf16'] - acc['fp32']:+.2f}", duration(summaries["fp32"]["wall_seconds"]),
-                     duration(summaries["bf16"]["wall_seconds"])])
-    return markdown_table(["labels", "epochs", "fp32 test accuracy", "bf16 test accuracy", "bf16 − fp32 (points)",
-                           "fp32 wall time", "bf16 wall time"], rows)
+        rows.append([labels, summaries["fp32"]["epochs"], f"{summaries['fp32']['steps']:,}", f"{acc['fp32']:.2f}%",
+                     f"{acc['bf16']:.2f}%", f"{acc['bf16'] - acc['fp32']:+.2f}"])
+    return markdown_table(["labels", "epochs", "steps", "fp32 test accuracy", "bf16 test accuracy",
+                           "bf16 − fp32 (points)"], rows)
