@@ -13,6 +13,8 @@ from torch import nn
 
 from .data import BatchCycler
 
+TRAINING = {"optimizer": "adam", "lr": 1e-3, "batch_size": 128}  # recorded in the folder's config.json
+
 
 class DigitCNN(nn.Module):
     """Two conv layers and two linear layers; (N, 784) in [0, 1] -> 10 logits."""
@@ -35,8 +37,8 @@ class DigitCNN(nn.Module):
         return torch.cat([self(chunk).argmax(dim=1) for chunk in x.split(batch_size)])
 
 
-def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int = 3, seed: int = 0, batch_size: int = 128,
-                     lr: float = 1e-3, progress=print) -> tuple[DigitCNN, list[dict]]:
+def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int = 3, seed: int = 0,
+                     batch_size: int = TRAINING["batch_size"], lr: float = TRAINING["lr"], progress=print) -> tuple[DigitCNN, list[dict]]:
     """Adam on (x, y) for `epochs` passes; returns the model (eval mode) and one record per epoch."""
     torch.manual_seed(seed)
     model = DigitCNN().to(x.device)

@@ -120,10 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def classifier_command(args) -> int:
-    from .classifier import save_classifier, train_classifier
+    from .classifier import TRAINING, save_classifier, train_classifier
     from .data import load_mnist, train_val_split
     from .evaluate import accuracy
-    from .runs import RunFolder, provenance, refuse_to_overwrite, write_json
+    from .runs import RunFolder, provenance, refuse_to_overwrite, write_json, write_jsonl
     from .train import resolve_device
 
     out = Path(args.out)
@@ -137,9 +137,9 @@ def classifier_command(args) -> int:
     start = time.perf_counter()
     model, history = train_classifier(mnist.train_x[train_idx].to(device), mnist.train_y[train_idx].to(device),
                                       epochs=args.epochs, seed=args.seed)
-    write_json(out / "config.json", {"model": "DigitCNN", "epochs": args.epochs, "seed": args.seed,
-                                     "optimizer": "adam", "lr": 1e-3, "batch_size": 128, "train_images": len(train_idx)})
-    (out / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
+    write_json(out / "config.json", {"model": "DigitCNN", "epochs": args.epochs, "seed": args.seed, **TRAINING,
+                                     "train_images": len(train_idx)})
+    write_jsonl(out / "history.jsonl", history)
     save_classifier(model, out / "model.pt")
     summary = {"test_accuracy": accuracy(model, mnist.test_x.to(device), mnist.test_y.to(device)),
                "val_accuracy": accuracy(model, mnist.train_x[val_idx].to(device), mnist.train_y[val_idx].to(device)),

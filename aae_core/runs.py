@@ -49,6 +49,12 @@ def write_json(path: Path, data) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data, indent=2) + "\n"))
 
 
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    """One JSON object per line (a history), replaced atomically like every other run file."""
+    lines = "".join(json.dumps(record) + "\n" for record in records)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(lines))
+
+
 def read_json(path: Path):
     try:
         return json.loads(Path(path).read_text())
@@ -206,8 +212,7 @@ class RunFolder:
     def save_epoch(self, trainer_state: dict) -> None:
         """Checkpoint first, then the history it contains: history.jsonl never runs ahead of it."""
         atomic_write(self.checkpoint_path, lambda tmp: torch.save(trainer_state, tmp))
-        lines = "".join(json.dumps(record) + "\n" for record in trainer_state["history"])
-        atomic_write(self.history_path, lambda tmp: Path(tmp).write_text(lines))
+        write_jsonl(self.history_path, trainer_state["history"])
 
     def finish(self, model: SemiSupervisedAAE, summary: dict) -> None:
         save_model(model, self.model_path)
