@@ -149,7 +149,7 @@ def kernel_table(results: list[dict]) -> str:
     return markdown_table(["precision", "batch", *(f"{k} ms/step" for k in kernels)], rows)
 
 
-def precision_table(pairs: dict) -> str:
+def precision_table(pairs: dict, tolerance: float = 0.3) -> str:
     """fp32 against bf16 on the same run otherwise: {labels: {"fp32": RunFolder, "bf16": RunFolder}}
     (finished runs only); the difference is bf16 minus fp32, in points of test accuracy. No wall
     times: the runs may have shared the machine; speed is the bench's job."""
@@ -158,6 +158,7 @@ def precision_table(pairs: dict) -> str:
         summaries = {p: run.summary() for p, run in runs.items()}
         acc = {p: s["test_accuracy"] for p, s in summaries.items()}
         rows.append([labels, summaries["fp32"]["epochs"], f"{summaries['fp32']['steps']:,}", f"{acc['fp32']:.2f}%",
-                     f"{acc['bf16']:.2f}%", f"{acc['bf16'] - acc['fp32']:+.2f}"])
+                     f"{acc['bf16']:.2f}%", f"{acc['bf16'] - acc['fp32']:+.2f}",
+                     "yes" if abs(acc["bf16"] - acc["fp32"]) <= tolerance else "no"])
     return markdown_table(["labels", "epochs", "steps", "fp32 test accuracy", "bf16 test accuracy",
-                           "bf16 − fp32 (points)"], rows)
+                           "bf16 − fp32 (points)", f"within {tolerance:g} points"], rows)
