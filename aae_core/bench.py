@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .config import OPTIMIZER_KERNELS, PRESETS, ModelConfig, TrainConfig
+from .config import N_TRAIN, OPTIMIZER_KERNELS, PRESETS, ModelConfig, TrainConfig
 from .data import SemiSupervisedData
 from .models import SemiSupervisedAAE
 from .runs import provenance
@@ -87,7 +87,7 @@ def synchronize(device: torch.device) -> None:
 
 
 def time_per_call(fn, device: torch.device, steps: int, warmup: int) -> float:
-    """Seconds per call of fn(), after `warmup` calls (0.0 when steps is 0: only the warm-up)."""
+    """Seconds per call of fn(), after `warmup` calls."""
     for _ in range(warmup):
         fn()
     synchronize(device)
@@ -95,7 +95,7 @@ def time_per_call(fn, device: torch.device, steps: int, warmup: int) -> float:
     for _ in range(steps):
         fn()
     synchronize(device)
-    return (time.perf_counter() - start) / steps if steps else 0.0
+    return (time.perf_counter() - start) / steps
 
 
 def time_alternating(fns: dict, device: torch.device, steps: int, warmup: int, rounds: int = 5) -> dict:
@@ -104,7 +104,8 @@ def time_alternating(fns: dict, device: torch.device, steps: int, warmup: int, r
     rounds = min(rounds, steps)
     per_round = [steps // rounds + (i < steps % rounds) for i in range(rounds)]
     for fn in fns.values():
-        time_per_call(fn, device, steps=0, warmup=warmup)
+        for _ in range(warmup):
+            fn()
     times = {name: [] for name in fns}
     for calls in per_round:
         for name, fn in fns.items():
@@ -207,7 +208,7 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
     result = {
         "ms_per_step": 1e3 * seconds,
         "ms_per_step_median": 1e3 * timings["step"][1],
-        "s_per_epoch": seconds * (50_000 // batch_size),
+        "s_per_epoch": seconds * (N_TRAIN // batch_size),
         "gflop_per_step": gflop,
         "achieved_gflops": gflop / seconds,
         "gemm_gflops": gflop / gemm_seconds,
@@ -231,7 +232,7 @@ def format_bench(r: dict) -> str:
     lines = [
         f"device {r['device_name']}, {r['precision']}, batch {r['batch_size']} (+{r['batch_size']} labeled), "
         f"{r['optimizer_kernel']} optimizer steps, {r['steps_timed']} steps timed",
-        f"  trainer step     {r['ms_per_step']:8.1f} ms   {r['s_per_epoch']:6.1f} s per epoch of {50_000 // r['batch_size']} steps"
+        f"  trainer step     {r['ms_per_step']:8.1f} ms   {r['s_per_epoch']:6.1f} s per epoch of {N_TRAIN // r['batch_size']} steps"
         f"   (best round; median {r['ms_per_step_median']:.1f} ms)",
         f"  step FLOPs       {r['gflop_per_step']:8.2f} GFLOP (from the layer shapes)",
         f"  achieved         {r['achieved_gflops']:8.1f} GFLOP/s",

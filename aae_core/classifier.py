@@ -38,7 +38,8 @@ class DigitCNN(nn.Module):
 
 
 def train_classifier(x: torch.Tensor, y: torch.Tensor, epochs: int = 3, seed: int = 0,
-                     batch_size: int = TRAINING["batch_size"], lr: float = TRAINING["lr"], progress=print) -> tuple[DigitCNN, list[dict]]:
+                     batch_size: int = TRAINING["batch_size"], lr: float = TRAINING["lr"],
+                     progress=print) -> tuple[DigitCNN, list[dict]]:
     """Adam on (x, y) for `epochs` passes; returns the model (eval mode) and one record per epoch."""
     torch.manual_seed(seed)
     model = DigitCNN().to(x.device)

@@ -121,10 +121,11 @@ def runs_table(runs: dict) -> str:
 
 def read_benches(folder, device: str = "cpu") -> list[dict]:
     """The stored outputs of `bench --out` for one device, ordered by precision and batch size."""
-    import json
     from pathlib import Path
 
-    results = [json.loads(path.read_text()) for path in Path(folder).glob(f"{device}-*.json")]
+    from .runs import read_json
+
+    results = [read_json(path) for path in Path(folder).glob(f"{device}-*.json")]
     return sorted(results, key=lambda r: (r["precision"], r["batch_size"]))
 
 
