@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--supervised-only", action="store_true",
                        help="the NN baseline: train the encoder's y head on the labeled images only")
     train.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    train.add_argument("--continue-from", metavar="RUN", default=None,
+                       help="start from the checkpoint of run folder RUN (same settings, more --epochs), "
+                            "leaving RUN as it is")
     train.add_argument("--force", action="store_true", help="overwrite a finished or unfinished run in --out")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -266,7 +269,11 @@ def train_command(args) -> int:
         return 0
     data = prepare_data(cfg)  # before the run folder is touched: a data error leaves no trace
     model_cfg = ModelConfig()
-    state = run.start(cfg, model_cfg, resume=args.resume, force=args.force)
+    if args.continue_from and not (args.resume and run.started):  # a rerun with --resume goes on instead
+        if args.force:
+            raise AAEError("--continue-from starts a new run folder; it does not go with --force")
+        run.continue_from(RunFolder(args.continue_from), cfg)
+    state = run.start(cfg, model_cfg, resume=args.resume or bool(args.continue_from), force=args.force)
 
     def report(trainer, record):
         run.save_epoch(trainer.state_dict())
@@ -293,6 +300,7 @@ def train_command(args) -> int:
         "precision": cfg.precision, **provenance(device, sum(r["seconds"] for r in trainer.history)),
         # the code that trained is the code the run started at (provenance() reads HEAD now)
         "git_commit": run.git_commits()[0], "resumed_at_commits": run.git_commits()[1:],
+        "continued_from": run.config().get("continued_from"),
     })
     print(f"test accuracy {test_accuracy:.2f}%  ({run.path})")
     return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import subprocess
 import tempfile
 import time
@@ -191,11 +192,26 @@ class RunFolder:
             self._check_same_settings(train_cfg)
             state = torch_load(self.checkpoint_path)
         # The code that trains is the code at the start; a resume at another commit is recorded too.
-        commits = self.config().get("git_commits", []) if state is not None else []
+        stored = self.config() if state is not None else {}
+        lineage = {"continued_from": stored["continued_from"]} if "continued_from" in stored else {}
         write_json(self.config_path, {"train": train_cfg.to_dict(), "model": asdict(model_cfg),
-                                      "optimizer": asdict(train_cfg.optimizer),
-                                      "git_commits": commits + [git_commit()]})
+                                      "optimizer": asdict(train_cfg.optimizer), **lineage,
+                                      "git_commits": stored.get("git_commits", []) + [git_commit()]})
         return state
+
+    def continue_from(self, source: "RunFolder", train_cfg: TrainConfig) -> None:
+        """Seed this empty folder with another run's checkpoint, so that `start(resume=True)` goes on
+        where that run stopped: a 500-epoch run is then the 50-epoch run continued, step for step
+        the same as one trained in one go (the schedule and the random state live in the checkpoint)."""
+        if not source.started:
+            raise AAEError(f"--continue-from {source.path} has no checkpoint.pt to continue from")
+        if self.started or self.finished:
+            raise AAEError(f"{self.path} already holds a run; --continue-from needs a new --out")
+        source._check_same_settings(train_cfg)
+        self.ensure_writable()
+        for name in ("checkpoint.pt", "history.jsonl"):
+            atomic_write(self.path / name, lambda tmp, name=name: shutil.copyfile(source.path / name, tmp))
+        write_json(self.config_path, {**source.config(), "continued_from": str(source.path)})
 
     def git_commits(self) -> list[str]:
         """The commits this run was started (first) and resumed (later) at."""

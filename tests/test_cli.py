@@ -170,3 +170,35 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     assert weights_equal(final[0]["model"], final[1]["model"])
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
     assert strip(RunFolder(straight).history()) == strip(RunFolder(killed).history())
+
+
+def test_continue_from_a_finished_run_matches_one_run_trained_in_one_go(tmp_path, finished_run):
+    before = {p.name: p.read_bytes() for p in finished_run.iterdir() if p.is_file()}
+    straight, continued = tmp_path / "straight", tmp_path / "continued"
+    cli("train", *QUICK, "--epochs", "3", "--out", straight, check=True)
+    cli("train", *QUICK, "--epochs", "3", "--continue-from", finished_run, "--out", continued, check=True)
+
+    assert before == {p.name: p.read_bytes() for p in finished_run.iterdir() if p.is_file()}  # source untouched
+    final = [torch.load(d / "checkpoint.pt", weights_only=True) for d in (straight, continued)]
+    assert weights_equal(final[0]["model"], final[1]["model"])
+    summary = RunFolder(continued).summary()
+    assert summary["epochs"] == 3 and summary["continued_from"] == str(finished_run)
+    again = cli("train", *QUICK, "--epochs", "3", "--continue-from", finished_run, "--resume", "--out", continued,
+                check=True)
+    assert "already finished" in again.stdout
+
+
+@pytest.mark.parametrize("case", ["no checkpoint", "other settings", "taken --out"])
+def test_continue_from_refuses_with_one_line(tmp_path, finished_run, case):
+    source, out, extra = finished_run, tmp_path / "new", []
+    if case == "no checkpoint":
+        source = tmp_path / "empty"
+        source.mkdir()
+    elif case == "other settings":
+        extra = ["--seed", "7"]
+    else:
+        out = finished_run
+    result = cli("train", *QUICK, "--epochs", "3", *extra, "--continue-from", source, "--out", out)
+    assert_one_line_error(result, {"no checkpoint": "checkpoint", "other settings": "seed",
+                                   "taken --out": "already holds"}[case])
+    assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
