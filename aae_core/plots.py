@@ -80,6 +80,35 @@ def plot_history(histories: dict, keys: list[str], title: str = "Training curves
     return fig
 
 
+def seed_list(seeds) -> str:
+    seeds = list(seeds)
+    return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+
+
+def plot_precision_curves(cells: dict, reference: dict | None = None) -> Figure:
+    """Validation accuracy per epoch, fp32 against bf16, one panel per label count and one line per
+    seed ({labels: {seed: {"fp32": RunFolder, "bf16": RunFolder}}}, as report.read_precision_runs);
+    `reference` {labels: history} adds another run of the same settings, dashed."""
+    colors = {"fp32": "tab:blue", "bf16": "tab:orange"}
+    fig = Figure(figsize=(4.6 * len(cells), 3.6), layout="constrained")
+    axes = fig.subplots(1, len(cells), squeeze=False)[0]
+    for ax, (labels, seeds) in zip(axes, cells.items()):
+        for precision, color in colors.items():
+            for k, (seed, runs) in enumerate(seeds.items()):
+                history = runs[precision].history()
+                ax.plot([r["epoch"] for r in history], [r["val_accuracy"] for r in history], color=color, alpha=0.8,
+                        marker="o", markersize=3, label=f"{precision} ({seed_list(seeds)})" if k == 0 else None)
+        if reference and labels in reference:
+            history = reference[labels]
+            ax.plot([r["epoch"] for r in history], [r["val_accuracy"] for r in history], color="gray",
+                    linestyle="--", label="fp32, Table 3 run (seed 0)")
+        ax.set(title=f"{labels} labels", xlabel="epoch", ylabel="validation accuracy (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("fp32 against bf16: validation accuracy per epoch")
+    return fig
+
+
 def plot_confusion(matrix, title: str = "Confusion matrix on the test set") -> Figure:
     """Counts (10, 10): row = true digit, column = predicted digit; the diagonal is what is right."""
     matrix = _as_numpy(matrix)

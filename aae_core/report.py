@@ -2,6 +2,8 @@
 so that no hyperparameter or shape is typed by hand into a chapter."""
 from __future__ import annotations
 
+import statistics
+
 from .config import N_TRAIN, PHASES, PRESETS
 from .models import SemiSupervisedAAE
 from .train import steps_per_epoch
@@ -129,6 +131,24 @@ def read_benches(folder, device: str = "cpu") -> list[dict]:
     return sorted(results, key=lambda r: (r["precision"], r["batch_size"]))
 
 
+def read_precision_runs(folder) -> dict:
+    """The fp32/bf16 pairs under `folder` (<labels-L>/<precision>/seed-<S>) finished in both precisions:
+    {labels: {seed: {"fp32": RunFolder, "bf16": RunFolder}}}, label counts and seeds in order."""
+    from pathlib import Path
+
+    from .runs import RunFolder
+
+    cells = {}
+    for labels_dir in Path(folder).glob("labels-*"):
+        seeds = sorted(int(p.name.removeprefix("seed-")) for p in (labels_dir / "fp32").glob("seed-*"))
+        pairs = {seed: {p: RunFolder(labels_dir / p / f"seed-{seed}") for p in ("fp32", "bf16")} for seed in seeds}
+        finished = {seed: runs for seed, runs in pairs.items() if all(run.finished for run in runs.values())}
+        if finished:
+            labels = labels_dir.name.removeprefix("labels-")
+            cells[int(labels) if labels.isdigit() else labels] = finished
+    return dict(sorted(cells.items(), key=lambda item: (isinstance(item[0], str), item[0])))
+
+
 def bench_table(results: list[dict]) -> str:
     """One row per stored bench: the trainer's step beside the GEMM bound and the plain loop."""
     rows = [[r["precision"], r["batch_size"], f"{r['ms_per_step']:.1f}", f"{r['s_per_epoch']:.1f}",
@@ -150,16 +170,20 @@ def kernel_table(results: list[dict]) -> str:
     return markdown_table(["precision", "batch", *(f"{k} ms/step" for k in kernels)], rows)
 
 
-def precision_table(pairs: dict, tolerance: float = 0.3) -> str:
-    """fp32 against bf16 on the same run otherwise: {labels: {"fp32": RunFolder, "bf16": RunFolder}}
-    (finished runs only); the difference is bf16 minus fp32, in points of test accuracy. No wall
-    times: the runs may have shared the machine; speed is the bench's job."""
+def precision_table(cells: dict, tolerance: float = 0.3) -> str:
+    """fp32 against bf16, seed by seed: {labels: {seed: {"fp32": RunFolder, "bf16": RunFolder}}} (finished
+    pairs only). A seed's difference is bf16 minus fp32 in points of test accuracy; the verdict is on
+    their mean, the spread between seeds beside it. No wall times: the runs shared the machine."""
+    def spread(values):
+        return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+
     rows = []
-    for labels, runs in pairs.items():
-        summaries = {p: run.summary() for p, run in runs.items()}
-        acc = {p: s["test_accuracy"] for p, s in summaries.items()}
-        rows.append([labels, summaries["fp32"]["epochs"], f"{summaries['fp32']['steps']:,}", f"{acc['fp32']:.2f}%",
-                     f"{acc['bf16']:.2f}%", f"{acc['bf16'] - acc['fp32']:+.2f}",
-                     "yes" if abs(acc["bf16"] - acc["fp32"]) <= tolerance else "no"])
-    return markdown_table(["labels", "epochs", "steps", "fp32 test accuracy", "bf16 test accuracy",
-                           "bf16 − fp32 (points)", f"within {tolerance:g} points"], rows)
+    for labels, seeds in cells.items():
+        acc = {p: [runs[p].summary()["test_accuracy"] for runs in seeds.values()] for p in ("fp32", "bf16")}
+        diffs = [b - f for f, b in zip(acc["fp32"], acc["bf16"])]
+        mean_diff = statistics.fmean(diffs)
+        rows.append([labels, ", ".join(map(str, seeds)), spread(acc["fp32"]), spread(acc["bf16"]),
+                     ", ".join(f"{d:+.2f}" for d in diffs), f"{mean_diff:+.2f}",
+                     "yes" if abs(mean_diff) <= tolerance else "no"])
+    return markdown_table(["labels", "seeds", "fp32 test accuracy", "bf16 test accuracy", "bf16 − fp32 per seed",
+                           "mean difference (points)", f"within {tolerance:g} points"], rows)

@@ -1,0 +1,36 @@
+"""Tables the book renders from run folders: here the fp32-against-bf16 check of chapter 5."""
+from __future__ import annotations
+
+import json
+
+from aae_core.report import precision_table, read_precision_runs
+
+
+def fake_run(folder, accuracy=None):
+    """A run folder as `train` leaves it: finished (summary.json) when `accuracy` is given."""
+    folder.mkdir(parents=True)
+    (folder / "checkpoint.pt").write_bytes(b"")
+    if accuracy is not None:
+        (folder / "summary.json").write_text(json.dumps({"test_accuracy": accuracy}))
+
+
+def test_pairs_are_read_by_seed_and_unfinished_pairs_left_out(tmp_path):
+    for seed, fp32, bf16 in [(0, 93.0, 90.7), (1, 92.0, 92.4), (2, 94.0, None)]:
+        fake_run(tmp_path / "labels-100" / "fp32" / f"seed-{seed}", fp32)
+        fake_run(tmp_path / "labels-100" / "bf16" / f"seed-{seed}", bf16)
+    fake_run(tmp_path / "labels-all" / "fp32" / "seed-0", 98.0)
+    fake_run(tmp_path / "labels-all" / "bf16" / "seed-0", 98.1)
+    fake_run(tmp_path / "labels-1000" / "fp32" / "seed-0", 96.0)  # bf16 missing altogether
+
+    cells = read_precision_runs(tmp_path)
+    assert list(cells) == [100, "all"] and list(cells[100]) == [0, 1]
+    table = precision_table(cells).splitlines()
+    row_100, row_all = table[2].split(" | "), table[3].split(" | ")
+    assert row_100[1] == "0, 1" and row_100[4] == "-2.30, +0.40"
+    assert row_100[5] == "-0.95" and row_100[6].startswith("no")  # the mean difference decides
+    assert row_100[2] == "92.50 ± 0.71"
+    assert row_all[5] == "+0.10" and row_all[6].startswith("yes")
+
+
+def test_no_pairs_no_cells(tmp_path):
+    assert read_precision_runs(tmp_path) == {}
