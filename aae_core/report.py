@@ -92,6 +92,19 @@ def mean_std(mean: float | None, std: float | None, n: int) -> str:
     return f"{mean:.2f} ± {std:.2f} ({n} seeds)" if std is not None else f"{mean:.2f} (1 seed)"
 
 
+def time_to_accuracy(history: list[dict], threshold: float) -> dict | None:
+    """The first epoch whose validation accuracy reaches `threshold` (percent), with the steps and the
+    training seconds spent until then; None if no epoch does. Validation, never test: a time to
+    accuracy is a choice of checkpoint."""
+    steps = seconds = 0.0
+    for record in history:
+        steps, seconds = steps + record["steps"], seconds + record["seconds"]
+        if record["val_accuracy"] >= threshold:
+            return {"epoch": record["epoch"], "steps": int(steps), "seconds": seconds,
+                    "val_accuracy": record["val_accuracy"]}
+    return None
+
+
 def table3(rows: list[dict], ours: str = "ours, 50 epochs", nn_rows: list[dict] | None = None) -> str:
     """Our accuracies per label count (from reproduce.summarise) beside the quoted ones; with
     `nn_rows`, our NN baseline (the encoder trained on the labeled images only) too."""

@@ -34,3 +34,13 @@ def test_pairs_are_read_by_seed_and_unfinished_pairs_left_out(tmp_path):
 
 def test_no_pairs_no_cells(tmp_path):
     assert read_precision_runs(tmp_path) == {}
+
+
+def test_time_to_accuracy_is_the_first_epoch_that_reaches_it():
+    from aae_core.report import time_to_accuracy
+
+    history = [{"epoch": e, "steps": 500, "seconds": 30.0, "val_accuracy": v}
+               for e, v in enumerate([90.0, 97.9, 98.0, 97.5, 98.4], start=1)]
+    assert time_to_accuracy(history, 98.0) == {"epoch": 3, "steps": 1500, "seconds": 90.0, "val_accuracy": 98.0}
+    assert time_to_accuracy(history, 98.5) is None
+    assert time_to_accuracy([], 50.0) is None
