@@ -57,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--prior-std", type=float, default=1.0)
     train.add_argument("--label-subset", choices=LABEL_SUBSETS, default="balanced",
                        help="'balanced' = labels/10 per digit; 'random' = any images")
+    train.add_argument("--noise-std", type=float, default=0.3,
+                       help="std of the Gaussian noise on every training input (default 0.3, the paper's)")
+    train.add_argument("--init-std", type=float, default=0.01,
+                       help="std of the N(0, std^2) initial weights (default 0.01, the seed's); 0 = PyTorch's default")
     train.add_argument("--lr-milestones", type=int, nargs="+", metavar="EPOCH", default=None,
                        help="epochs at which the learning rates drop tenfold (default: the preset's 50 1000)")
     train.add_argument("--supervised-only", action="store_true",
@@ -261,18 +265,20 @@ def train_command(args) -> int:
                       recon_loss=args.recon_loss, prior_std=args.prior_std, device=args.device,
                       precision=args.precision, label_subset=args.label_subset,
                       lr_milestones=tuple(args.lr_milestones) if args.lr_milestones else None,
-                      supervised_only=args.supervised_only).check()
+                      supervised_only=args.supervised_only, noise_std=args.noise_std).check()
+    if args.init_std < 0:
+        raise AAEError("--init-std must be 0 (PyTorch's default initialisation) or positive")
     device = resolve_device(cfg.device)
     run = RunFolder(args.out)
     if args.resume and not args.force and run.finished_with(cfg):
         print(f"{run.path}: already finished (test accuracy {run.summary()['test_accuracy']:.2f}%)")
         return 0
     data = prepare_data(cfg)  # before the run folder is touched: a data error leaves no trace
-    model_cfg = ModelConfig()
+    model_cfg = ModelConfig(init_std=args.init_std)
     if args.continue_from and not (args.resume and run.started):  # a rerun with --resume goes on instead
         if args.force:
             raise AAEError("--continue-from starts a new run folder; it does not go with --force")
-        run.continue_from(RunFolder(args.continue_from), cfg)
+        run.continue_from(RunFolder(args.continue_from), cfg, model_cfg)
     state = run.start(cfg, model_cfg, resume=args.resume or bool(args.continue_from), force=args.force)
 
     def report(trainer, record):

@@ -189,7 +189,7 @@ class RunFolder:
                 stale.unlink(missing_ok=True)
         state = None
         if resume and self.started:
-            self._check_same_settings(train_cfg)
+            self._check_same_settings(train_cfg, model_cfg)
             state = torch_load(self.checkpoint_path)
         # The code that trains is the code at the start; a resume at another commit is recorded too.
         stored = self.config() if state is not None else {}
@@ -199,7 +199,7 @@ class RunFolder:
                                       "git_commits": stored.get("git_commits", []) + [git_commit()]})
         return state
 
-    def continue_from(self, source: "RunFolder", train_cfg: TrainConfig) -> None:
+    def continue_from(self, source: "RunFolder", train_cfg: TrainConfig, model_cfg: ModelConfig) -> None:
         """Seed this empty folder with another run's checkpoint, so that `start(resume=True)` goes on
         where that run stopped: a 500-epoch run is then the 50-epoch run continued, step for step
         the same as one trained in one go (the schedule and the random state live in the checkpoint)."""
@@ -207,7 +207,7 @@ class RunFolder:
             raise AAEError(f"--continue-from {source.path} has no checkpoint.pt to continue from")
         if self.started or self.finished:
             raise AAEError(f"{self.path} already holds a run; --continue-from needs a new --out")
-        source._check_same_settings(train_cfg)
+        source._check_same_settings(train_cfg, model_cfg)
         self.ensure_writable()
         for name in ("checkpoint.pt", "history.jsonl"):
             atomic_write(self.path / name, lambda tmp, name=name: shutil.copyfile(source.path / name, tmp))
@@ -217,9 +217,9 @@ class RunFolder:
         """The commits this run was started (first) and resumed (later) at."""
         return self.config().get("git_commits", ["unknown"])
 
-    def _check_same_settings(self, train_cfg: TrainConfig) -> None:
-        stored = self.config().get("train", {})
-        new = train_cfg.to_dict()
+    def _check_same_settings(self, train_cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> None:
+        stored = {**self.config().get("train", {}), **(self.config().get("model", {}) if model_cfg else {})}
+        new = {**train_cfg.to_dict(), **(asdict(model_cfg) if model_cfg else {})}
         differ = [k for k in new if k not in RESUMABLE_CHANGES and stored.get(k) != new[k]]
         if differ:
             changes = ", ".join(f"{k} {stored.get(k)!r} -> {new[k]!r}" for k in differ)

@@ -56,6 +56,8 @@ def finished_run(tmp_path_factory):
     (["--epochs", "0"], ["epochs"]),
     (["--epochs", "-3"], ["epochs"]),
     (["--unlabeled", "5"], ["unlabeled"]),
+    (["--noise-std", "-0.1"], ["noise_std"]),
+    (["--init-std", "-1"], ["init-std"]),
 ])
 def test_bad_arguments_are_one_line_exit_2(tmp_path, args, words):
     out = tmp_path / "run"
@@ -188,7 +190,7 @@ def test_continue_from_a_finished_run_matches_one_run_trained_in_one_go(tmp_path
     assert "already finished" in again.stdout
 
 
-@pytest.mark.parametrize("case", ["no checkpoint", "other settings", "taken --out"])
+@pytest.mark.parametrize("case", ["no checkpoint", "other settings", "other model", "taken --out"])
 def test_continue_from_refuses_with_one_line(tmp_path, finished_run, case):
     source, out, extra = finished_run, tmp_path / "new", []
     if case == "no checkpoint":
@@ -196,9 +198,11 @@ def test_continue_from_refuses_with_one_line(tmp_path, finished_run, case):
         source.mkdir()
     elif case == "other settings":
         extra = ["--seed", "7"]
+    elif case == "other model":
+        extra = ["--init-std", "0"]
     else:
         out = finished_run
     result = cli("train", *QUICK, "--epochs", "3", *extra, "--continue-from", source, "--out", out)
-    assert_one_line_error(result, {"no checkpoint": "checkpoint", "other settings": "seed",
+    assert_one_line_error(result, {"no checkpoint": "checkpoint", "other settings": "seed", "other model": "init_std",
                                    "taken --out": "already holds"}[case])
     assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
