@@ -218,7 +218,10 @@ class RunFolder:
         return self.config().get("git_commits", ["unknown"])
 
     def _check_same_settings(self, train_cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> None:
-        stored = {**self.config().get("train", {}), **(self.config().get("model", {}) if model_cfg else {})}
+        # A setting added after the run was stored is missing from its config.json; its default is
+        # the behaviour the run had (new settings default to the old behaviour).
+        defaults = {**TrainConfig().to_dict(), **(asdict(ModelConfig()) if model_cfg else {})}
+        stored = {**defaults, **self.config().get("train", {}), **(self.config().get("model", {}) if model_cfg else {})}
         new = {**train_cfg.to_dict(), **(asdict(model_cfg) if model_cfg else {})}
         differ = [k for k in new if k not in RESUMABLE_CHANGES and stored.get(k) != new[k]]
         if differ:

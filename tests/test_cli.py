@@ -206,3 +206,19 @@ def test_continue_from_refuses_with_one_line(tmp_path, finished_run, case):
     assert_one_line_error(result, {"no checkpoint": "checkpoint", "other settings": "seed", "other model": "init_std",
                                    "taken --out": "already holds"}[case])
     assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
+
+
+def test_a_run_stored_before_a_setting_existed_still_resumes(tmp_path, finished_run):
+    """config.json of an older run lacks settings added later; their defaults are what it ran with."""
+    from aae_core.config import ModelConfig, TrainConfig
+
+    config = json.loads((finished_run / "config.json").read_text())
+    for key in ("label_subset", "supervised_only", "z_prior"):
+        del config["train"][key]
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "config.json").write_text(json.dumps(config))
+    same = TrainConfig.from_dict(config["train"])
+    RunFolder(old)._check_same_settings(same, ModelConfig())  # no error
+    with pytest.raises(aae_core.AAEError, match="label_subset"):
+        RunFolder(old)._check_same_settings(TrainConfig.from_dict({**config["train"], "label_subset": "random"}))
