@@ -187,8 +187,9 @@ def precision_table(cells: dict, tolerance: float = 0.3) -> str:
     """fp32 against bf16, seed by seed: {labels: {seed: {"fp32": RunFolder, "bf16": RunFolder}}} (finished
     pairs only). A seed's difference is bf16 minus fp32 in points of test accuracy; the verdict is on
     their mean, the spread between seeds beside it. No wall times: the runs shared the machine."""
-    def spread(values):
-        return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+    def spread(values, sign=False):
+        mean = f"{statistics.fmean(values):{'+' if sign else ''}.2f}"
+        return f"{mean} ± {statistics.stdev(values):.2f}" if len(values) > 1 else mean
 
     rows = []
     for labels, seeds in cells.items():
@@ -196,7 +197,7 @@ def precision_table(cells: dict, tolerance: float = 0.3) -> str:
         diffs = [b - f for f, b in zip(acc["fp32"], acc["bf16"])]
         mean_diff = statistics.fmean(diffs)
         rows.append([labels, ", ".join(map(str, seeds)), spread(acc["fp32"]), spread(acc["bf16"]),
-                     ", ".join(f"{d:+.2f}" for d in diffs), f"{mean_diff:+.2f}",
+                     ", ".join(f"{d:+.2f}" for d in diffs), spread(diffs, sign=True),
                      "yes" if abs(mean_diff) <= tolerance else "no"])
     return markdown_table(["labels", "seeds", "fp32 test accuracy", "bf16 test accuracy", "bf16 − fp32 per seed",
-                           "mean difference (points)", f"within {tolerance:g} points"], rows)
+                           "mean difference ± std (points)", f"mean within {tolerance:g} points"], rows)
