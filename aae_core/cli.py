@@ -258,7 +258,7 @@ def train_command(args) -> int:
     from .data import prepare_data
     from .evaluate import accuracy
     from .runs import RunFolder, provenance
-    from .train import make_trainer, resolve_device
+    from .train import NonFiniteLossError, make_trainer, resolve_device
 
     cfg = TrainConfig(labels=args.labels, epochs=args.epochs, seed=args.seed, preset=args.preset,
                       batch_size=args.batch_size, unlabeled=args.unlabeled, epoch_def=args.epoch_def,
@@ -292,7 +292,12 @@ def train_command(args) -> int:
     if state is not None:
         trainer.load_state_dict(state)
         print(f"{run.path}: resuming after epoch {trainer.epoch}", flush=True)
-    trainer.fit(cfg.epochs)
+    try:
+        trainer.fit(cfg.epochs)
+    except NonFiniteLossError as err:  # a diverged run is a result too: say where, keep the folder
+        run.record_divergence({"epoch": err.epoch, "step": err.step, "losses": err.losses, "message": str(err),
+                               **provenance(device, sum(r["seconds"] for r in trainer.history))})
+        raise
 
     test_accuracy = accuracy(trainer.model, trainer.data.test_x, trainer.data.test_y)
     last = trainer.history[-1]

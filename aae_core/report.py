@@ -92,6 +92,33 @@ def mean_std(mean: float | None, std: float | None, n: int) -> str:
     return f"{mean:.2f} ± {std:.2f} ({n} seeds)" if std is not None else f"{mean:.2f} (1 seed)"
 
 
+def settings_changed(config: dict, keep=("labels", "epochs", "seed", "device", "precision")) -> str:
+    """What a run's config.json changes against the defaults (`paper-sgd` as in Table 1), as the
+    `train` options that make the change ("--noise-std 0.5 --init-std 0"); the settings in `keep`
+    are the run's identity, not changes."""
+    from dataclasses import asdict
+
+    from .config import ModelConfig, TrainConfig
+
+    defaults = {**TrainConfig().to_dict(), **asdict(ModelConfig())}
+    stored = {**config.get("train", {}), **config.get("model", {})}
+    def option(key, value):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            return flag
+        return " ".join([flag, *(f"{v:g}" if isinstance(v, float) else str(v) for v in values)])
+
+    def differs(key):
+        if key in keep or stored.get(key) is None:
+            return False
+        as_list = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731 (JSON turns tuples to lists)
+        return as_list(stored[key]) != as_list(defaults[key])
+
+    changed = [option(key, stored[key]) for key in defaults if differs(key)]
+    return " ".join(changed) or "none (Table 1 as it is)"
+
+
 def time_to_accuracy(history: list[dict], threshold: float) -> dict | None:
     """The first epoch whose validation accuracy reaches `threshold` (percent), with the steps and the
     training seconds spent until then; None if no epoch does. Validation, never test: a time to
@@ -132,6 +159,19 @@ def runs_table(runs: dict) -> str:
                      duration(summary['wall_seconds']), summary["device"]])
     return markdown_table(["run", "labels", "preset", "epoch", "recon loss", "prior std", "labeled subset", "steps",
                            "test accuracy", "wall time", "device"], rows)
+
+
+def recipe_table(runs: dict) -> str:
+    """Runs of the recipe search beside each other: what each changes against Table 1 and where it
+    got ({name: RunFolder}, finished runs; the validation accuracy of every epoch is in the curves)."""
+    rows = []
+    for name, run in runs.items():
+        config, summary = run.config(), run.summary()
+        rows.append([name, settings_changed(config), config["train"]["labels"], config["train"]["seed"], summary["epochs"],
+                     f"{summary['val_accuracy']:.2f}%", f"{summary['test_accuracy']:.2f}%",
+                     duration(summary["wall_seconds"]), summary["device"]])
+    return markdown_table(["run", "changes against Table 1", "labels", "seed", "epochs", "validation", "test",
+                           "wall time", "device"], rows)
 
 
 def read_benches(folder, device: str = "cpu") -> list[dict]:

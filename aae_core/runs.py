@@ -5,6 +5,7 @@
     <run>/checkpoint.pt   full resume state after the last finished epoch (large, git-ignored)
     <run>/summary.json    written once the run has finished: test accuracy and provenance
     <run>/model.pt        fp16 weights for the book, loadable with weights_only=True
+    <run>/diverged.json   only if a loss turned NaN/inf: the epoch and step, and the message
 
 Every file is written to a temporary name and renamed, so a run killed at any moment leaves
 either the old file or the new one, never half of one.
@@ -133,6 +134,7 @@ class RunFolder:
         self.checkpoint_path = self.path / "checkpoint.pt"
         self.summary_path = self.path / "summary.json"
         self.model_path = self.path / "model.pt"
+        self.diverged_path = self.path / "diverged.json"
 
     @property
     def finished(self) -> bool:
@@ -185,7 +187,8 @@ class RunFolder:
             raise AAEError(f"{self.path} holds an unfinished run (epoch {len(self.history())}); "
                            "pass --resume to continue it, or --force to start over")
         if force:
-            for stale in (self.summary_path, self.model_path, self.checkpoint_path, self.history_path):
+            for stale in (self.summary_path, self.model_path, self.checkpoint_path, self.history_path,
+                          self.diverged_path):
                 stale.unlink(missing_ok=True)
         state = None
         if resume and self.started:
@@ -234,9 +237,15 @@ class RunFolder:
         atomic_write(self.checkpoint_path, lambda tmp: torch.save(trainer_state, tmp))
         write_jsonl(self.history_path, trainer_state["history"])
 
+    def record_divergence(self, details: dict) -> None:
+        """diverged.json: where a loss turned NaN/inf (the run stays unfinished, its last good
+        checkpoint kept), so that a setting that does not train is on record, not only in a log."""
+        write_json(self.diverged_path, details)
+
     def finish(self, model: SemiSupervisedAAE, summary: dict) -> None:
         save_model(model, self.model_path)
         write_json(self.summary_path, summary)
+        self.diverged_path.unlink(missing_ok=True)  # an earlier attempt diverged; this one did not
 
 
 def save_model(model: SemiSupervisedAAE, path: Path) -> None:

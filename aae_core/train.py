@@ -40,6 +40,10 @@ def steps_per_epoch(epoch_def: str, n_unlabeled: int, n_labeled: int, batch_size
 class NonFiniteLossError(AAEError):
     """A loss became NaN or infinite: the epoch is abandoned, its checkpoint never written."""
 
+    def __init__(self, message: str, epoch: int, step: int, losses: list[str]):
+        super().__init__(message)
+        self.epoch, self.step, self.losses = epoch, step, losses  # 1-based epoch; step within it
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """'auto' picks cuda, then mps, then cpu; a named device that is not there is an AAEError."""
@@ -230,7 +234,7 @@ class Trainer:
             sums += torch.stack([losses[name] for name in names])
             if step % CHECK_EVERY == 0 or step == steps:
                 means = (sums / step).tolist()
-                self._check_finite(dict(zip(names, means)))
+                self._check_finite(dict(zip(names, means)), step)
                 bar.set_postfix({name: f"{v:.3g}" for name, v in zip(names, means)}, refresh=False)
         bar.close()
         record = {"epoch": self.epoch + 1, "steps": steps}
@@ -240,12 +244,12 @@ class Trainer:
         record["seconds"] = time.perf_counter() - start
         return record
 
-    def _check_finite(self, means: dict[str, float]) -> None:
+    def _check_finite(self, means: dict[str, float], step: int) -> None:
         bad = [name for name, v in means.items() if not math.isfinite(v)]
         if bad:
             raise NonFiniteLossError(
-                f"loss {', '.join(bad)} became NaN/inf in epoch {self.epoch + 1}; stopped, the last good "
-                f"checkpoint (epoch {self.epoch}) is kept")
+                f"loss {', '.join(bad)} became NaN/inf in epoch {self.epoch + 1} (by step {step}); stopped, the "
+                f"last good checkpoint (epoch {self.epoch}) is kept", self.epoch + 1, step, bad)
 
     def fit(self, epochs: int | None = None) -> list[dict]:
         """Train until `epochs` (default cfg.epochs) are complete; callbacks see each epoch's record."""

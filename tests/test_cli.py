@@ -148,6 +148,8 @@ def test_nan_loss_stops_keeping_the_last_good_checkpoint(tmp_path, monkeypatch):
     run = RunFolder(out)
     assert not run.finished and len(run.history()) == 1
     assert torch.load(run.checkpoint_path, weights_only=True)["epoch"] == 1
+    diverged = json.loads(run.diverged_path.read_text())  # on record, not only on stderr
+    assert diverged["epoch"] == 2 and diverged["step"] == 8 and "recon" in diverged["losses"]
 
 
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):

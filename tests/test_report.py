@@ -44,3 +44,18 @@ def test_time_to_accuracy_is_the_first_epoch_that_reaches_it():
     assert time_to_accuracy(history, 98.0) == {"epoch": 3, "steps": 1500, "seconds": 90.0, "val_accuracy": 98.0}
     assert time_to_accuracy(history, 98.5) is None
     assert time_to_accuracy([], 50.0) is None
+
+
+def test_settings_changed_names_what_differs_from_table_1():
+    from dataclasses import asdict
+
+    from aae_core.config import ModelConfig, TrainConfig
+    from aae_core.report import settings_changed
+
+    config = {"train": TrainConfig(labels=1000, seed=2, epochs=10).to_dict(), "model": asdict(ModelConfig())}
+    assert settings_changed(config) == "none (Table 1 as it is)"
+    config["train"] = TrainConfig(noise_std=0.5, lr_milestones=(20, 1000)).to_dict()
+    config["model"]["init_std"] = 0.0
+    assert settings_changed(config) == "--noise-std 0.5 --lr-milestones 20 1000 --init-std 0"
+    config["train"]["supervised_only"] = True
+    assert settings_changed(config).endswith("--supervised-only --init-std 0")
