@@ -37,6 +37,15 @@ def labels_arg(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"must be 'all' or a number, got {text!r}") from None
 
 
+def phase_value(text: str) -> tuple[str, float]:
+    """'generator=0.3' -> ('generator', 0.3); the phase name is checked with the rest of the config."""
+    phase, _, value = text.partition("=")
+    try:
+        return phase, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be PHASE=NUMBER, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="Semi-supervised adversarial autoencoders on MNIST.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -61,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="std of the Gaussian noise on every training input (default 0.3, the paper's)")
     train.add_argument("--init-std", type=float, default=0.01,
                        help="std of the N(0, std^2) initial weights (default 0.01, the seed's); 0 = PyTorch's default")
+    train.add_argument("--phase-lr", type=phase_value, nargs="+", metavar="PHASE=LR", default=None,
+                       help="override the preset's initial learning rate of a phase (reconstruction, discriminator, "
+                            "generator, semi_supervised)")
+    train.add_argument("--phase-momentum", type=phase_value, nargs="+", metavar="PHASE=M", default=None,
+                       help="override the preset's SGD momentum of a phase")
     train.add_argument("--lr-milestones", type=int, nargs="+", metavar="EPOCH", default=None,
                        help="epochs at which the learning rates drop tenfold (default: the preset's 50 1000)")
     train.add_argument("--supervised-only", action="store_true",
@@ -265,7 +279,9 @@ def train_command(args) -> int:
                       recon_loss=args.recon_loss, prior_std=args.prior_std, device=args.device,
                       precision=args.precision, label_subset=args.label_subset,
                       lr_milestones=tuple(args.lr_milestones) if args.lr_milestones else None,
-                      supervised_only=args.supervised_only, noise_std=args.noise_std).check()
+                      supervised_only=args.supervised_only, noise_std=args.noise_std,
+                      phase_lr=dict(args.phase_lr) if args.phase_lr else None,
+                      phase_momentum=dict(args.phase_momentum) if args.phase_momentum else None).check()
     if args.init_std < 0:
         raise AAEError("--init-std must be 0 (PyTorch's default initialisation) or positive")
     device = resolve_device(cfg.device)

@@ -81,6 +81,8 @@ class TrainConfig:
     label_subset: str = "balanced"  # "balanced": labels/10 per digit; "random": any labels images
     lr_milestones: tuple | None = None  # epochs of the learning-rate drops; None = the preset's
     supervised_only: bool = False  # the NN baseline: only phase (3), on the labeled images
+    phase_lr: dict | None = None  # phase -> initial learning rate, overriding the preset's (recipe search)
+    phase_momentum: dict | None = None  # phase -> SGD momentum, overriding the preset's
     device: str = "auto"
     precision: str = "fp32"
 
@@ -88,7 +90,9 @@ class TrainConfig:
     def optimizer(self) -> OptimizerConfig:
         """The preset, with the run's own learning-rate milestones when it sets them."""
         preset = PRESETS[self.preset]
-        return preset if self.lr_milestones is None else replace(preset, milestones=tuple(self.lr_milestones))
+        return replace(preset, lr={**preset.lr, **(self.phase_lr or {})},
+                       momentum={**preset.momentum, **(self.phase_momentum or {})},
+                       milestones=preset.milestones if self.lr_milestones is None else tuple(self.lr_milestones))
 
     @property
     def n_labeled(self) -> int:
@@ -132,6 +136,14 @@ class TrainConfig:
             raise AAEError(f"lr_milestones must be positive epochs, got {list(self.lr_milestones)}")
         if self.supervised_only and self.labels == 0:
             raise AAEError("supervised_only needs labels")
+        for name, low, high in (("phase_lr", 0.0, float("inf")), ("phase_momentum", 0.0, 1.0)):
+            for phase, value in (getattr(self, name) or {}).items():
+                if phase not in PHASES:
+                    raise AAEError(f"unknown phase {phase!r} in {name}; choose from {', '.join(PHASES)}")
+                if not (isinstance(value, (int, float)) and low <= value < high) or (name == "phase_lr" and value == 0):
+                    raise AAEError(f"{name} of {phase} must be {'positive' if name == 'phase_lr' else 'in [0, 1)'}, got {value!r}")
+        if self.phase_momentum and PRESETS[self.preset].name != "sgd":
+            raise AAEError(f"phase_momentum is for SGD presets; {self.preset} has none")
         if self.prior_std <= 0 or self.noise_std < 0:
             raise AAEError("prior_std must be positive and noise_std non-negative")
         return self

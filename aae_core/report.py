@@ -103,6 +103,8 @@ def settings_changed(config: dict, keep=("labels", "epochs", "seed", "device", "
     defaults = {**TrainConfig().to_dict(), **asdict(ModelConfig())}
     stored = {**config.get("train", {}), **config.get("model", {})}
     def option(key, value):
+        if isinstance(value, dict):
+            value = [f"{k}={v:g}" for k, v in value.items()]
         values = value if isinstance(value, (list, tuple)) else [value]
         flag = "--" + key.replace("_", "-")
         if value is True:

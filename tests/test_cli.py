@@ -58,6 +58,11 @@ def finished_run(tmp_path_factory):
     (["--unlabeled", "5"], ["unlabeled"]),
     (["--noise-std", "-0.1"], ["noise_std"]),
     (["--init-std", "-1"], ["init-std"]),
+    (["--phase-lr", "gen=0.1"], ["phase", "gen"]),
+    (["--phase-lr", "generator=fast"], ["PHASE=NUMBER", "fast"]),
+    (["--phase-lr", "generator=0"], ["phase_lr", "generator"]),
+    (["--phase-momentum", "generator=1.5"], ["phase_momentum", "generator"]),
+    (["--preset", "adamw", "--phase-momentum", "generator=0.5"], ["phase_momentum", "adamw"]),
 ])
 def test_bad_arguments_are_one_line_exit_2(tmp_path, args, words):
     out = tmp_path / "run"

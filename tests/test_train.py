@@ -167,6 +167,17 @@ def test_run_milestones_replace_the_presets(small_data, tiny_cfg):
     assert TrainConfig.from_dict(cfg.to_dict() | {"lr_milestones": [2, 40]}) == cfg
 
 
+def test_phase_overrides_change_only_their_phase(small_data, tiny_cfg):
+    cfg = tiny_cfg.with_(phase_lr={"generator": 0.3}, phase_momentum={"semi_supervised": 0.5})
+    trainer = tiny_trainer(cfg, small_data)
+    trainer.epoch = 60  # after the first drop: the override is the initial rate, the schedule still applies
+    trainer.set_learning_rates()
+    groups = {phase: opt.param_groups[0] for phase, opt in trainer.optimizers.items()}
+    assert groups["generator"]["lr"] == pytest.approx(0.03) and groups["discriminator"]["lr"] == pytest.approx(0.01)
+    assert groups["semi_supervised"]["momentum"] == 0.5 and groups["reconstruction"]["momentum"] == 0.9
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
 def test_supervised_only_trains_the_encoder_alone(small_data, tiny_cfg):
     trainer = tiny_trainer(tiny_cfg.with_(supervised_only=True), small_data)
     decoder, discs = params_of(trainer.model.decoder), params_of(trainer.model.disc_z)
