@@ -165,13 +165,19 @@ def runs_table(runs: dict) -> str:
 
 def recipe_table(runs: dict) -> str:
     """Runs of the recipe search beside each other: what each changes against Table 1 and where it
-    got ({name: RunFolder}, finished runs; the validation accuracy of every epoch is in the curves)."""
+    got ({name: RunFolder}, finished or diverged; every epoch's validation accuracy is in the curves)."""
     rows = []
     for name, run in runs.items():
-        config, summary = run.config(), run.summary()
-        rows.append([name, settings_changed(config), config["train"]["labels"], config["train"]["seed"], summary["epochs"],
-                     f"{summary['val_accuracy']:.2f}%", f"{summary['test_accuracy']:.2f}%",
-                     duration(summary["wall_seconds"]), summary["device"]])
+        config = run.config()
+        if run.finished:
+            summary = run.summary()
+            outcome = [summary["epochs"], f"{summary['val_accuracy']:.2f}%", f"{summary['test_accuracy']:.2f}%",
+                       duration(summary["wall_seconds"]), summary["device"]]
+        else:
+            diverged = run.divergence()
+            outcome = [config["train"]["epochs"], "–", f"diverged (NaN in epoch {diverged['epoch']}, by step "
+                       f"{diverged['step']})", "–", diverged["device"]]
+        rows.append([name, settings_changed(config), config["train"]["labels"], config["train"]["seed"], *outcome])
     return markdown_table(["run", "changes against Table 1", "labels", "seed", "epochs", "validation", "test",
                            "wall time", "device"], rows)
 

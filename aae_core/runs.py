@@ -237,6 +237,13 @@ class RunFolder:
         atomic_write(self.checkpoint_path, lambda tmp: torch.save(trainer_state, tmp))
         write_jsonl(self.history_path, trainer_state["history"])
 
+    @property
+    def diverged(self) -> bool:
+        return self.diverged_path.exists() and not self.finished
+
+    def divergence(self) -> dict:
+        return read_json(self.diverged_path)
+
     def record_divergence(self, details: dict) -> None:
         """diverged.json: where a loss turned NaN/inf (the run stays unfinished, its last good
         checkpoint kept), so that a setting that does not train is on record, not only in a log."""

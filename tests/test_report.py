@@ -59,3 +59,27 @@ def test_settings_changed_names_what_differs_from_table_1():
     assert settings_changed(config) == "--noise-std 0.5 --lr-milestones 20 1000 --init-std 0"
     config["train"]["supervised_only"] = True
     assert settings_changed(config).endswith("--supervised-only --init-std 0")
+
+
+def test_recipe_table_shows_finished_and_diverged_runs(tmp_path):
+    from dataclasses import asdict
+
+    from aae_core.config import ModelConfig, TrainConfig
+    from aae_core.report import recipe_table
+    from aae_core.runs import RunFolder
+
+    runs = {}
+    for name, train, outcome in [
+        ("as is", TrainConfig(epochs=10), ("summary.json", {"epochs": 10, "val_accuracy": 92.1, "test_accuracy": 92.9,
+                                                           "wall_seconds": 480, "device": "cpu"})),
+        ("bold", TrainConfig(epochs=10, phase_lr={"generator": 1.0}), ("diverged.json", {"epoch": 1, "step": 100,
+                                                                                         "device": "cpu"}))]:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps({"train": train.to_dict(), "model": asdict(ModelConfig())}))
+        (folder / outcome[0]).write_text(json.dumps(outcome[1]))
+        runs[name] = RunFolder(folder)
+    assert runs["bold"].diverged and not runs["as is"].diverged
+    rows = recipe_table(runs).splitlines()[2:]
+    assert "none (Table 1 as it is)" in rows[0] and "92.90%" in rows[0] and "8 min" in rows[0]
+    assert "--phase-lr generator=1" in rows[1] and "diverged (NaN in epoch 1, by step 100)" in rows[1]
