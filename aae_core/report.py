@@ -163,23 +163,29 @@ def runs_table(runs: dict) -> str:
                            "test accuracy", "wall time", "device"], rows)
 
 
-def recipe_table(runs: dict) -> str:
+def recipe_table(runs: dict, baselines: dict | None = None) -> str:
     """Runs of the recipe search beside each other: what each changes against Table 1 and where it
-    got ({name: RunFolder}, finished or diverged; every epoch's validation accuracy is in the curves)."""
+    got ({name: RunFolder}, finished or diverged; every epoch's validation accuracy is in the curves).
+    `baselines` {seed: RunFolder} adds each run's validation accuracy minus that of the Table 1 run
+    with the same seed and epochs: a paired comparison (same initial weights, labels and batches)."""
     rows = []
     for name, run in runs.items():
         config = run.config()
+        seed = config["train"]["seed"]
         if run.finished:
             summary = run.summary()
-            outcome = [summary["epochs"], f"{summary['val_accuracy']:.2f}%", f"{summary['test_accuracy']:.2f}%",
+            base = (baselines or {}).get(seed)
+            paired = (f"{summary['val_accuracy'] - base.summary()['val_accuracy']:+.2f}"
+                      if base is not None and base.finished and base.summary()["epochs"] == summary["epochs"] else "–")
+            outcome = [summary["epochs"], f"{summary['val_accuracy']:.2f}%", paired, f"{summary['test_accuracy']:.2f}%",
                        duration(summary["wall_seconds"]), summary["device"]]
         else:
             diverged = run.divergence()
-            outcome = [config["train"]["epochs"], "–", f"diverged (NaN in epoch {diverged['epoch']}, by step "
+            outcome = [config["train"]["epochs"], "–", "–", f"diverged (NaN in epoch {diverged['epoch']}, by step "
                        f"{diverged['step']})", "–", diverged["device"]]
-        rows.append([name, settings_changed(config), config["train"]["labels"], config["train"]["seed"], *outcome])
-    return markdown_table(["run", "changes against Table 1", "labels", "seed", "epochs", "validation", "test",
-                           "wall time", "device"], rows)
+        rows.append([name, settings_changed(config), config["train"]["labels"], seed, *outcome])
+    return markdown_table(["run", "changes against Table 1", "labels", "seed", "epochs", "validation",
+                           "validation − Table 1 (same seed)", "test", "wall time", "device"], rows)
 
 
 def read_benches(folder, device: str = "cpu") -> list[dict]:

@@ -80,6 +80,7 @@ def test_recipe_table_shows_finished_and_diverged_runs(tmp_path):
         (folder / outcome[0]).write_text(json.dumps(outcome[1]))
         runs[name] = RunFolder(folder)
     assert runs["bold"].diverged and not runs["as is"].diverged
-    rows = recipe_table(runs).splitlines()[2:]
+    rows = recipe_table(runs, baselines={0: runs["as is"]}).splitlines()[2:]
     assert "none (Table 1 as it is)" in rows[0] and "92.90%" in rows[0] and "8 min" in rows[0]
+    assert rows[0].split(" | ")[6] == "+0.00"  # against itself
     assert "--phase-lr generator=1" in rows[1] and "diverged (NaN in epoch 1, by step 100)" in rows[1]
