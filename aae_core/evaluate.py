@@ -25,6 +25,16 @@ def confusion_matrix(model: SemiSupervisedAAE, x: torch.Tensor, labels: torch.Te
     return torch.bincount(labels.cpu() * n_classes + predicted, minlength=n_classes**2).reshape(n_classes, n_classes)
 
 
+def largest_confusions(matrix: torch.Tensor, k: int = 3) -> list[tuple[int, int, int]]:
+    """The k largest off-diagonal cells of a confusion matrix as (true digit, predicted digit, count),
+    largest first: where a model's errors concentrate (a swapped pair of clusters shows up here)."""
+    errors = matrix.clone()
+    errors.fill_diagonal_(0)
+    counts, cells = errors.flatten().topk(k)
+    n = matrix.shape[1]
+    return [(int(cell) // n, int(cell) % n, int(count)) for count, cell in zip(counts, cells)]
+
+
 @torch.no_grad()
 def generated_agreement(model: SemiSupervisedAAE, judge, samples_per_digit: int = 200, prior_std: float = 1.0,
                         seed: int = 0) -> dict:

@@ -151,6 +151,15 @@ def table3(rows: list[dict], ours: str = "ours, 50 epochs", nn_rows: list[dict] 
     return markdown_table(header + ["paper, 50 epochs*", "seed, 50 epochs*", "paper, best*", "NN*", "VAT*"], body)
 
 
+def seeds_table(rows: list[dict]) -> str:
+    """Each seed's test accuracy per label count (rows from reproduce.summarise): the spread that a
+    mean ± std hides, such as one seed far below the others."""
+    seeds = sorted({seed for row in rows for seed in row["accuracies"]})
+    return markdown_table(["labels", *(f"seed {seed}" for seed in seeds)],
+                          [[row["labels"], *(f"{row['accuracies'][seed]:.2f}%" if seed in row["accuracies"] else "–"
+                                             for seed in seeds)] for row in rows])
+
+
 def runs_table(runs: dict) -> str:
     """What each finished run changed and what it reached: {name: RunFolder}."""
     rows = []
@@ -186,6 +195,32 @@ def recipe_table(runs: dict, baselines: dict | None = None) -> str:
         rows.append([name, settings_changed(config), config["train"]["labels"], seed, *outcome])
     return markdown_table(["run", "changes against Table 1", "labels", "seed", "epochs", "validation",
                            "validation − Table 1 (same seed)", "test", "wall time", "device"], rows)
+
+
+def recipe_summary(probes: dict, baselines: dict) -> str:
+    """One row per probe over every seed it ran: its validation accuracy minus that of the Table 1 run
+    with the same seed and epochs (`probes` {name: {seed: RunFolder}}, `baselines` {seed: RunFolder};
+    finished runs only). The mean of those paired differences says more than any one seed."""
+    rows = []
+    for name, by_seed in probes.items():
+        diffs = {seed: run.summary()["val_accuracy"] - baselines[seed].summary()["val_accuracy"]
+                 for seed, run in sorted(by_seed.items())
+                 if run.finished and seed in baselines and baselines[seed].finished
+                 and baselines[seed].summary()["epochs"] == run.summary()["epochs"]}
+        if diffs:
+            values = list(diffs.values())
+            rows.append([name, len(diffs), ", ".join(f"{seed}: {d:+.2f}" for seed, d in diffs.items()),
+                         f"{statistics.fmean(values):+.2f}", f"{min(values):+.2f}"])
+    return markdown_table(["probe", "seeds", "validation − Table 1, per seed", "mean", "worst seed"], rows)
+
+
+def trajectory_gap(history_a: list[dict], history_b: list[dict]) -> dict | None:
+    """How far two runs' validation accuracies drift apart epoch by epoch: the largest gap and the
+    gap at their last common epoch (points). Two runs of the same settings give the noise floor."""
+    gaps = [a["val_accuracy"] - b["val_accuracy"] for a, b in zip(history_a, history_b)]
+    if not gaps:
+        return None
+    return {"epochs": len(gaps), "largest": max(gaps, key=abs), "last": gaps[-1]}
 
 
 def read_benches(folder, device: str = "cpu") -> list[dict]:

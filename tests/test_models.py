@@ -56,3 +56,11 @@ def test_confusion_matrix_counts_every_image_once():
     assert matrix.shape == (10, 10) and matrix.sum() == 300 and model.training
     assert torch.equal(matrix.sum(dim=1), torch.bincount(labels, minlength=10))
     assert 100 * matrix.diag().sum().item() / 300 == pytest.approx(accuracy(model, x, labels))
+
+
+def test_largest_confusions_skip_the_diagonal_and_come_largest_first():
+    from aae_core.evaluate import largest_confusions
+
+    matrix = torch.diag(torch.full((10,), 900))
+    matrix[9, 7], matrix[7, 9], matrix[4, 9] = 493, 210, 9
+    assert largest_confusions(matrix) == [(9, 7, 493), (7, 9, 210), (4, 9, 9)]

@@ -84,3 +84,48 @@ def test_recipe_table_shows_finished_and_diverged_runs(tmp_path):
     assert "none (Table 1 as it is)" in rows[0] and "92.90%" in rows[0] and "8 min" in rows[0]
     assert rows[0].split(" | ")[6] == "+0.00"  # against itself
     assert "--phase-lr generator=1" in rows[1] and "diverged (NaN in epoch 1, by step 100)" in rows[1]
+
+
+def finished_run(folder, seed, epochs, val):
+    """A finished 100-label run folder with its config and the summary the recipe tables read."""
+    from dataclasses import asdict
+
+    from aae_core.config import ModelConfig, TrainConfig
+    from aae_core.runs import RunFolder
+
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"train": TrainConfig(seed=seed, epochs=epochs).to_dict(),
+                                                    "model": asdict(ModelConfig())}))
+    (folder / "summary.json").write_text(json.dumps({"epochs": epochs, "val_accuracy": val, "test_accuracy": val}))
+    return RunFolder(folder)
+
+
+def test_recipe_summary_pairs_each_seed_with_its_own_baseline(tmp_path):
+    from aae_core.report import recipe_summary
+
+    baselines = {s: finished_run(tmp_path / "base" / f"seed-{s}", s, 10, val) for s, val in [(0, 92.0), (1, 93.0), (2, 88.0)]}
+    probes = {"gentle": {0: finished_run(tmp_path / "gentle" / "seed-0", 0, 10, 93.0),
+                         2: finished_run(tmp_path / "gentle" / "seed-2", 2, 10, 95.0)},
+              "longer": {1: finished_run(tmp_path / "longer" / "seed-1", 1, 20, 99.0)}}  # no baseline of 20 epochs
+    rows = recipe_summary(probes, baselines).splitlines()[2:]
+    assert len(rows) == 1
+    cells = rows[0].strip("| ").split(" | ")
+    assert cells == ["gentle", "2", "0: +1.00, 2: +7.00", "+4.00", "+1.00"]
+
+
+def test_trajectory_gap_keeps_the_sign_of_the_largest_gap():
+    from aae_core.report import trajectory_gap
+
+    a = [{"val_accuracy": v} for v in (70.0, 80.0, 90.0)]
+    b = [{"val_accuracy": v} for v in (71.0, 77.5, 90.5, 99.0)]
+    assert trajectory_gap(a, b) == {"epochs": 3, "largest": 2.5, "last": -0.5}
+    assert trajectory_gap([], b) is None
+
+
+def test_seeds_table_shows_each_seed_and_a_dash_for_the_missing_ones():
+    from aae_core.report import seeds_table
+
+    rows = [{"labels": 100, "accuracies": {0: 96.37, 2: 89.86}}, {"labels": "all", "accuracies": {1: 98.9}}]
+    lines = seeds_table(rows).splitlines()
+    assert lines[0] == "| labels | seed 0 | seed 1 | seed 2 |"
+    assert lines[2] == "| 100 | 96.37% | – | 89.86% |" and lines[3] == "| all | – | 98.90% | – |"
