@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--prior-std", type=float, default=1.0)
     train.add_argument("--label-subset", choices=LABEL_SUBSETS, default="balanced",
                        help="'balanced' = labels/10 per digit; 'random' = any images")
+    train.add_argument("--label-seed", type=int, default=None,
+                       help="pick the labeled images with this seed instead of --seed (which still sets the "
+                            "initial weights and the batch order)")
     train.add_argument("--noise-std", type=float, default=0.3,
                        help="std of the Gaussian noise on every training input (default 0.3, the paper's)")
     train.add_argument("--init-std", type=float, default=0.01,
@@ -277,7 +280,7 @@ def train_command(args) -> int:
     cfg = TrainConfig(labels=args.labels, epochs=args.epochs, seed=args.seed, preset=args.preset,
                       batch_size=args.batch_size, unlabeled=args.unlabeled, epoch_def=args.epoch_def,
                       recon_loss=args.recon_loss, prior_std=args.prior_std, device=args.device,
-                      precision=args.precision, label_subset=args.label_subset,
+                      precision=args.precision, label_subset=args.label_subset, label_seed=args.label_seed,
                       lr_milestones=tuple(args.lr_milestones) if args.lr_milestones else None,
                       supervised_only=args.supervised_only, noise_std=args.noise_std,
                       phase_lr=dict(args.phase_lr) if args.phase_lr else None,
@@ -321,7 +324,7 @@ def train_command(args) -> int:
         "test_accuracy": test_accuracy, "val_accuracy": last["val_accuracy"], "epochs": cfg.epochs,
         "labels": cfg.labels, "seed": cfg.seed, "preset": cfg.preset, "epoch_def": cfg.epoch_def,
         "recon_loss": cfg.recon_loss, "prior_std": cfg.prior_std, "unlabeled": len(data.unlabeled_x),
-        "label_subset": cfg.label_subset, "supervised_only": cfg.supervised_only,
+        "label_subset": cfg.label_subset, "label_seed": cfg.labeled_images_seed, "supervised_only": cfg.supervised_only,
         "lr_milestones": list(trainer.cfg.optimizer.milestones),
         "batch_size": cfg.batch_size, "steps": sum(r["steps"] for r in trainer.history),
         "precision": cfg.precision, **provenance(device, sum(r["seconds"] for r in trainer.history)),

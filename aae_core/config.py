@@ -79,6 +79,7 @@ class TrainConfig:
     regularize: bool = True  # False: a plain autoencoder (no adversarial phase), for comparison
     noise_std: float = 0.3  # Gaussian noise on training inputs
     label_subset: str = "balanced"  # "balanced": labels/10 per digit; "random": any labels images
+    label_seed: int | None = None  # which images are labeled; None = `seed` (which also sets weights and batches)
     lr_milestones: tuple | None = None  # epochs of the learning-rate drops; None = the preset's
     supervised_only: bool = False  # the NN baseline: only phase (3), on the labeled images
     phase_lr: dict | None = None  # phase -> initial learning rate, overriding the preset's (recipe search)
@@ -93,6 +94,10 @@ class TrainConfig:
         return replace(preset, lr={**preset.lr, **(self.phase_lr or {})},
                        momentum={**preset.momentum, **(self.phase_momentum or {})},
                        milestones=preset.milestones if self.lr_milestones is None else tuple(self.lr_milestones))
+
+    @property
+    def labeled_images_seed(self) -> int:
+        return self.seed if self.label_seed is None else self.label_seed
 
     @property
     def n_labeled(self) -> int:

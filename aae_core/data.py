@@ -105,12 +105,14 @@ class SemiSupervisedData:
 
 
 def prepare_data(cfg: TrainConfig, mnist: MNIST | None = None) -> SemiSupervisedData:
-    """Split MNIST as `cfg` asks: labeled subset by cfg.seed, unlabeled pool optionally subsampled."""
+    """Split MNIST as `cfg` asks: labeled subset by cfg.label_seed (default cfg.seed), unlabeled pool
+    optionally subsampled."""
     mnist = mnist if mnist is not None else load_mnist()
     train_idx, val_idx = train_val_split(len(mnist.train_x))
     x, y = mnist.train_x[train_idx], mnist.train_y[train_idx]
-    labeled = (random_labeled_subset(len(y), cfg.n_labeled, cfg.seed) if cfg.label_subset == "random"
-               else balanced_labeled_subset(y, cfg.n_labeled, cfg.seed))
+    label_seed = cfg.labeled_images_seed
+    labeled = (random_labeled_subset(len(y), cfg.n_labeled, label_seed) if cfg.label_subset == "random"
+               else balanced_labeled_subset(y, cfg.n_labeled, label_seed))
     unlabeled_x = x
     if cfg.unlabeled is not None and cfg.unlabeled < len(x):
         gen = torch.Generator().manual_seed(cfg.seed)

@@ -220,7 +220,7 @@ def test_a_run_stored_before_a_setting_existed_still_resumes(tmp_path, finished_
     from aae_core.config import ModelConfig, TrainConfig
 
     config = json.loads((finished_run / "config.json").read_text())
-    for key in ("label_subset", "supervised_only", "z_prior"):
+    for key in ("label_subset", "label_seed", "supervised_only", "z_prior"):
         del config["train"][key]
     old = tmp_path / "old"
     old.mkdir()

@@ -66,3 +66,11 @@ def test_random_labeled_subset_is_seeded_and_need_not_be_balanced(mnist):
     counts = torch.bincount(data.labeled_y, minlength=10).tolist()
     assert sum(counts) == 100 and counts != [10] * 10
     assert torch.equal(data.labeled_y, prepare_data(cfg, mnist).labeled_y)
+
+
+def test_label_seed_picks_the_labeled_images_and_nothing_else(mnist):
+    own, other = TrainConfig(labels=100, seed=2), TrainConfig(labels=100, seed=0)
+    borrowed = TrainConfig(labels=100, seed=0, label_seed=2)  # seed 0's run, seed 2's labeled images
+    assert torch.equal(prepare_data(borrowed, mnist).labeled_x, prepare_data(own, mnist).labeled_x)
+    assert not torch.equal(prepare_data(borrowed, mnist).labeled_x, prepare_data(other, mnist).labeled_x)
+    assert borrowed.labeled_images_seed == 2 and other.labeled_images_seed == 0
