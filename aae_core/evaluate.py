@@ -35,6 +35,12 @@ def largest_confusions(matrix: torch.Tensor, k: int = 3) -> list[tuple[int, int,
     return [(int(cell) // n, int(cell) % n, int(count)) for count, cell in zip(counts, cells)]
 
 
+def describe_confusions(matrix: torch.Tensor, k: int = 3) -> str:
+    """The k largest confusions in words: "493 of digit 9 read as 7, 210 of digit 7 read as 9, ..."."""
+    return ", ".join(f"{count} of digit {true} read as {predicted}"
+                     for true, predicted, count in largest_confusions(matrix, k))
+
+
 @torch.no_grad()
 def generated_agreement(model: SemiSupervisedAAE, judge, samples_per_digit: int = 200, prior_std: float = 1.0,
                         seed: int = 0) -> dict:

@@ -59,8 +59,9 @@ def test_confusion_matrix_counts_every_image_once():
 
 
 def test_largest_confusions_skip_the_diagonal_and_come_largest_first():
-    from aae_core.evaluate import largest_confusions
+    from aae_core.evaluate import describe_confusions, largest_confusions
 
     matrix = torch.diag(torch.full((10,), 900))
     matrix[9, 7], matrix[7, 9], matrix[4, 9] = 493, 210, 9
     assert largest_confusions(matrix) == [(9, 7, 493), (7, 9, 210), (4, 9, 9)]
+    assert describe_confusions(matrix, 2) == "493 of digit 9 read as 7, 210 of digit 7 read as 9"
