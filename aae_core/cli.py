@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "initial weights and the batch order)")
     train.add_argument("--noise-std", type=float, default=0.3,
                        help="std of the Gaussian noise on every training input (default 0.3, the paper's)")
+    train.add_argument("--labeled-noise-std", type=float, default=None,
+                       help="std of the noise on the labeled images of the semi-supervised phase (default: --noise-std)")
     train.add_argument("--init-std", type=float, default=0.01,
                        help="std of the N(0, std^2) initial weights (default 0.01, the seed's); 0 = PyTorch's default")
     train.add_argument("--phase-lr", type=phase_value, nargs="+", metavar="PHASE=LR", default=None,
@@ -283,6 +285,7 @@ def train_command(args) -> int:
                       precision=args.precision, label_subset=args.label_subset, label_seed=args.label_seed,
                       lr_milestones=tuple(args.lr_milestones) if args.lr_milestones else None,
                       supervised_only=args.supervised_only, noise_std=args.noise_std,
+                      labeled_noise_std=args.labeled_noise_std,
                       phase_lr=dict(args.phase_lr) if args.phase_lr else None,
                       phase_momentum=dict(args.phase_momentum) if args.phase_momentum else None).check()
     if args.init_std < 0:

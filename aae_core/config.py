@@ -78,6 +78,7 @@ class TrainConfig:
     z_prior: str = "gaussian"  # or "mixture": 10 Gaussians on a circle (the 2-D demo of chapter 1)
     regularize: bool = True  # False: a plain autoencoder (no adversarial phase), for comparison
     noise_std: float = 0.3  # Gaussian noise on training inputs
+    labeled_noise_std: float | None = None  # noise on the labeled images of phase (3); None = noise_std
     label_subset: str = "balanced"  # "balanced": labels/10 per digit; "random": any labels images
     label_seed: int | None = None  # which images are labeled; None = `seed` (which also sets weights and batches)
     lr_milestones: tuple | None = None  # epochs of the learning-rate drops; None = the preset's
@@ -94,6 +95,10 @@ class TrainConfig:
         return replace(preset, lr={**preset.lr, **(self.phase_lr or {})},
                        momentum={**preset.momentum, **(self.phase_momentum or {})},
                        milestones=preset.milestones if self.lr_milestones is None else tuple(self.lr_milestones))
+
+    @property
+    def labeled_noise(self) -> float:
+        return self.noise_std if self.labeled_noise_std is None else self.labeled_noise_std
 
     @property
     def labeled_images_seed(self) -> int:
@@ -149,8 +154,8 @@ class TrainConfig:
                     raise AAEError(f"{name} of {phase} must be {'positive' if name == 'phase_lr' else 'in [0, 1)'}, got {value!r}")
         if self.phase_momentum and PRESETS[self.preset].name != "sgd":
             raise AAEError(f"phase_momentum is for SGD presets; {self.preset} has none")
-        if self.prior_std <= 0 or self.noise_std < 0:
-            raise AAEError("prior_std must be positive and noise_std non-negative")
+        if self.prior_std <= 0 or self.noise_std < 0 or self.labeled_noise < 0:
+            raise AAEError("prior_std must be positive, noise_std and labeled_noise_std non-negative")
         return self
 
 

@@ -135,9 +135,11 @@ class Trainer:
         loss.backward()
         optimizer.step()
 
-    def add_noise(self, x: torch.Tensor) -> torch.Tensor:
-        """Gaussian input noise (training only); the reconstruction target stays clean."""
-        return x + self.cfg.noise_std * torch.randn(x.shape, generator=self.sampler, device=x.device)
+    def add_noise(self, x: torch.Tensor, std: float | None = None) -> torch.Tensor:
+        """Gaussian input noise of `std` (default the run's noise_std; training only); the
+        reconstruction target stays clean."""
+        std = self.cfg.noise_std if std is None else std
+        return x + std * torch.randn(x.shape, generator=self.sampler, device=x.device)
 
     def reconstruction_phase(self, x_in: torch.Tensor, x_target: torch.Tensor) -> torch.Tensor:
         """(1) Encoder and decoder learn to reconstruct x_target (N, 784) from x_in."""
@@ -195,7 +197,7 @@ class Trainer:
         if self.labeled_batches is not None:
             labeled = self.labeled_batches.next().to(self.device)
             x_l, y_l = d.labeled_x[labeled], d.labeled_y[labeled]  # (B_l, 784), (B_l,)
-            losses["class"] = self.semi_supervised_phase(self.add_noise(x_l), y_l)
+            losses["class"] = self.semi_supervised_phase(self.add_noise(x_l, self.cfg.labeled_noise), y_l)
         return losses
 
     @property

@@ -57,6 +57,7 @@ def finished_run(tmp_path_factory):
     (["--epochs", "-3"], ["epochs"]),
     (["--unlabeled", "5"], ["unlabeled"]),
     (["--noise-std", "-0.1"], ["noise_std"]),
+    (["--labeled-noise-std", "-0.1"], ["labeled_noise_std"]),
     (["--init-std", "-1"], ["init-std"]),
     (["--phase-lr", "gen=0.1"], ["phase", "gen"]),
     (["--phase-lr", "generator=fast"], ["PHASE=NUMBER", "fast"]),
@@ -144,8 +145,8 @@ def test_nan_loss_stops_keeping_the_last_good_checkpoint(tmp_path, monkeypatch):
 
     clean_noise = Trainer.add_noise
 
-    def noise_turning_nan(self, x):  # the second epoch diverges
-        return clean_noise(self, x) * (float("nan") if self.epoch >= 1 else 1.0)
+    def noise_turning_nan(self, x, std=None):  # the second epoch diverges
+        return clean_noise(self, x, std) * (float("nan") if self.epoch >= 1 else 1.0)
 
     monkeypatch.setattr(Trainer, "add_noise", noise_turning_nan)
     out = tmp_path / "run"
@@ -220,7 +221,7 @@ def test_a_run_stored_before_a_setting_existed_still_resumes(tmp_path, finished_
     from aae_core.config import ModelConfig, TrainConfig
 
     config = json.loads((finished_run / "config.json").read_text())
-    for key in ("label_subset", "label_seed", "supervised_only", "z_prior"):
+    for key in ("label_subset", "label_seed", "labeled_noise_std", "supervised_only", "z_prior"):
         del config["train"][key]
     old = tmp_path / "old"
     old.mkdir()

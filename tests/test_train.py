@@ -178,6 +178,21 @@ def test_phase_overrides_change_only_their_phase(small_data, tiny_cfg):
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
+@pytest.mark.parametrize("labeled_noise_std,expected", [(None, 0.3), (0.7, 0.7), (0.0, 0.0)])
+def test_labeled_images_get_their_own_noise_when_asked(small_data, tiny_cfg, labeled_noise_std, expected):
+    trainer = tiny_trainer(tiny_cfg.with_(noise_std=0.3, labeled_noise_std=labeled_noise_std), small_data)
+    stds, add_noise = [], trainer.add_noise
+
+    def recording(x, std=None):
+        noisy = add_noise(x, std)
+        stds.append((noisy - x).std().item())
+        return noisy
+
+    trainer.add_noise = recording
+    trainer.train_step()  # unlabeled batch first, then the labeled one
+    assert stds[0] == pytest.approx(0.3, rel=0.05) and stds[1] == pytest.approx(expected, rel=0.05, abs=1e-7)
+
+
 def test_supervised_only_trains_the_encoder_alone(small_data, tiny_cfg):
     trainer = tiny_trainer(tiny_cfg.with_(supervised_only=True), small_data)
     decoder, discs = params_of(trainer.model.decoder), params_of(trainer.model.disc_z)
