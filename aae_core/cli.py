@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--noise-std", type=float, default=0.3,
                        help="std of the Gaussian noise on every training input (default 0.3, the paper's)")
     train.add_argument("--labeled-noise-std", type=float, default=None,
-                       help="std of the noise on the labeled images of the semi-supervised phase (default: --noise-std)")
+                       help="std of the noise on the labeled images of the semi-supervised phase (default: the preset's, else --noise-std)")
     train.add_argument("--init-std", type=float, default=0.01,
                        help="std of the N(0, std^2) initial weights (default 0.01, the seed's); 0 = PyTorch's default")
     train.add_argument("--phase-lr", type=phase_value, nargs="+", metavar="PHASE=LR", default=None,

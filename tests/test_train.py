@@ -178,9 +178,13 @@ def test_phase_overrides_change_only_their_phase(small_data, tiny_cfg):
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
-@pytest.mark.parametrize("labeled_noise_std,expected", [(None, 0.3), (0.7, 0.7), (0.0, 0.0)])
-def test_labeled_images_get_their_own_noise_when_asked(small_data, tiny_cfg, labeled_noise_std, expected):
-    trainer = tiny_trainer(tiny_cfg.with_(noise_std=0.3, labeled_noise_std=labeled_noise_std), small_data)
+@pytest.mark.parametrize("preset,labeled_noise_std,expected", [
+    ("paper-sgd", None, 0.3), ("paper-sgd", 0.7, 0.7), ("paper-sgd", 0.0, 0.0),
+    ("sgd-labeled-noise", None, 0.6), ("sgd-labeled-noise", 0.1, 0.1),  # the recipe's noise; a flag overrides it
+])
+def test_labeled_images_get_their_own_noise_when_asked(small_data, tiny_cfg, preset, labeled_noise_std, expected):
+    cfg = tiny_cfg.with_(preset=preset, noise_std=0.3, labeled_noise_std=labeled_noise_std)
+    trainer = tiny_trainer(cfg, small_data)
     stds, add_noise = [], trainer.add_noise
 
     def recording(x, std=None):
