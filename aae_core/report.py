@@ -134,6 +134,28 @@ def time_to_accuracy(history: list[dict], threshold: float) -> dict | None:
     return None
 
 
+def curve_milestones(histories: dict, marks=(95.0, 97.0, 98.0)) -> str:
+    """Landmarks of each run's curve ({name: history}): how fast the class loss on the labelled images
+    falls (epoch 1), the validation accuracy at epoch 10 and at its best, and when it first reaches
+    each mark (epoch and training time on the run's device)."""
+    def at(history, epoch, key):
+        return next((f"{r[key]:.3g}" if key.startswith("loss") else f"{r[key]:.2f}%"
+                     for r in history if r["epoch"] == epoch and key in r), "–")
+
+    def first(history, mark):
+        reached = time_to_accuracy(history, mark)
+        return f"epoch {reached['epoch']} ({duration(reached['seconds'])})" if reached else "–"
+
+    rows = []
+    for name, history in histories.items():
+        best = max(history, key=lambda r: r["val_accuracy"], default=None)
+        rows.append([name, len(history), at(history, 1, "loss_class"), at(history, 10, "val_accuracy"),
+                     f"{best['val_accuracy']:.2f}% (epoch {best['epoch']})" if best else "–",
+                     *(first(history, mark) for mark in marks)])
+    return markdown_table(["run", "epochs done", "class loss, epoch 1", "validation, epoch 10", "best validation",
+                           *(f"validation ≥ {mark:g}%" for mark in marks)], rows)
+
+
 def table3(rows: list[dict], ours: str = "ours, 50 epochs", nn_rows: list[dict] | None = None) -> str:
     """Our accuracies per label count (from reproduce.summarise) beside the quoted ones; with
     `nn_rows`, our NN baseline (the encoder trained on the labeled images only) too."""
@@ -158,6 +180,22 @@ def seeds_table(rows: list[dict]) -> str:
     return markdown_table(["labels", *(f"seed {seed}" for seed in seeds)],
                           [[row["labels"], *(f"{row['accuracies'][seed]:.2f}%" if seed in row["accuracies"] else "–"
                                              for seed in seeds)] for row in rows])
+
+
+def presets_by_seed(rows: dict) -> str:
+    """Each seed's test accuracy under each preset ({preset: one reproduce.summarise row of one label
+    count}) and the paired difference of the last preset against the first: the same seed draws the
+    same labelled images, initial weights and batches, so the difference is the preset's."""
+    names = list(rows)
+    seeds = sorted({seed for row in rows.values() for seed in row["accuracies"]})
+    body = []
+    for seed in seeds:
+        accuracies = [rows[name]["accuracies"].get(seed) for name in names]
+        paired = accuracies[-1] - accuracies[0] if None not in (accuracies[0], accuracies[-1]) else None
+        body.append([f"seed {seed}", *(f"{a:.2f}%" if a is not None else "–" for a in accuracies),
+                     f"{paired:+.2f}" if paired is not None else "–"])
+    body.append(["mean ± std", *(mean_std(row["mean"], row["std"], len(row["accuracies"])) for row in rows.values()), ""])
+    return markdown_table(["", *names, f"{names[-1]} − {names[0]}"], body)
 
 
 def runs_table(runs: dict) -> str:

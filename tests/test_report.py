@@ -129,3 +129,26 @@ def test_seeds_table_shows_each_seed_and_a_dash_for_the_missing_ones():
     lines = seeds_table(rows).splitlines()
     assert lines[0] == "| labels | seed 0 | seed 1 | seed 2 |"
     assert lines[2] == "| 100 | 96.37% | – | 89.86% |" and lines[3] == "| all | – | 98.90% | – |"
+
+
+def test_presets_by_seed_pairs_each_seed_and_leaves_unpaired_ones_open():
+    from aae_core.report import presets_by_seed
+
+    rows = {"paper-sgd": {"accuracies": {0: 96.0, 1: 95.0, 2: 89.0}, "mean": 93.33, "std": 3.79},
+            "recipe": {"accuracies": {0: 96.5, 2: 95.0}, "mean": 95.75, "std": 1.06}}
+    lines = presets_by_seed(rows).splitlines()
+    assert lines[0] == "|  | paper-sgd | recipe | recipe − paper-sgd |"
+    assert lines[2] == "| seed 0 | 96.00% | 96.50% | +0.50 |" and lines[3] == "| seed 1 | 95.00% | – | – |"
+    assert lines[4] == "| seed 2 | 89.00% | 95.00% | +6.00 |"
+    assert lines[5].startswith("| mean ± std | 93.33 ± 3.79 (3 seeds) | 95.75 ± 1.06 (2 seeds) |")
+
+
+def test_curve_milestones_reads_landmarks_and_leaves_unreached_marks_open():
+    from aae_core.report import curve_milestones
+
+    history = [{"epoch": e, "steps": 500, "seconds": 60.0, "val_accuracy": acc, "loss_class": 0.5 / e}
+               for e, acc in enumerate([80.0, 90.0, 95.5, 96.0, 97.2] + [97.0] * 5, start=1)]
+    lines = curve_milestones({"run": history, "empty": []}, marks=(95.0, 98.0)).splitlines()
+    assert lines[0].endswith("| validation ≥ 95% | validation ≥ 98% |")
+    assert lines[2] == "| run | 10 | 0.5 | 97.00% | 97.20% (epoch 5) | epoch 3 (3 min) | – |"
+    assert lines[3] == "| empty | 0 | – | – | – | – | – |"
