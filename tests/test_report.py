@@ -150,5 +150,5 @@ def test_curve_milestones_reads_landmarks_and_leaves_unreached_marks_open():
                for e, acc in enumerate([80.0, 90.0, 95.5, 96.0, 97.2] + [97.0] * 5, start=1)]
     lines = curve_milestones({"run": history, "empty": []}, marks=(95.0, 98.0)).splitlines()
     assert lines[0].endswith("| validation ≥ 95% | validation ≥ 98% |")
-    assert lines[2] == "| run | 10 | 0.5 | 97.00% | 97.20% (epoch 5) | epoch 3 (3 min) | – |"
-    assert lines[3] == "| empty | 0 | – | – | – | – | – |"
+    assert lines[2] == "| run | 10 | 0.5 | 0.05 | 97.00% | 97.20% (epoch 5) | epoch 3 (3 min) | – |"
+    assert lines[3] == "| empty | 0 | – | – | – | – | – | – |"
