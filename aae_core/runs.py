@@ -175,8 +175,9 @@ class RunFolder:
     def start(self, train_cfg: TrainConfig, model_cfg: ModelConfig, resume: bool, force: bool) -> dict | None:
         """Claim the folder for a run. Returns the checkpoint to resume from, or None to start fresh.
 
-        A finished run is an AAEError unless `force`; an unfinished one needs `resume` or `force`;
-        resuming with other settings than the stored ones is an AAEError too.
+        A finished run is an AAEError unless `force`; an unfinished one needs `resume` or `force`, and
+        the history of one whose checkpoint is gone needs `force`; resuming with other settings than the
+        stored ones is an AAEError too.
         """
         self.ensure_writable()
         if self.finished and not force:
@@ -186,6 +187,9 @@ class RunFolder:
         if self.started and not (resume or force):
             raise AAEError(f"{self.path} holds an unfinished run (epoch {len(self.history())}); "
                            "pass --resume to continue it, or --force to start over")
+        if not (self.started or force) and self.history():
+            raise AAEError(f"{self.path} holds {len(self.history())} epochs of a run with no checkpoint to resume from; "
+                           "pass --force to start over, or choose another --out")
         if force:
             for stale in (self.summary_path, self.model_path, self.checkpoint_path, self.history_path,
                           self.diverged_path):

@@ -139,6 +139,16 @@ def test_unfinished_run_needs_resume_or_force(tmp_path):
     assert (out / "checkpoint.pt").exists()
 
 
+def test_history_without_a_checkpoint_is_not_overwritten_without_force(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    history = '{"epoch": 1, "steps": 500, "val_accuracy": 80.0, "seconds": 1.0}\n'
+    (out / "history.jsonl").write_text(history)
+    for flags in ([], ["--resume"]):
+        assert_one_line_error(cli("train", *QUICK, *flags, "--out", out), "no checkpoint", "--force")
+    assert (out / "history.jsonl").read_text() == history
+
+
 def test_nan_loss_stops_keeping_the_last_good_checkpoint(tmp_path, monkeypatch):
     from aae_core import cli as cli_module
     from aae_core.train import Trainer
