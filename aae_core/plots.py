@@ -58,9 +58,12 @@ def image_grid(images, n_cols: int, title: str = "", row_labels: list[str] | Non
     return fig
 
 
-def plot_history(histories: dict, keys: list[str], title: str = "Training curves", x: str = "epoch") -> Figure:
+def plot_history(histories: dict, keys: list[str], title: str = "Training curves", x: str = "epoch",
+                 log_y: tuple = (), dashed: tuple = ()) -> Figure:
     """One panel per history key (e.g. 'loss_recon', 'val_accuracy'), one line per run {name: history}.
-    x = "steps" puts training steps on a log axis: runs with different epoch lengths line up."""
+    x = "steps" puts training steps on a log axis: runs with different epoch lengths line up. Keys in
+    `log_y` get a log y axis (a loss near zero still shows its ratios); runs named in `dashed` are
+    drawn dashed (a baseline beside its variants)."""
     fig = Figure(figsize=(4.2 * len(keys), 3.4), layout="constrained")
     axes = fig.subplots(1, len(keys), squeeze=False)[0]
     for ax, key in zip(axes, keys):
@@ -68,11 +71,14 @@ def plot_history(histories: dict, keys: list[str], title: str = "Training curves
             records = [r for r in history if key in r]
             xs = np.cumsum([r["steps"] for r in history])[[i for i, r in enumerate(history) if key in r]] \
                 if x == "steps" else [r["epoch"] for r in records]
-            ax.plot(xs, [r[key] for r in records], marker="o" if len(records) < 30 else None, markersize=3, label=name)
+            ax.plot(xs, [r[key] for r in records], marker="o" if len(records) < 30 else None, markersize=3, label=name,
+                    linestyle="--" if name in dashed else "-")
         ax.set(title=key.replace("loss_", "loss: ").replace("_", " "), xlabel="training steps" if x == "steps" else "epoch",
                ylabel="accuracy (%)" if "accuracy" in key else "loss (epoch mean)")
         if x == "steps":
             ax.set_xscale("log")
+        if key in log_y:
+            ax.set_yscale("log")
         ax.grid(alpha=0.3)
     if len(histories) > 1:
         axes[-1].legend(fontsize=8)

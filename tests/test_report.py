@@ -152,3 +152,14 @@ def test_curve_milestones_reads_landmarks_and_leaves_unreached_marks_open():
     assert lines[0].endswith("| validation ≥ 95% | validation ≥ 98% |")
     assert lines[2] == "| run | 10 | 0.5 | 0.05 | 97.00% | 97.20% (epoch 5) | epoch 3 (3 min) | – |"
     assert lines[3] == "| empty | 0 | – | – | – | – | – | – |"
+
+
+def test_plot_history_puts_chosen_keys_on_a_log_axis_and_dashes_the_baseline():
+    from aae_core.plots import plot_history
+
+    history = [{"epoch": e, "steps": 500, "val_accuracy": 90.0 + e, "loss_class": 10.0 ** -e} for e in (1, 2, 3)]
+    fig = plot_history({"baseline": history, "variant": history}, ["val_accuracy", "loss_class"],
+                       log_y=("loss_class",), dashed=("baseline",))
+    accuracy, loss = fig.axes[:2]
+    assert accuracy.get_yscale() == "linear" and loss.get_yscale() == "log"
+    assert [line.get_linestyle() for line in loss.get_lines()] == ["--", "-"]
