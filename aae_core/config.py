@@ -65,7 +65,7 @@ PRESETS = {
     "paper-sgd": TABLE1_SGD,
     # Our recipe for few labels (chapter 3): Table 1, but the labelled images get twice the input noise
     # in phase (3), which makes a handful of them harder to memorise before the unlabelled phases have
-    # shaped the code. With all labels it costs accuracy (there is nothing to rescue).
+    # shaped the code. With 1000 labels or more it costs accuracy (there is no weak draw to rescue).
     "sgd-labeled-noise": replace(TABLE1_SGD, labeled_noise_std=0.6),
     # Seed report, Table 2 (its disentanglement runs): AdamW everywhere, one learning rate.
     "adamw": OptimizerConfig(name="adamw", lr={phase: 0.001 for phase in PHASES}),
