@@ -134,6 +134,41 @@ def time_to_accuracy(history: list[dict], threshold: float) -> dict | None:
     return None
 
 
+def around_drop(history: list[dict], drop_epoch: int, window: int | None = None) -> dict | None:
+    """Validation accuracy on both sides of a learning-rate drop after epoch `drop_epoch`: the best
+    epoch of each side and each side's mean over the `window` epochs next to the drop (a whole side
+    when None; a mean is steadier than a best on a noisy curve). None until an epoch after the drop."""
+    before = history[:drop_epoch][-window:] if window else history[:drop_epoch]
+    after = history[drop_epoch:][:window] if window else history[drop_epoch:]
+    if not before or not after:
+        return None
+
+    def side(records):
+        best = max(records, key=lambda r: r["val_accuracy"])
+        return {"best": best["val_accuracy"], "best_epoch": best["epoch"], "epochs": (records[0]["epoch"], records[-1]["epoch"]),
+                "mean": sum(r["val_accuracy"] for r in records) / len(records)}
+
+    return {"before": side(before), "after": side(after)}
+
+
+def drop_table(histories: dict, drop_epoch: int, window: int | None = None) -> str:
+    """`around_drop` for each run ({name: history}) as a table; a run without epochs after the drop
+    gets a row of dashes. Runs with no drop at that epoch are the control: their change is the noise."""
+    rows = []
+    for name, history in histories.items():
+        sides = around_drop(history, drop_epoch, window)
+        if sides is None:
+            rows.append([name] + ["–"] * 5)
+            continue
+        before, after = sides["before"], sides["after"]
+        rows.append([name, f"{before['mean']:.2f}% (epochs {before['epochs'][0]}-{before['epochs'][1]})",
+                     f"{after['mean']:.2f}% (epochs {after['epochs'][0]}-{after['epochs'][1]})",
+                     f"{after['mean'] - before['mean']:+.2f}",
+                     f"{before['best']:.2f}% (epoch {before['best_epoch']})", f"{after['best']:.2f}% (epoch {after['best_epoch']})"])
+    return markdown_table(["run", f"mean validation, up to epoch {drop_epoch}", f"mean validation, after epoch {drop_epoch}",
+                           "change", "best before", "best after"], rows)
+
+
 def curve_milestones(histories: dict, marks=(95.0, 97.0, 98.0)) -> str:
     """Landmarks of each run's curve ({name: history}): the class loss on the labelled images after
     epochs 1 and 10 (how long the labels keep pulling), the validation accuracy at epoch 10 and at its

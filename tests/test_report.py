@@ -154,6 +154,26 @@ def test_curve_milestones_reads_landmarks_and_leaves_unreached_marks_open():
     assert lines[3] == "| empty | 0 | – | – | – | – | – | – |"
 
 
+def test_around_drop_compares_the_epochs_next_to_the_drop():
+    from aae_core.report import around_drop
+
+    history = [{"epoch": e, "val_accuracy": acc} for e, acc in enumerate([90.0, 96.0, 95.0, 97.0, 98.0, 97.5], start=1)]
+    sides = around_drop(history, drop_epoch=3, window=2)
+    assert sides["before"] == {"best": 96.0, "best_epoch": 2, "epochs": (2, 3), "mean": 95.5}
+    assert sides["after"] == {"best": 98.0, "best_epoch": 5, "epochs": (4, 5), "mean": 97.5}
+    assert around_drop(history, drop_epoch=3)["before"]["epochs"] == (1, 3)  # no window: the whole side
+    assert around_drop(history[:3], drop_epoch=3) is None  # nothing after the drop yet
+
+
+def test_drop_table_gives_each_run_its_change_across_the_drop():
+    from aae_core.report import drop_table
+
+    history = [{"epoch": e, "val_accuracy": acc} for e, acc in enumerate([90.0, 96.0, 95.0, 97.0, 98.0], start=1)]
+    lines = drop_table({"run": history, "young": history[:2]}, drop_epoch=3, window=2).splitlines()
+    assert lines[2] == "| run | 95.50% (epochs 2-3) | 97.50% (epochs 4-5) | +2.00 | 96.00% (epoch 2) | 98.00% (epoch 5) |"
+    assert lines[3] == "| young | – | – | – | – | – |"
+
+
 def test_plot_history_puts_chosen_keys_on_a_log_axis_and_dashes_the_baseline():
     from aae_core.plots import plot_history
 
