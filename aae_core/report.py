@@ -210,6 +210,29 @@ def table3(rows: list[dict], ours: str = "ours, 50 epochs", nn_rows: list[dict] 
     return markdown_table(header + ["paper, 50 epochs*", "seed, 50 epochs*", "paper, best*", "NN*", "VAT*"], body)
 
 
+def chosen_on_validation(rows_by_preset: dict) -> str:
+    """Per label count, the preset ({preset: reproduce.summarise rows}) whose runs end with the highest
+    mean validation accuracy, among presets with every planned seed finished, and that preset's test
+    accuracy beside the paper's 50-epoch number: a choice of recipe that never looks at the test set."""
+    from .quoted import TABLE3
+
+    counts = dict.fromkeys(row["labels"] for rows in rows_by_preset.values() for row in rows)
+    body = []
+    for count in counts:
+        complete = {preset: row for preset, rows in rows_by_preset.items() for row in rows
+                    if row["labels"] == count and row["accuracies"] and len(row["accuracies"]) == row["seeds_planned"]}
+        paper = TABLE3[count]["paper_50"]
+        if not complete:
+            body.append([count, "–", "no preset has every seed finished", "–", f"{paper:.2f}", "–"])
+            continue
+        preset, row = max(complete.items(), key=lambda item: item[1]["val_mean"])
+        body.append([count, f"`{preset}`", ", ".join(f"`{p}` {r['val_mean']:.2f}%" for p, r in complete.items()),
+                     mean_std(row["mean"], row["std"], len(row["accuracies"])), f"{paper:.2f}",
+                     "yes" if row["mean"] >= paper else f"no ({row['mean'] - paper:+.2f})"])
+    return markdown_table(["labels", "chosen", "mean final validation accuracy of each preset", "test accuracy, ours",
+                           "paper, 50 epochs*", "ours ≥ paper"], body)
+
+
 def seeds_table(rows: list[dict]) -> str:
     """Each seed's test accuracy per label count (rows from reproduce.summarise): the spread that a
     mean ± std hides, such as one seed far below the others."""

@@ -174,6 +174,23 @@ def test_drop_table_gives_each_run_its_change_across_the_drop():
     assert lines[3] == "| young | – | – | – | – | – |"
 
 
+def test_chosen_on_validation_picks_by_validation_among_complete_presets():
+    from aae_core.report import chosen_on_validation
+
+    def row(labels, tests, val_mean, planned=2):
+        mean = sum(tests) / len(tests) if tests else None
+        return {"labels": labels, "accuracies": dict(enumerate(tests)), "mean": mean, "std": None,
+                "val_mean": val_mean, "seeds_planned": planned}
+
+    lines = chosen_on_validation({
+        "a": [row(100, [96.0, 97.0], 96.8), row("all", [98.9, 98.9], 98.0)],
+        "b": [row(100, [99.0, 99.0], 96.5), row("all", [99.9], 99.9)],  # b with all labels: one seed of two
+    }).splitlines()
+    assert lines[2].startswith("| 100 | `a` | `a` 96.80%, `b` 96.50% | 96.50")  # the better test score is not chosen
+    assert lines[2].endswith("| 96.60 | no (-0.10) |")
+    assert lines[3].startswith("| all | `a` | `a` 98.00% |") and lines[3].endswith("| 98.75 | yes |")
+
+
 def test_plot_history_puts_chosen_keys_on_a_log_axis_and_dashes_the_baseline():
     from aae_core.plots import plot_history
 
