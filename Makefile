@@ -33,13 +33,16 @@ test: install chromium book
 unit: install
 	$(BIN)/python -m pytest tests --ignore=tests/test_book_html.py
 
-# The bench results the performance chapter reads (DEVICE=cuda on a GPU machine); replaces results/bench/$(DEVICE)-*.json.
+# The bench results the performance chapter reads (DEVICE=cuda on a GPU machine); replaces $(BENCH_DIR)/$(DEVICE)-*.json.
+# results/bench holds the machine the speed targets were set on; another machine goes in a folder of its own
+# (make bench BENCH_DIR=results/bench/NAME). The profiled breakdown is CPU only.
 DEVICE ?= cpu
-BENCH = $(BIN)/python -m aae_core bench --device $(DEVICE) --json --force
+BENCH_DIR ?= results/bench
+BENCH = $(BIN)/python -m aae_core bench --device $(DEVICE) --json --force $(if $(filter cpu,$(DEVICE)),--breakdown)
 bench: install
 	for p in fp32 bf16; do \
 	  for b in 50 100 200 400; do \
-	    $(BENCH) --precision $$p --batch-size $$b --compare-kernels --out results/bench/$(DEVICE)-$$p-batch$$b.json || exit 1; \
+	    $(BENCH) --precision $$p --batch-size $$b --compare-kernels --out $(BENCH_DIR)/$(DEVICE)-$$p-batch$$b.json || exit 1; \
 	  done; \
 	done
 

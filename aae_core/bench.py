@@ -8,11 +8,17 @@ Three timings in one process, on the same device and precision:
              the machine's matrix-multiply rate for exactly this work, and so a bound on the step;
   reference  a plain PyTorch step as most tutorials write it (separate forward passes per loss,
              fresh label tensors, one optimizer per network and loss), for comparison.
+  breakdown  (CPU, optional) the step under torch.profiler, its operators' own time summed by
+             kind: matrix products, dtype casts and copies, optimizer updates, everything else;
+             what is left of the step beside its matrix products, and where.
 FLOPs are counted from the layer shapes: 2 * m * k * n per matrix product.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -22,6 +28,7 @@ import torch.nn.functional as F
 
 from .config import N_TRAIN, OPTIMIZER_KERNELS, PRESETS, ModelConfig, TrainConfig
 from .data import SemiSupervisedData
+from .errors import AAEError
 from .models import SemiSupervisedAAE
 from .runs import provenance
 from .train import Trainer
@@ -125,6 +132,55 @@ def time_gemms(gemms: list[tuple], device: torch.device, dtype: torch.dtype, rep
     return total
 
 
+# Operator names by kind, for the breakdown (aten names as torch.profiler reports them on a CPU).
+OPERATOR_KINDS = {
+    "matrix products": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_addmm_activation"),
+    "casts and copies": ("aten::copy_", "aten::_to_copy", "aten::to", "aten::clone", "aten::contiguous"),
+    "optimizer": ("aten::_fused_", "aten::_foreach_", "Optimizer."),  # prefixes: every fused/foreach kernel
+}
+
+
+def operator_kind(name: str) -> str:
+    for kind, names in OPERATOR_KINDS.items():
+        if name in names or (kind == "optimizer" and name.startswith(names)):
+            return kind
+    return "other operators"
+
+
+@contextlib.contextmanager
+def stderr_silenced():
+    """File descriptor 2 to /dev/null inside: the profiler's C++ side (kineto) logs its start and stop
+    there, which Python's sys.stderr cannot catch."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def time_by_kind(step_fn, steps: int) -> dict:
+    """{kind: ms per step} of `steps` calls of step_fn on the CPU under torch.profiler: each operator's
+    own time (its children's not counted twice), summed by `operator_kind`; "outside operators" is
+    the rest of the profiled wall time (Python, autograd bookkeeping, the profiler itself)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with stderr_silenced():
+        start = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            for _ in range(steps):
+                step_fn()
+        wall_ms = 1e3 * (time.perf_counter() - start) / steps
+    by_kind = dict.fromkeys([*OPERATOR_KINDS, "other operators"], 0.0)
+    for event in prof.key_averages():
+        by_kind[operator_kind(event.key)] += event.self_cpu_time_total / 1e3 / steps
+    by_kind["outside operators"] = max(wall_ms - sum(by_kind.values()), 0.0)
+    return by_kind
+
+
 def random_data(cfg: ModelConfig, n_unlabeled: int, n_labeled: int, device) -> SemiSupervisedData:
     """MNIST-shaped tensors: the step's speed does not depend on the pixel values."""
     gen = torch.Generator().manual_seed(0)
@@ -177,9 +233,12 @@ def reference_step_fn(model: SemiSupervisedAAE, data: SemiSupervisedData, batch:
 
 def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 100, steps: int = 50,
               warmup: int = 10, reference: bool = True, gemm_repeats: int = 3,
-              compare_kernels: bool = False) -> dict:
+              compare_kernels: bool = False, breakdown: bool = False) -> dict:
     """Time the trainer's step, the GEMM bound and (optionally) the reference loop; return the numbers.
-    compare_kernels: also time the same step with every optimizer kernel (what the fused one gains)."""
+    compare_kernels: also time the same step with every optimizer kernel (what the fused one gains);
+    breakdown: also profile the step and sum its time by kind of operator (CPU only)."""
+    if breakdown and device.type != "cpu":
+        raise AAEError("--breakdown sums CPU operator times; on a GPU use torch.profiler with CUDA activity")
     start = time.perf_counter()
     model_cfg = ModelConfig()
     cfg = TrainConfig(labels=batch_size, batch_size=batch_size, precision=precision, device=device.type)
@@ -221,6 +280,8 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
     }
     if compare_kernels:
         result["optimizer_kernels_ms_per_step"] = {kernel: 1e3 * timings[kernel][0] for kernel in OPTIMIZER_KERNELS}
+    if breakdown:
+        result["ms_per_step_by_kind"] = time_by_kind(trainer.train_step, min(steps, 20))
     if reference:
         result["reference_ms_per_step"] = 1e3 * timings["reference"][0]
         result["reference_ms_per_step_median"] = 1e3 * timings["reference"][1]
@@ -241,6 +302,8 @@ def format_bench(r: dict) -> str:
     ]
     for kernel, ms in r.get("optimizer_kernels_ms_per_step", {}).items():
         lines.append(f"  {kernel + ' optimizer':16s} {ms:8.1f} ms per step")
+    for kind, ms in r.get("ms_per_step_by_kind", {}).items():
+        lines.append(f"  {kind:16s} {ms:8.1f} ms per step (profiled)")
     if "reference_ms_per_step" in r:
         lines.append(f"  plain reference  {r['reference_ms_per_step']:8.1f} ms per step "
                      f"({r['reference_ms_per_step'] / r['ms_per_step']:.2f}x the trainer)")

@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--compare-kernels", action="store_true",
                        help="also time the step with each optimizer kernel (fused, foreach, loop)")
     bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
+    bench.add_argument("--breakdown", action="store_true",
+                       help="also profile the step and sum its time by kind of operator (CPU)")
     bench.add_argument("--json", action="store_true", help="print one JSON line")
     bench.add_argument("--out", type=Path, help="also keep the JSON in this file (results/bench/...)")
     bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -266,7 +268,8 @@ def bench_command(args) -> int:
         except OSError as err:
             raise AAEError(f"cannot create {args.out.parent}: {err.strerror}") from None
     result = run_bench(resolve_device(args.device), args.precision, args.batch_size, args.steps,
-                       reference=not args.no_reference, compare_kernels=args.compare_kernels)
+                       reference=not args.no_reference, compare_kernels=args.compare_kernels,
+                       breakdown=args.breakdown)
     print(json.dumps(result) if args.json else format_bench(result))
     if args.out is not None:
         write_json(args.out, result)

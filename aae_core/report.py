@@ -370,6 +370,17 @@ def kernel_table(results: list[dict]) -> str:
     return markdown_table(["precision", "batch", *(f"{k} ms/step" for k in kernels)], rows)
 
 
+def breakdown_table(results: list[dict]) -> str:
+    """Where each profiled step's time goes (bench --breakdown), per precision and batch, beside the
+    time its matrix products take alone: the gap between the two is what the other kinds cost."""
+    profiled = [r for r in results if "ms_per_step_by_kind" in r]
+    kinds = list(profiled[0]["ms_per_step_by_kind"]) if profiled else []
+    rows = [[r["precision"], r["batch_size"], f"{r['gemm_ms_per_step']:.1f}",
+             *(f"{r['ms_per_step_by_kind'][kind]:.1f}" for kind in kinds),
+             f"{sum(r['ms_per_step_by_kind'].values()):.1f}"] for r in profiled]
+    return markdown_table(["precision", "batch", "matrix products alone", *kinds, "profiled step"], rows)
+
+
 def precision_table(cells: dict, tolerance: float = 0.3) -> str:
     """fp32 against bf16, seed by seed: {labels: {seed: {"fp32": RunFolder, "bf16": RunFolder}}} (finished
     pairs only). A seed's difference is bf16 minus fp32 in points of test accuracy; the verdict is on

@@ -52,3 +52,16 @@ def test_bench_compares_optimizer_kernels_and_keeps_its_output(tmp_path):
     assert {"git_commit", "torch_version", "wall_seconds", "finished_at", "device_name"} <= stored.keys()
     again = cli(*args)  # a kept result is not overwritten by accident
     assert again.returncode == 2 and "--force" in again.stderr and json.loads(out.read_text()) == stored
+
+
+def test_breakdown_sums_the_step_by_kind_of_operator():
+    from aae_core.bench import operator_kind
+
+    assert operator_kind("aten::addmm") == "matrix products" and operator_kind("aten::copy_") == "casts and copies"
+    assert operator_kind("aten::_fused_sgd_") == "optimizer" and operator_kind("Optimizer.step#SGD.step") == "optimizer"
+    assert operator_kind("aten::relu") == "other operators"
+    result = cli("bench", "--device", "cpu", "--steps", "3", "--batch-size", "20", "--no-reference", "--breakdown",
+                 "--json", check=True)
+    by_kind = json.loads(result.stdout)["ms_per_step_by_kind"]
+    assert set(by_kind) == {"matrix products", "casts and copies", "optimizer", "other operators", "outside operators"}
+    assert all(ms >= 0 for ms in by_kind.values()) and by_kind["matrix products"] > 0 and by_kind["optimizer"] > 0

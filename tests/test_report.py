@@ -191,6 +191,17 @@ def test_chosen_on_validation_picks_by_validation_among_complete_presets():
     assert lines[3].startswith("| all | `a` | `a` 98.00% |") and lines[3].endswith("| 98.75 | yes |")
 
 
+def test_breakdown_table_lists_the_profiled_benches_only():
+    from aae_core.report import breakdown_table
+
+    profiled = {"precision": "bf16", "batch_size": 100, "gemm_ms_per_step": 7.0,
+                "ms_per_step_by_kind": {"matrix products": 12.0, "casts and copies": 9.5, "outside operators": 1.0}}
+    lines = breakdown_table([profiled, {"precision": "fp32", "batch_size": 100}]).splitlines()
+    assert lines[0] == ("| precision | batch | matrix products alone | matrix products | casts and copies "
+                        "| outside operators | profiled step |")
+    assert lines[2:] == ["| bf16 | 100 | 7.0 | 12.0 | 9.5 | 1.0 | 22.5 |"]
+
+
 def test_plot_history_puts_chosen_keys_on_a_log_axis_and_dashes_the_baseline():
     from aae_core.plots import plot_history
 
