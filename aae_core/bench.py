@@ -132,17 +132,18 @@ def time_gemms(gemms: list[tuple], device: torch.device, dtype: torch.dtype, rep
     return total
 
 
-# Operator names by kind, for the breakdown (aten names as torch.profiler reports them on a CPU).
+# Operator names by kind, for the breakdown (aten names as torch.profiler reports them on a CPU):
+# whole names, or name prefixes (every fused or foreach kernel, the optimizers' own records).
 OPERATOR_KINDS = {
-    "matrix products": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_addmm_activation"),
-    "casts and copies": ("aten::copy_", "aten::_to_copy", "aten::to", "aten::clone", "aten::contiguous"),
-    "optimizer": ("aten::_fused_", "aten::_foreach_", "Optimizer."),  # prefixes: every fused/foreach kernel
+    "matrix products": {"names": ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_addmm_activation")},
+    "casts and copies": {"names": ("aten::copy_", "aten::_to_copy", "aten::to", "aten::clone", "aten::contiguous")},
+    "optimizer": {"prefixes": ("aten::_fused_", "aten::_foreach_", "Optimizer.")},
 }
 
 
 def operator_kind(name: str) -> str:
-    for kind, names in OPERATOR_KINDS.items():
-        if name in names or (kind == "optimizer" and name.startswith(names)):
+    for kind, match in OPERATOR_KINDS.items():
+        if name in match.get("names", ()) or name.startswith(match.get("prefixes", ())):
             return kind
     return "other operators"
 
