@@ -234,10 +234,12 @@ def reference_step_fn(model: SemiSupervisedAAE, data: SemiSupervisedData, batch:
 
 def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 100, steps: int = 50,
               warmup: int = 10, reference: bool = True, gemm_repeats: int = 3,
-              compare_kernels: bool = False, breakdown: bool = False) -> dict:
+              compare_kernels: bool = False, breakdown: bool = False, bf16_weights: str = "copies") -> dict:
     """Time the trainer's step, the GEMM bound and (optionally) the reference loop; return the numbers.
-    compare_kernels: also time the same step with every optimizer kernel (what the fused one gains);
-    breakdown: also profile the step and sum its time by kind of operator (CPU only)."""
+    compare_kernels: also time the same step with every optimizer kernel (what the fused one gains;
+    with bf16, under autocast's casts, where the kernel is the optimizer's whole update);
+    breakdown: also profile the step and sum its time by kind of operator (CPU only);
+    bf16_weights: with bf16, the step computes with bf16 weight copies or casts under autocast."""
     if breakdown and device.type != "cpu":
         raise AAEError("--breakdown sums CPU operator times; on a GPU use torch.profiler with CUDA activity")
     start = time.perf_counter()
@@ -245,15 +247,15 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
     cfg = TrainConfig(labels=batch_size, batch_size=batch_size, precision=precision, device=device.type)
     data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
 
-    def trainer_with(kernel=None):
+    def trainer_with(kernel=None, weights=bf16_weights):
         torch.manual_seed(0)
         return Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False,
-                       optimizer_kernel=kernel)
+                       optimizer_kernel=kernel, bf16_weights=weights)
 
     trainer = trainer_with()  # the kernel `train` uses on this device
     timed = {"step": trainer.train_step}
     if compare_kernels:
-        timed.update({kernel: trainer_with(kernel).train_step for kernel in OPTIMIZER_KERNELS})
+        timed.update({kernel: trainer_with(kernel, "autocast").train_step for kernel in OPTIMIZER_KERNELS})
     if reference:
         torch.manual_seed(0)
         timed["reference"] = reference_step_fn(SemiSupervisedAAE(model_cfg).to(device), data, batch_size,
@@ -276,6 +278,7 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
         "ratio_to_gemm": gemm_seconds / seconds,
         "precision": precision,
         "optimizer_kernel": trainer.optimizer_kernel,
+        "update": trainer.update_kernel,
         "batch_size": batch_size,
         "steps_timed": steps,
     }
@@ -293,7 +296,7 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
 def format_bench(r: dict) -> str:
     lines = [
         f"device {r['device_name']}, {r['precision']}, batch {r['batch_size']} (+{r['batch_size']} labeled), "
-        f"{r['optimizer_kernel']} optimizer steps, {r['steps_timed']} steps timed",
+        f"{r.get('update', r['optimizer_kernel'] + ' optimizer steps')}, {r['steps_timed']} steps timed",
         f"  trainer step     {r['ms_per_step']:8.1f} ms   {r['s_per_epoch']:6.1f} s per epoch of {N_TRAIN // r['batch_size']} steps"
         f"   (best round; median {r['ms_per_step_median']:.1f} ms)",
         f"  step FLOPs       {r['gflop_per_step']:8.2f} GFLOP (from the layer shapes)",
@@ -301,8 +304,9 @@ def format_bench(r: dict) -> str:
         f"  matrix products  {r['gemm_gflops']:8.1f} GFLOP/s alone ({r['gemm_ms_per_step']:.1f} ms per step's worth)",
         f"  ratio            {100 * r['ratio_to_gemm']:8.1f} % of the matrix-multiply rate",
     ]
+    under = " (autocast)" if r["precision"] == "bf16" else ""
     for kernel, ms in r.get("optimizer_kernels_ms_per_step", {}).items():
-        lines.append(f"  {kernel + ' optimizer':16s} {ms:8.1f} ms per step")
+        lines.append(f"  {kernel + ' optimizer':16s} {ms:8.1f} ms per step{under}")
     for kind, ms in r.get("ms_per_step_by_kind", {}).items():
         lines.append(f"  {kind:16s} {ms:8.1f} ms per step (profiled)")
     if "reference_ms_per_step" in r:

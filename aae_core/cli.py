@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import (DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS, RECON_LOSSES,
+from .config import (BF16_WEIGHTS, DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS, RECON_LOSSES,
                      ModelConfig, TrainConfig)
 from .errors import AAEError
 
@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
     bench.add_argument("--compare-kernels", action="store_true",
                        help="also time the step with each optimizer kernel (fused, foreach, loop)")
+    bench.add_argument("--bf16-weights", choices=BF16_WEIGHTS, default="copies",
+                       help="with bf16: compute with bf16 copies of the weights (default) or cast them under autocast")
     bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
     bench.add_argument("--breakdown", action="store_true",
                        help="also profile the step and sum its time by kind of operator (CPU)")
@@ -269,7 +271,7 @@ def bench_command(args) -> int:
             raise AAEError(f"cannot create {args.out.parent}: {err.strerror}") from None
     result = run_bench(resolve_device(args.device), args.precision, args.batch_size, args.steps,
                        reference=not args.no_reference, compare_kernels=args.compare_kernels,
-                       breakdown=args.breakdown)
+                       breakdown=args.breakdown, bf16_weights=args.bf16_weights)
     print(json.dumps(result) if args.json else format_bench(result))
     if args.out is not None:
         write_json(args.out, result)
@@ -333,7 +335,8 @@ def train_command(args) -> int:
         "label_subset": cfg.label_subset, "label_seed": cfg.labeled_images_seed, "supervised_only": cfg.supervised_only,
         "lr_milestones": list(trainer.cfg.optimizer.milestones),
         "batch_size": cfg.batch_size, "steps": sum(r["steps"] for r in trainer.history),
-        "precision": cfg.precision, **provenance(device, sum(r["seconds"] for r in trainer.history)),
+        "precision": cfg.precision, "update": trainer.update_kernel,
+        **provenance(device, sum(r["seconds"] for r in trainer.history)),
         # the code that trained is the code the run started at (provenance() reads HEAD now)
         "git_commit": run.git_commits()[0], "resumed_at_commits": run.git_commits()[1:],
         "continued_from": run.config().get("continued_from"),

@@ -5,7 +5,8 @@ One step (Makhzani et al. 2015, section 5), on an unlabeled batch x_u and a labe
   (2) regularization   D_y, D_z learn to tell prior samples from codes; then the encoder,
                        as generator, learns to fool both
   (3) semi-supervised  the encoder's y head minimises cross-entropy on (x_l, y_l)
-Each phase has its own optimizer, as in the seed reproduction. The trainer takes its data as
+Each phase has its own optimizer, as in the seed reproduction. With bf16 the phases compute with a
+bf16 copy of the model (weight_copies.py); the fp32 model is what is saved and evaluated. The trainer takes its data as
 tensors (it never builds a data set) and reports each epoch to callbacks: saving checkpoints,
 printing and plotting are theirs.
 """
@@ -19,13 +20,14 @@ from typing import Callable, Iterable
 import torch
 from tqdm.auto import tqdm
 
-from .config import PHASES, TrainConfig
+from .config import BF16_WEIGHTS, PHASES, TrainConfig
 from .data import BatchCycler, SemiSupervisedData, batches_per_pass
 from .errors import AAEError
 from .evaluate import accuracy
 from .losses import (classification_loss, discriminator_loss, generator_loss, reconstruction_loss,
                      sample_categorical, sample_gaussian, sample_gaussian_mixture)
 from .models import SemiSupervisedAAE
+from .weight_copies import CopyOptimizer, bf16_copy, sync_copies
 
 Callback = Callable[["Trainer", dict], None]
 CHECK_EVERY = 50  # steps between syncs that update the progress bar and look for NaN
@@ -97,10 +99,14 @@ class Trainer:
 
     def __init__(self, model: SemiSupervisedAAE, cfg: TrainConfig, data: SemiSupervisedData,
                  device: torch.device | str | None = None, callbacks: Iterable[Callback] = (),
-                 progress: bool = True, optimizer_kernel: str | None = None):
+                 progress: bool = True, optimizer_kernel: str | None = None, bf16_weights: str = "copies"):
+        if bf16_weights not in BF16_WEIGHTS:
+            raise AAEError(f"bf16_weights must be one of {', '.join(BF16_WEIGHTS)}, not {bf16_weights!r}")
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else resolve_device(cfg.device)
-        self.model = model.to(self.device)
+        self.model = model.to(self.device)  # fp32 weights: what is saved, evaluated and returned
+        with_copies = cfg.precision == "bf16" and bf16_weights == "copies"
+        self.net = bf16_copy(self.model) if with_copies else self.model  # what the step computes with
         self.data = data.to(self.device)
         self.callbacks = list(callbacks)
         self.progress = progress
@@ -115,6 +121,9 @@ class Trainer:
         self.optimizers = {phase: build_optimizer(opt.name, phase_params[phase], opt.momentum.get(phase, 0.0),
                                                   self.optimizer_kernel)
                            for phase in PHASES}
+        if with_copies:
+            copy_of = dict(zip(self.model.parameters(), self.net.parameters()))
+            self.optimizers = {phase: CopyOptimizer(o, copy_of) for phase, o in self.optimizers.items()}
         # Own random streams, so a resumed run continues them exactly (global RNG is never used).
         self.sampler = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.unlabeled_batches = BatchCycler(len(data.unlabeled_x), cfg.batch_size, seed=cfg.seed + 1)
@@ -124,9 +133,18 @@ class Trainer:
         self.history: list[dict] = []
         self.set_learning_rates()  # so that the phase methods can be called on their own
 
+    @property
+    def update_kernel(self) -> str:
+        """How the weights are updated, in words (the bench prints it)."""
+        if self.net is self.model:
+            return f"{self.optimizer_kernel} optimizer steps"
+        kernels = sorted({optimizer.kernel for optimizer in self.optimizers.values()})
+        return f"bf16 weight copies, {' and '.join(kernels)} updates"
+
     # ----------------------------------------------------------------- the step, phase by phase
     def autocast(self):
-        """The one mixed-precision context: bf16 matrix products, fp32 weights, when asked for."""
+        """The one mixed-precision context: bf16 matrix products when asked for (inputs cast to bf16;
+        the weights are bf16 copies already, or fp32 cast in each phase with bf16_weights='autocast')."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
 
     def _update(self, phase: str, loss: torch.Tensor) -> None:
@@ -144,14 +162,14 @@ class Trainer:
     def reconstruction_phase(self, x_in: torch.Tensor, x_target: torch.Tensor) -> torch.Tensor:
         """(1) Encoder and decoder learn to reconstruct x_target (N, 784) from x_in."""
         with self.autocast():
-            x_hat = self.model(x_in)  # (N, 784)
+            x_hat = self.net(x_in)  # (N, 784)
         loss = reconstruction_loss(x_hat.float(), x_target, self.cfg.recon_loss)
         self._update("reconstruction", loss)
         return loss.detach()
 
     def sample_prior(self, code: str, n: int) -> torch.Tensor:
         """n samples of the prior of code 'y' (one-hot categorical) or 'z' (Gaussian or mixture)."""
-        cfg = self.model.cfg
+        cfg = self.net.cfg
         if code == "y":
             return sample_categorical(n, cfg.n_classes, self.sampler)  # (n, 10)
         sample = sample_gaussian_mixture if self.cfg.z_prior == "mixture" else sample_gaussian
@@ -159,9 +177,9 @@ class Trainer:
 
     def regularization_phase(self, x_in: torch.Tensor) -> dict[str, torch.Tensor]:
         """(2) D_y and D_z learn prior vs. code; then the encoder learns to fool them."""
-        discs, n = self.model.discriminators(), len(x_in)
+        discs, n = self.net.discriminators(), len(x_in)
         with self.autocast():
-            y_logits, z = self.model.encoder(x_in)  # (N, 10), (N, 10)
+            y_logits, z = self.net.encoder(x_in)  # (N, 10), (N, 10)
             codes = {"y": y_logits.float().softmax(dim=1), "z": z}
             # (2a) Update D: codes are detached, so only the discriminators learn here. Prior
             # samples and codes go through each D as one batch of 2N (the same math as two passes).
@@ -180,7 +198,7 @@ class Trainer:
     def semi_supervised_phase(self, x_in: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """(3) The y head learns the labels of one labeled batch."""
         with self.autocast():
-            y_logits, _ = self.model.encoder(x_in)
+            y_logits, _ = self.net.encoder(x_in)
         loss = classification_loss(y_logits.float(), labels)
         self._update("semi_supervised", loss)
         return loss.detach()
@@ -226,6 +244,7 @@ class Trainer:
     def train_epoch(self, total_epochs: int) -> dict:
         start = time.perf_counter()
         self.model.train()
+        self.net.train()
         self.set_learning_rates()
         steps, names = self.steps_per_epoch, self.loss_names
         sums = torch.zeros(len(names), device=self.device)
@@ -279,6 +298,8 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.history = int(state["epoch"]), list(state["history"])
         self.model.load_state_dict(state["model"])
+        if self.net is not self.model:
+            sync_copies(self.model, self.net)
         for phase, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][phase])
             for group in opt.param_groups:  # the saved kernel may not exist on this device
