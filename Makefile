@@ -34,6 +34,7 @@ unit: install
 	$(BIN)/python -m pytest tests --ignore=tests/test_book_html.py
 
 # The bench results the performance chapter reads (DEVICE=cuda on a GPU machine); replaces $(BENCH_DIR)/$(DEVICE)-*.json.
+# bf16 computes with weight copies; one more bench at batch 100 times bf16 under autocast, for comparison.
 # results/bench holds the machine the speed targets were set on; another machine goes in a folder of its own
 # (make bench BENCH_DIR=results/bench/NAME). The profiled breakdown is CPU only.
 DEVICE ?= cpu
@@ -45,6 +46,7 @@ bench: install
 	    $(BENCH) --precision $$p --batch-size $$b --compare-kernels --out $(BENCH_DIR)/$(DEVICE)-$$p-batch$$b.json || exit 1; \
 	  done; \
 	done
+	$(BENCH) --precision bf16 --bf16-weights autocast --out $(BENCH_DIR)/$(DEVICE)-bf16-autocast-batch100.json
 
 clean:
 	rm -rf _build

@@ -190,6 +190,11 @@ def random_data(cfg: ModelConfig, n_unlabeled: int, n_labeled: int, device) -> S
     return SemiSupervisedData(x, x[:n_labeled], y[:n_labeled], x[:1000], y[:1000], x[:1000], y[:1000]).to(device)
 
 
+def step_kind(precision: str, bf16_weights: str) -> str:
+    """What the timed step computes with, for tables: 'fp32', 'bf16, weight copies' or 'bf16, autocast'."""
+    return "fp32" if precision == "fp32" else f"bf16, {'weight copies' if bf16_weights == 'copies' else 'autocast'}"
+
+
 def reference_step_fn(model: SemiSupervisedAAE, data: SemiSupervisedData, batch: int, precision: str, device):
     """A plain step: every loss recomputes its own forward pass, one SGD optimizer per update,
     label tensors made on the fly. Same networks, same learning rates (the paper-sgd preset)."""
@@ -277,6 +282,7 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
         "gemm_ms_per_step": 1e3 * gemm_seconds,
         "ratio_to_gemm": gemm_seconds / seconds,
         "precision": precision,
+        "step": step_kind(precision, bf16_weights),
         "optimizer_kernel": trainer.optimizer_kernel,
         "update": trainer.update_kernel,
         "batch_size": batch_size,

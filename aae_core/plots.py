@@ -191,21 +191,22 @@ def plot_agreement(per_digit: dict, title: str = "Generated digits read back by 
 
 
 def plot_bench_scaling(results: list[dict], title: str = "Trainer step against batch size") -> Figure:
-    """Per precision: ms per step of the trainer, the plain loop and the GEMMs alone (left), and
-    images per second through the trainer (right), from stored `bench` outputs."""
+    """Per kind of step (read_benches' 'step': fp32, bf16 with weight copies or autocast): ms per step
+    of the trainer, the plain loop and the GEMMs alone (left), and images per second through the
+    trainer (right), from stored `bench` outputs."""
     fig = Figure(figsize=(9, 3.4), layout="constrained")
     time_ax, rate_ax = fig.subplots(1, 2)
-    for precision in sorted({r["precision"] for r in results}):
-        runs = [r for r in results if r["precision"] == precision]
+    for step in sorted({r["step"] for r in results}):
+        runs = [r for r in results if r["step"] == step]
         batches = [r["batch_size"] for r in runs]
-        line, = time_ax.plot(batches, [r["ms_per_step"] for r in runs], marker="o", label=f"trainer, {precision}")
+        line, = time_ax.plot(batches, [r["ms_per_step"] for r in runs], marker="o", label=f"trainer, {step}")
         color = line.get_color()
-        time_ax.plot(batches, [r["gemm_ms_per_step"] for r in runs], ls=":", color=color, label=f"GEMMs alone, {precision}")
+        time_ax.plot(batches, [r["gemm_ms_per_step"] for r in runs], ls=":", color=color, label=f"GEMMs alone, {step}")
         if all("reference_ms_per_step" in r for r in runs):
             time_ax.plot(batches, [r["reference_ms_per_step"] for r in runs], ls="--", marker="x", color=color,
-                         label=f"plain loop, {precision}")
+                         label=f"plain loop, {step}")
         rate_ax.plot(batches, [2 * r["batch_size"] / r["ms_per_step"] * 1e3 for r in runs], marker="o", color=color,
-                     label=f"trainer, {precision}")
+                     label=f"trainer, {step}")
     time_ax.set(xscale="log", yscale="log", xlabel="batch size (unlabeled; as many labeled)", ylabel="ms per step",
                 title="time per step")
     rate_ax.set(xscale="log", xlabel="batch size", ylabel="images per second (both batches)", title="throughput")

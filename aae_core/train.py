@@ -137,7 +137,7 @@ class Trainer:
     def update_kernel(self) -> str:
         """How the weights are updated, in words (the bench prints it)."""
         if self.net is self.model:
-            return f"{self.optimizer_kernel} optimizer steps"
+            return ("autocast, " if self.cfg.precision == "bf16" else "") + f"{self.optimizer_kernel} optimizer steps"
         kernels = sorted({optimizer.kernel for optimizer in self.optimizers.values()})
         return f"bf16 weight copies, {' and '.join(kernels)} updates"
 

@@ -65,3 +65,15 @@ def test_breakdown_sums_the_step_by_kind_of_operator():
     by_kind = json.loads(result.stdout)["ms_per_step_by_kind"]
     assert set(by_kind) == {"matrix products", "casts and copies", "optimizer", "other operators", "outside operators"}
     assert all(ms >= 0 for ms in by_kind.values()) and by_kind["matrix products"] > 0 and by_kind["optimizer"] > 0
+
+
+def test_bf16_bench_says_what_the_step_computes_with():
+    """bf16 benches time the bf16 weight copies unless asked for autocast, and say which in the JSON."""
+    from aae_core.bench import format_bench, run_bench
+
+    quick = dict(precision="bf16", batch_size=10, steps=2, warmup=1, reference=False, gemm_repeats=1)
+    copies = run_bench(torch.device("cpu"), **quick)
+    autocast = run_bench(torch.device("cpu"), **quick, bf16_weights="autocast")
+    assert copies["step"] == "bf16, weight copies" and copies["update"].startswith("bf16 weight copies")
+    assert autocast["step"] == "bf16, autocast" and autocast["update"] == "autocast, fused optimizer steps"
+    assert "bf16 weight copies" in format_bench(copies).splitlines()[0]

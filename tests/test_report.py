@@ -194,12 +194,24 @@ def test_chosen_on_validation_picks_by_validation_among_complete_presets():
 def test_breakdown_table_lists_the_profiled_benches_only():
     from aae_core.report import breakdown_table
 
-    profiled = {"precision": "bf16", "batch_size": 100, "gemm_ms_per_step": 7.0,
+    profiled = {"precision": "bf16", "step": "bf16, weight copies", "batch_size": 100, "gemm_ms_per_step": 7.0,
                 "ms_per_step_by_kind": {"matrix products": 12.0, "casts and copies": 9.5, "outside operators": 1.0}}
-    lines = breakdown_table([profiled, {"precision": "fp32", "batch_size": 100}]).splitlines()
-    assert lines[0] == ("| precision | batch | matrix products alone | matrix products | casts and copies "
+    lines = breakdown_table([profiled, {"precision": "fp32", "step": "fp32", "batch_size": 100}]).splitlines()
+    assert lines[0] == ("| step | batch | matrix products alone | matrix products | casts and copies "
                         "| outside operators | profiled step |")
-    assert lines[2:] == ["| bf16 | 100 | 7.0 | 12.0 | 9.5 | 1.0 | 22.5 |"]
+    assert lines[2:] == ["| bf16, weight copies | 100 | 7.0 | 12.0 | 9.5 | 1.0 | 22.5 |"]
+
+
+def test_read_benches_names_the_step_of_files_from_before_weight_copies(tmp_path):
+    """A bf16 bench without a 'step' was timed under autocast: it says so beside a new one."""
+    from aae_core.report import read_benches
+    from aae_core.runs import write_json
+
+    write_json(tmp_path / "cpu-bf16-batch100.json", {"precision": "bf16", "batch_size": 100})
+    write_json(tmp_path / "cpu-fp32-batch100.json", {"precision": "fp32", "batch_size": 100})
+    write_json(tmp_path / "cpu-bf16-copies.json", {"precision": "bf16", "batch_size": 100, "step": "bf16, weight copies"})
+    write_json(tmp_path / "cuda-fp32-batch100.json", {"precision": "fp32", "batch_size": 100})
+    assert [r["step"] for r in read_benches(tmp_path)] == ["bf16, autocast", "bf16, weight copies", "fp32"]
 
 
 def test_plot_history_puts_chosen_keys_on_a_log_axis_and_dashes_the_baseline():
