@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch-size", type=int, default=100)
     bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
     bench.add_argument("--compare-kernels", action="store_true",
-                       help="also time the step with each optimizer kernel (fused, foreach, loop)")
+                       help="also time the step with torch's optimizer step after the backward pass, "
+                            "with each kernel (fused, foreach, loop)")
     bench.add_argument("--bf16-weights", choices=BF16_WEIGHTS, default="copies",
                        help="with bf16: compute with bf16 copies of the weights (default) or cast them under autocast")
     bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")

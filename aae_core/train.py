@@ -5,10 +5,11 @@ One step (Makhzani et al. 2015, section 5), on an unlabeled batch x_u and a labe
   (2) regularization   D_y, D_z learn to tell prior samples from codes; then the encoder,
                        as generator, learns to fool both
   (3) semi-supervised  the encoder's y head minimises cross-entropy on (x_l, y_l)
-Each phase has its own optimizer, as in the seed reproduction. With bf16 the phases compute with a
-bf16 copy of the model (weight_copies.py); the fp32 model is what is saved and evaluated. The trainer takes its data as
-tensors (it never builds a data set) and reports each epoch to callbacks: saving checkpoints,
-printing and plotting are theirs.
+Each phase has its own optimizer, as in the seed reproduction; in fp32 its fused steps run weight by
+weight inside the backward pass (backward_updates.py). With bf16 the phases compute with a bf16
+copy of the model (weight_copies.py); the fp32 model is what is saved and evaluated. The
+trainer takes its data as tensors (it never builds a data set) and reports each epoch to
+callbacks: saving checkpoints, printing and plotting are theirs.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from .evaluate import accuracy
 from .losses import (classification_loss, discriminator_loss, generator_loss, reconstruction_loss,
                      sample_categorical, sample_gaussian, sample_gaussian_mixture)
 from .models import SemiSupervisedAAE
+from .backward_updates import UpdatesInBackward, can_update_in_backward
 from .weight_copies import CopyOptimizer, bf16_copy, sync_copies
 
 Callback = Callable[["Trainer", dict], None]
@@ -99,7 +101,8 @@ class Trainer:
 
     def __init__(self, model: SemiSupervisedAAE, cfg: TrainConfig, data: SemiSupervisedData,
                  device: torch.device | str | None = None, callbacks: Iterable[Callback] = (),
-                 progress: bool = True, optimizer_kernel: str | None = None, bf16_weights: str = "copies"):
+                 progress: bool = True, optimizer_kernel: str | None = None, bf16_weights: str = "copies",
+                 update_in_backward: bool = True):
         if bf16_weights not in BF16_WEIGHTS:
             raise AAEError(f"bf16_weights must be one of {', '.join(BF16_WEIGHTS)}, not {bf16_weights!r}")
         self.cfg = cfg
@@ -124,6 +127,10 @@ class Trainer:
         if with_copies:
             copy_of = dict(zip(self.model.parameters(), self.net.parameters()))
             self.optimizers = {phase: CopyOptimizer(o, copy_of) for phase, o in self.optimizers.items()}
+        # torch's fused steps, weight by weight inside the backward pass, where they can run so
+        # (not with bf16 copies: their compiled update of a whole phase is faster than one per weight)
+        self.in_backward = (UpdatesInBackward(self.optimizers) if update_in_backward and not with_copies
+                            and all(can_update_in_backward(o) for o in self.optimizers.values()) else None)
         # Own random streams, so a resumed run continues them exactly (global RNG is never used).
         self.sampler = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.unlabeled_batches = BatchCycler(len(data.unlabeled_x), cfg.batch_size, seed=cfg.seed + 1)
@@ -137,7 +144,8 @@ class Trainer:
     def update_kernel(self) -> str:
         """How the weights are updated, in words (the bench prints it)."""
         if self.net is self.model:
-            return ("autocast, " if self.cfg.precision == "bf16" else "") + f"{self.optimizer_kernel} optimizer steps"
+            when = " inside the backward pass" if self.in_backward is not None else ""
+            return ("autocast, " if self.cfg.precision == "bf16" else "") + f"{self.optimizer_kernel} optimizer steps{when}"
         kernels = sorted({optimizer.kernel for optimizer in self.optimizers.values()})
         return f"bf16 weight copies, {' and '.join(kernels)} updates"
 
@@ -150,8 +158,12 @@ class Trainer:
     def _update(self, phase: str, loss: torch.Tensor) -> None:
         optimizer = self.optimizers[phase]
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        if self.in_backward is None:
+            loss.backward()
+            optimizer.step()
+            return
+        with self.in_backward.phase(phase):
+            loss.backward()
 
     def add_noise(self, x: torch.Tensor, std: float | None = None) -> torch.Tensor:
         """Gaussian input noise of `std` (default the run's noise_std; training only); the

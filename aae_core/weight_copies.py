@@ -61,8 +61,9 @@ class CompiledUpdate:
 ONE_PASS_UPDATE = CompiledUpdate()  # one per process: its compiled graphs are cached by tensor shapes
 
 
-def takes_one_pass(optimizer: torch.optim.Optimizer) -> bool:
-    """Whether `sgd_momentum_update` is exactly this optimizer's update."""
+def is_plain_sgd_with_momentum(optimizer: torch.optim.Optimizer) -> bool:
+    """SGD with momentum and nothing else (no dampening, Nesterov, weight decay or maximize), one
+    parameter group: the update `sgd_momentum_update` computes."""
     group = optimizer.param_groups[0]
     return (isinstance(optimizer, torch.optim.SGD) and len(optimizer.param_groups) == 1 and group["momentum"] > 0
             and group["dampening"] == 0 and not group["nesterov"] and group["weight_decay"] == 0
@@ -87,7 +88,7 @@ class CopyOptimizer:
 
     @property
     def kernel(self) -> str:
-        return self.update.kernel if takes_one_pass(self.optimizer) else "cast, then the optimizer"
+        return self.update.kernel if is_plain_sgd_with_momentum(self.optimizer) else "cast, then the optimizer"
 
     def state_dict(self) -> dict:
         return self.optimizer.state_dict()
@@ -102,7 +103,7 @@ class CopyOptimizer:
     @torch.no_grad()
     def step(self) -> None:
         pairs = [(w, c) for w, c in zip(self.weights, self.copies) if c.grad is not None]
-        if not takes_one_pass(self.optimizer):  # AdamW, say: fp32 gradients for torch's own step
+        if not is_plain_sgd_with_momentum(self.optimizer):  # AdamW, say: fp32 gradients for torch's own step
             for weight, weight_copy in pairs:
                 weight.grad = weight_copy.grad.float()
             self.optimizer.step()

@@ -53,7 +53,7 @@ def test_each_phase_moves_only_its_networks(small_data, tiny_cfg):
 
 
 def test_generator_step_leaves_no_gradient_on_discriminators(small_data, tiny_cfg):
-    trainer = tiny_trainer(tiny_cfg, small_data)
+    trainer = tiny_trainer(tiny_cfg, small_data, update_in_backward=False)  # gradients kept to be read
     discs = [*trainer.model.disc_y.parameters(), *trainer.model.disc_z.parameters()]
     grads_after = {}
     update = trainer._update

@@ -72,7 +72,7 @@ def test_copies_train_and_resume_from_a_checkpoint(small_data, tiny_cfg):
 
 def test_fp32_and_unknown_modes(small_data, tiny_cfg):
     fp32 = make_trainer(tiny_cfg, small_data, TINY, device="cpu", progress=False)
-    assert fp32.net is fp32.model and fp32.update_kernel == "fused optimizer steps"
+    assert fp32.net is fp32.model and fp32.update_kernel == "fused optimizer steps inside the backward pass"
     with pytest.raises(AAEError, match="bf16_weights must be one of copies, autocast"):
         bf16_trainer(tiny_cfg, small_data, bf16_weights="halves")
 
