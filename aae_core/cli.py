@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import (BF16_WEIGHTS, DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS, RECON_LOSSES,
+from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS, RECON_LOSSES,
                      ModelConfig, TrainConfig)
 from .errors import AAEError
 
@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON line")
     bench = commands.add_parser("bench", help="time the trainer's step against this machine's matrix-multiply rate")
     bench.add_argument("--device", choices=DEVICES, default="auto")
-    bench.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    bench.add_argument("--precision", choices=BENCH_PRECISIONS, default="fp32")
     bench.add_argument("--batch-size", type=int, default=100)
     bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
     bench.add_argument("--compare-kernels", action="store_true",

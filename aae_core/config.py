@@ -12,11 +12,14 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from .errors import AAEError
 
 PHASES = ("reconstruction", "discriminator", "generator", "semi_supervised")
+# The phases each precision computes in fp32 (bf16-fp32-labeled: bf16 but for the labeled batch's phase).
+FP32_PHASES = {"fp32": PHASES, "bf16": (), "bf16-fp32-labeled": ("semi_supervised",)}
 EPOCH_DEFS = ("unlabeled", "labeled")
 RECON_LOSSES = ("sum", "mean")
 LABEL_SUBSETS = ("balanced", "random")
 Z_PRIORS = ("gaussian", "mixture")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "bf16-fp32-labeled")
+BENCH_PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 BF16_WEIGHTS = ("copies", "autocast")  # with bf16: compute with bf16 weight copies, or cast fp32 weights in each phase
 OPTIMIZER_KERNELS = ("fused", "foreach", "loop")  # how an optimizer step runs; the math is the same

@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 import torch
 from tqdm.auto import tqdm
 
-from .config import BF16_WEIGHTS, PHASES, TrainConfig
+from .config import BF16_WEIGHTS, FP32_PHASES, PHASES, TrainConfig
 from .data import BatchCycler, SemiSupervisedData, batches_per_pass
 from .errors import AAEError
 from .evaluate import accuracy
@@ -108,7 +108,8 @@ class Trainer:
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else resolve_device(cfg.device)
         self.model = model.to(self.device)  # fp32 weights: what is saved, evaluated and returned
-        with_copies = cfg.precision == "bf16" and bf16_weights == "copies"
+        self.fp32_phases = FP32_PHASES[cfg.precision]
+        with_copies = cfg.precision != "fp32" and bf16_weights == "copies"
         self.net = bf16_copy(self.model) if with_copies else self.model  # what the step computes with
         self.data = data.to(self.device)
         self.callbacks = list(callbacks)
@@ -126,7 +127,8 @@ class Trainer:
                            for phase in PHASES}
         if with_copies:
             copy_of = dict(zip(self.model.parameters(), self.net.parameters()))
-            self.optimizers = {phase: CopyOptimizer(o, copy_of) for phase, o in self.optimizers.items()}
+            self.optimizers = {phase: CopyOptimizer(o, copy_of, in_fp32=phase in self.fp32_phases)
+                               for phase, o in self.optimizers.items()}
         # torch's fused steps, weight by weight inside the backward pass, where they can run so
         # (not with bf16 copies: their compiled update of a whole phase is faster than one per weight)
         self.in_backward = (UpdatesInBackward(self.optimizers) if update_in_backward and not with_copies
@@ -145,15 +147,19 @@ class Trainer:
         """How the weights are updated, in words (the bench prints it)."""
         if self.net is self.model:
             when = " inside the backward pass" if self.in_backward is not None else ""
-            return ("autocast, " if self.cfg.precision == "bf16" else "") + f"{self.optimizer_kernel} optimizer steps{when}"
+            return ("autocast, " if self.cfg.precision != "fp32" else "") + f"{self.optimizer_kernel} optimizer steps{when}"
         kernels = sorted({optimizer.kernel for optimizer in self.optimizers.values()})
         return f"bf16 weight copies, {' and '.join(kernels)} updates"
 
     # ----------------------------------------------------------------- the step, phase by phase
-    def autocast(self):
-        """The one mixed-precision context: bf16 matrix products when asked for (inputs cast to bf16;
-        the weights are bf16 copies already, or fp32 cast in each phase with bf16_weights='autocast')."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16")
+    def autocast(self, phase: str):
+        """The one mixed-precision context: bf16 matrix products in the phases that are not fp32 (inputs
+        cast to bf16; the weights are bf16 copies already, or fp32 cast with bf16_weights='autocast')."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=phase not in self.fp32_phases)
+
+    def net_for(self, phase: str) -> SemiSupervisedAAE:
+        """What `phase` computes with: the fp32 model in an fp32 phase, else the step's network."""
+        return self.model if phase in self.fp32_phases else self.net
 
     def _update(self, phase: str, loss: torch.Tensor) -> None:
         optimizer = self.optimizers[phase]
@@ -173,8 +179,8 @@ class Trainer:
 
     def reconstruction_phase(self, x_in: torch.Tensor, x_target: torch.Tensor) -> torch.Tensor:
         """(1) Encoder and decoder learn to reconstruct x_target (N, 784) from x_in."""
-        with self.autocast():
-            x_hat = self.net(x_in)  # (N, 784)
+        with self.autocast("reconstruction"):
+            x_hat = self.net_for("reconstruction")(x_in)  # (N, 784)
         loss = reconstruction_loss(x_hat.float(), x_target, self.cfg.recon_loss)
         self._update("reconstruction", loss)
         return loss.detach()
@@ -189,9 +195,10 @@ class Trainer:
 
     def regularization_phase(self, x_in: torch.Tensor) -> dict[str, torch.Tensor]:
         """(2) D_y and D_z learn prior vs. code; then the encoder learns to fool them."""
-        discs, n = self.net.discriminators(), len(x_in)
-        with self.autocast():
-            y_logits, z = self.net.encoder(x_in)  # (N, 10), (N, 10)
+        net = self.net_for("discriminator")  # the generator's too: (2b) reuses the codes of (2a)
+        discs, n = net.discriminators(), len(x_in)
+        with self.autocast("discriminator"):
+            y_logits, z = net.encoder(x_in)  # (N, 10), (N, 10)
             codes = {"y": y_logits.float().softmax(dim=1), "z": z}
             # (2a) Update D: codes are detached, so only the discriminators learn here. Prior
             # samples and codes go through each D as one batch of 2N (the same math as two passes).
@@ -201,7 +208,7 @@ class Trainer:
         self._update("discriminator", sum(d_losses.values()))
         # (2b) Update the encoder against the updated D. The encoder has not changed since its
         # forward pass above, so those codes are exactly what a fresh pass would give.
-        with self.autocast(), frozen(*discs.values()):
+        with self.autocast("generator"), frozen(*discs.values()):
             g_losses = {name: generator_loss(disc(codes[name]).float()) for name, disc in discs.items()}
             self._update("generator", sum(g_losses.values()))
         return {**{f"disc_{k}": v.detach() for k, v in d_losses.items()},
@@ -209,8 +216,8 @@ class Trainer:
 
     def semi_supervised_phase(self, x_in: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """(3) The y head learns the labels of one labeled batch."""
-        with self.autocast():
-            y_logits, _ = self.net.encoder(x_in)
+        with self.autocast("semi_supervised"):
+            y_logits, _ = self.net_for("semi_supervised").encoder(x_in)
         loss = classification_loss(y_logits.float(), labels)
         self._update("semi_supervised", loss)
         return loss.detach()

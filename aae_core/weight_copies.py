@@ -72,11 +72,12 @@ def is_plain_sgd_with_momentum(optimizer: torch.optim.Optimizer) -> bool:
 
 class CopyOptimizer:
     """A phase's optimizer when the step computes with bf16 copies. `optimizer` holds the fp32 weights,
-    so its state (and state_dict) is torch's own; the gradients are the copies'."""
+    so its state (and state_dict) is torch's own; the gradients are the copies', or, for a phase that
+    computes in fp32 (`in_fp32`), the fp32 weights' own, after whose step the copies are refreshed."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, copy_of: dict[nn.Parameter, nn.Parameter],
-                 update: CompiledUpdate = ONE_PASS_UPDATE):
-        self.optimizer, self.update = optimizer, update
+                 update: CompiledUpdate = ONE_PASS_UPDATE, in_fp32: bool = False):
+        self.optimizer, self.update, self.in_fp32 = optimizer, update, in_fp32
         self.weights = list(optimizer.param_groups[0]["params"])
         self.copies = [copy_of[w] for w in self.weights]
         device = self.weights[0].device
@@ -88,6 +89,8 @@ class CopyOptimizer:
 
     @property
     def kernel(self) -> str:
+        if self.in_fp32:
+            return "fp32 (then copied)"
         return self.update.kernel if is_plain_sgd_with_momentum(self.optimizer) else "cast, then the optimizer"
 
     def state_dict(self) -> dict:
@@ -97,11 +100,15 @@ class CopyOptimizer:
         self.optimizer.load_state_dict(state)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for weight_copy in self.copies:
-            weight_copy.grad = None
+        for weight in self.weights if self.in_fp32 else self.copies:
+            weight.grad = None
 
     @torch.no_grad()
     def step(self) -> None:
+        if self.in_fp32:
+            self.optimizer.step()
+            torch._foreach_copy_(self.copies, self.weights)
+            return
         pairs = [(w, c) for w, c in zip(self.weights, self.copies) if c.grad is not None]
         if not is_plain_sgd_with_momentum(self.optimizer):  # AdamW, say: fp32 gradients for torch's own step
             for weight, weight_copy in pairs:

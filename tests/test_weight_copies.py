@@ -103,3 +103,19 @@ def test_copy_optimizer_keeps_torchs_state_format():
     assert torch.equal(next(iter(plain.state.values()))["momentum_buffer"], torch.ones(3))
     optimizer.zero_grad()
     assert weight_copy.grad is None
+
+
+def test_the_labeled_phase_in_fp32_beside_bf16_copies(small_data, tiny_cfg):
+    """bf16-fp32-labeled: phase (3) computes with the fp32 weights exactly as an fp32 trainer does,
+    and the copies follow; the other phases compute with the bf16 copies."""
+    mixed = make_trainer(tiny_cfg.with_(precision="bf16-fp32-labeled"), small_data, TINY, device="cpu", progress=False)
+    fp32 = make_trainer(tiny_cfg, small_data, TINY, device="cpu", progress=False)
+    assert mixed.net_for("semi_supervised") is mixed.model and mixed.net_for("reconstruction") is mixed.net
+    x, y = small_data.labeled_x[:20], small_data.labeled_y[:20]
+    for trainer in (mixed, fp32):
+        trainer.semi_supervised_phase(x, y)
+    for name, weight in fp32.model.encoder.state_dict().items():
+        assert torch.equal(mixed.model.encoder.state_dict()[name], weight), name
+    assert all(torch.equal(c, w.bfloat16()) for c, w in zip(mixed.net.parameters(), mixed.model.parameters()))
+    record = mixed.fit(1)[0]
+    assert 0 <= record["val_accuracy"] <= 100 and "fp32 (then copied)" in mixed.update_kernel
