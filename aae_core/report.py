@@ -334,9 +334,9 @@ def read_benches(folder, device: str = "cpu") -> list[dict]:
     return sorted(results, key=lambda r: (r["precision"], r["batch_size"], r["step"]))
 
 
-def read_precision_runs(folder) -> dict:
-    """The fp32/bf16 pairs under `folder` (<labels-L>/<precision>/seed-<S>) finished in both precisions:
-    {labels: {seed: {"fp32": RunFolder, "bf16": RunFolder}}}, label counts and seeds in order."""
+def read_precision_runs(folder, against: str = "bf16") -> dict:
+    """The pairs of fp32 and `against` runs under `folder` (<labels-L>/<precision>/seed-<S>) finished in
+    both: {labels: {seed: {"fp32": RunFolder, against: RunFolder}}}, label counts and seeds in order."""
     from pathlib import Path
 
     from .runs import RunFolder
@@ -344,7 +344,7 @@ def read_precision_runs(folder) -> dict:
     cells = {}
     for labels_dir in Path(folder).glob("labels-*"):
         seeds = sorted(int(p.name.removeprefix("seed-")) for p in (labels_dir / "fp32").glob("seed-*"))
-        pairs = {seed: {p: RunFolder(labels_dir / p / f"seed-{seed}") for p in ("fp32", "bf16")} for seed in seeds}
+        pairs = {seed: {p: RunFolder(labels_dir / p / f"seed-{seed}") for p in ("fp32", against)} for seed in seeds}
         finished = {seed: runs for seed, runs in pairs.items() if all(run.finished for run in runs.values())}
         if finished:
             labels = labels_dir.name.removeprefix("labels-")
@@ -387,21 +387,21 @@ def breakdown_table(results: list[dict]) -> str:
     return markdown_table(["step", "batch", "matrix products alone", *kinds, "profiled step"], rows)
 
 
-def precision_table(cells: dict, tolerance: float = 0.3) -> str:
-    """fp32 against bf16, seed by seed: {labels: {seed: {"fp32": RunFolder, "bf16": RunFolder}}} (finished
-    pairs only). A seed's difference is bf16 minus fp32 in points of test accuracy; the verdict is on
-    their mean, the spread between seeds beside it. No wall times: the runs shared the machine."""
+def precision_table(cells: dict, tolerance: float = 0.3, against: str = "bf16") -> str:
+    """fp32 against bf16 (or `against`), seed by seed, from read_precision_runs (finished pairs only). A
+    seed's difference is `against` minus fp32 in points of test accuracy; the verdict is on their
+    mean, the spread between seeds beside it. No wall times: the runs shared the machine."""
     def spread(values, sign=False):
         mean = f"{statistics.fmean(values):{'+' if sign else ''}.2f}"
         return f"{mean} ± {statistics.stdev(values):.2f}" if len(values) > 1 else mean
 
     rows = []
     for labels, seeds in cells.items():
-        acc = {p: [runs[p].summary()["test_accuracy"] for runs in seeds.values()] for p in ("fp32", "bf16")}
-        diffs = [b - f for f, b in zip(acc["fp32"], acc["bf16"])]
+        acc = {p: [runs[p].summary()["test_accuracy"] for runs in seeds.values()] for p in ("fp32", against)}
+        diffs = [b - f for f, b in zip(acc["fp32"], acc[against])]
         mean_diff = statistics.fmean(diffs)
-        rows.append([labels, ", ".join(map(str, seeds)), spread(acc["fp32"]), spread(acc["bf16"]),
+        rows.append([labels, ", ".join(map(str, seeds)), spread(acc["fp32"]), spread(acc[against]),
                      ", ".join(f"{d:+.2f}" for d in diffs), spread(diffs, sign=True),
                      "yes" if abs(mean_diff) <= tolerance else "no"])
-    return markdown_table(["labels", "seeds", "fp32 test accuracy", "bf16 test accuracy", "bf16 − fp32 per seed",
+    return markdown_table(["labels", "seeds", "fp32 test accuracy", f"{against} test accuracy", f"{against} − fp32 per seed",
                            "mean difference ± std (points)", f"mean within {tolerance:g} points"], rows)

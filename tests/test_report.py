@@ -36,6 +36,16 @@ def test_no_pairs_no_cells(tmp_path):
     assert read_precision_runs(tmp_path) == {}
 
 
+def test_pairs_against_another_precision(tmp_path):
+    fake_run(tmp_path / "labels-100" / "fp32" / "seed-0", 90.0)
+    fake_run(tmp_path / "labels-100" / "bf16" / "seed-0", 88.0)
+    fake_run(tmp_path / "labels-100" / "bf16-fp32-labeled" / "seed-0", 90.5)
+    cells = read_precision_runs(tmp_path, against="bf16-fp32-labeled")
+    assert set(cells[100][0]) == {"fp32", "bf16-fp32-labeled"}
+    table = precision_table(cells, against="bf16-fp32-labeled").splitlines()
+    assert "bf16-fp32-labeled − fp32 per seed" in table[0] and table[2].split(" | ")[4] == "+0.50"
+
+
 def test_time_to_accuracy_is_the_first_epoch_that_reaches_it():
     from aae_core.report import time_to_accuracy
 
