@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS, RECON_LOSSES,
-                     ModelConfig, TrainConfig)
+from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS,
+                     RECON_LOSSES, ModelConfig, TrainConfig)
 from .errors import AAEError
 
 
