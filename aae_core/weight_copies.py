@@ -38,10 +38,13 @@ class CompiledUpdate:
     compiling fails (no C++ compiler, say) the eager function, after one line on stderr."""
 
     def __init__(self):
+        self.compiled = None  # made on first use: importing torch.compile's machinery takes seconds
+        self.failed = False
+
+    def compile(self):
         if not torch.cuda.is_available():  # else compiling logs that there is no CUDA, which is no news here
             logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-        self.compiled = torch.compile(sgd_momentum_update, dynamic=False, fullgraph=True)
-        self.failed = False
+        return torch.compile(sgd_momentum_update, dynamic=False, fullgraph=True)
 
     @property
     def kernel(self) -> str:
@@ -50,6 +53,7 @@ class CompiledUpdate:
     def __call__(self, *args) -> None:
         if not self.failed:
             try:
+                self.compiled = self.compiled or self.compile()
                 return self.compiled(*args)
             except Exception as error:  # the backend's errors have no common type
                 self.failed = True
