@@ -147,7 +147,8 @@ class Trainer:
         """How the weights are updated, in words (the bench prints it)."""
         if self.net is self.model:
             when = " inside the backward pass" if self.in_backward is not None else ""
-            return ("autocast, " if self.cfg.precision != "fp32" else "") + f"{self.optimizer_kernel} optimizer steps{when}"
+            autocast = "autocast, " if self.cfg.precision != "fp32" else ""
+            return f"{autocast}{self.optimizer_kernel} optimizer steps{when}"
         kernels = sorted({optimizer.kernel for optimizer in self.optimizers.values()})
         return f"bf16 weight copies, {' and '.join(kernels)} updates"
 
