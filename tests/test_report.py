@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from aae_core.report import precision_table, read_precision_runs
 
 
@@ -44,6 +46,8 @@ def test_pairs_against_another_precision(tmp_path):
     assert set(cells[100][0]) == {"fp32", "bf16-fp32-labeled"}
     table = precision_table(cells, against="bf16-fp32-labeled").splitlines()
     assert "bf16-fp32-labeled − fp32 per seed" in table[0] and table[2].split(" | ")[4] == "+0.50"
+    from aae_core.report import mean_difference
+    assert mean_difference(cells[100], "bf16-fp32-labeled") == pytest.approx(0.5)
 
 
 def test_time_to_accuracy_is_the_first_epoch_that_reaches_it():
