@@ -21,6 +21,7 @@ from typing import Callable, Iterable
 import torch
 from tqdm.auto import tqdm
 
+from .backward_updates import UpdatesInBackward, can_update_in_backward
 from .config import BF16_WEIGHTS, FP32_PHASES, PHASES, TrainConfig
 from .data import BatchCycler, SemiSupervisedData, batches_per_pass
 from .errors import AAEError
@@ -28,7 +29,6 @@ from .evaluate import accuracy
 from .losses import (classification_loss, discriminator_loss, generator_loss, reconstruction_loss,
                      sample_categorical, sample_gaussian, sample_gaussian_mixture)
 from .models import SemiSupervisedAAE
-from .backward_updates import UpdatesInBackward, can_update_in_backward
 from .weight_copies import CopyOptimizer, bf16_copy, sync_copies
 
 Callback = Callable[["Trainer", dict], None]
@@ -188,7 +188,7 @@ class Trainer:
 
     def sample_prior(self, code: str, n: int) -> torch.Tensor:
         """n samples of the prior of code 'y' (one-hot categorical) or 'z' (Gaussian or mixture)."""
-        cfg = self.net.cfg
+        cfg = self.model.cfg
         if code == "y":
             return sample_categorical(n, cfg.n_classes, self.sampler)  # (n, 10)
         sample = sample_gaussian_mixture if self.cfg.z_prior == "mixture" else sample_gaussian

@@ -118,9 +118,9 @@ class CopyOptimizer:
             for weight, weight_copy in pairs:
                 weight.grad = weight_copy.grad.float()
             self.optimizer.step()
-            for weight, weight_copy in pairs:
+            for weight, _ in pairs:
                 weight.grad = None
-                weight_copy.copy_(weight)
+            torch._foreach_copy_(self.copies, self.weights)
             return
         group = self.optimizer.param_groups[0]
         self.lr.fill_(group["lr"])
@@ -138,8 +138,7 @@ class CopyOptimizer:
         return state["momentum_buffer"]
 
 
+@torch.no_grad()
 def sync_copies(model: nn.Module, copies: nn.Module) -> None:
     """Round `model`'s weights into `copies` (after loading a checkpoint, say)."""
-    with torch.no_grad():
-        for weight, weight_copy in zip(model.parameters(), copies.parameters()):
-            weight_copy.copy_(weight)
+    torch._foreach_copy_(list(copies.parameters()), list(model.parameters()))
