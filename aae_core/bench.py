@@ -242,12 +242,14 @@ def reference_step_fn(model: SemiSupervisedAAE, data: SemiSupervisedData, batch:
 
 def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 100, steps: int = 50,
               warmup: int = 10, reference: bool = True, gemm_repeats: int = 3,
-              compare_kernels: bool = False, breakdown: bool = False, bf16_weights: str = "copies") -> dict:
+              compare_kernels: bool = False, breakdown: bool = False, bf16_weights: str = "copies",
+              cuda_graphs: bool | None = None) -> dict:
     """Time the trainer's step, the GEMM bound and (optionally) the reference loop; return the numbers.
     compare_kernels: also time the step with torch's optimizer steps after the backward pass, with
     each kernel (what the trainer's own updates gain; in bf16 under autocast's casts);
     breakdown: also profile the step and sum its time by kind of operator (CPU only);
-    bf16_weights: with bf16, the step computes with bf16 weight copies or casts under autocast."""
+    bf16_weights: with bf16, the step computes with bf16 weight copies or casts under autocast;
+    cuda_graphs: replay the step as a CUDA graph (None: on a CUDA device), timed beside the eager step."""
     if breakdown and device.type != "cpu":
         raise AAEError("--breakdown sums CPU operator times; on a GPU use torch.profiler with CUDA activity")
     start = time.perf_counter()
@@ -255,13 +257,16 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
     cfg = TrainConfig(labels=batch_size, batch_size=batch_size, precision=precision, device=device.type)
     data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
 
-    def trainer_with(kernel=None, weights=bf16_weights, in_backward=True):
+    def trainer_with(kernel=None, weights=bf16_weights, in_backward=True, graphs=cuda_graphs):
         torch.manual_seed(0)
         return Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False,
-                       optimizer_kernel=kernel, bf16_weights=weights, update_in_backward=in_backward)
+                       optimizer_kernel=kernel, bf16_weights=weights, update_in_backward=in_backward,
+                       cuda_graphs=graphs)
 
     trainer = trainer_with()  # the kernel `train` uses on this device
     timed = {"step": trainer.train_step}
+    if trainer.graphed_step is not None:  # what the graph gains: the same step launched op by op
+        timed["eager"] = trainer_with(graphs=False).train_step
     if compare_kernels:
         timed.update({kernel: trainer_with(kernel, "autocast", in_backward=False).train_step
                       for kernel in OPTIMIZER_KERNELS})
@@ -292,6 +297,8 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
         "batch_size": batch_size,
         "steps_timed": steps,
     }
+    if "eager" in timings:
+        result["eager_ms_per_step"] = 1e3 * timings["eager"][0]
     if compare_kernels:
         result["optimizer_kernels_ms_per_step"] = {kernel: 1e3 * timings[kernel][0] for kernel in OPTIMIZER_KERNELS}
     if breakdown:
@@ -314,6 +321,8 @@ def format_bench(r: dict) -> str:
         f"  matrix products  {r['gemm_gflops']:8.1f} GFLOP/s alone ({r['gemm_ms_per_step']:.1f} ms per step's worth)",
         f"  ratio            {100 * r['ratio_to_gemm']:8.1f} % of the matrix-multiply rate",
     ]
+    if "eager_ms_per_step" in r:
+        lines.append(f"  without graph    {r['eager_ms_per_step']:8.1f} ms per step (each kernel launched from Python)")
     after = "after backward" + (", autocast" if r["precision"] == "bf16" else "")
     for kernel, ms in r.get("optimizer_kernels_ms_per_step", {}).items():
         lines.append(f"  {kernel + ' optimizer':16s} {ms:8.1f} ms per step ({after})")

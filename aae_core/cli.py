@@ -46,6 +46,9 @@ def phase_value(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"must be PHASE=NUMBER, got {text!r}") from None
 
 
+NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead of replaying one CUDA graph"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="Semi-supervised adversarial autoencoders on MNIST.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -90,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "leaving RUN as it is")
     train.add_argument("--force", action="store_true", help="overwrite a finished or unfinished run in --out")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of a trained run")
     evaluate.add_argument("run", help="run folder, checkpoint.pt or model.pt")
@@ -106,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--bf16-weights", choices=BF16_WEIGHTS, default="copies",
                        help="with bf16: compute with bf16 copies of the weights (default) or cast them under autocast")
     bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
+    bench.add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
     bench.add_argument("--breakdown", action="store_true",
                        help="also profile the step and sum its time by kind of operator (CPU)")
     bench.add_argument("--json", action="store_true", help="print one JSON line")
@@ -272,7 +277,8 @@ def bench_command(args) -> int:
             raise AAEError(f"cannot create {args.out.parent}: {err.strerror}") from None
     result = run_bench(resolve_device(args.device), args.precision, args.batch_size, args.steps,
                        reference=not args.no_reference, compare_kernels=args.compare_kernels,
-                       breakdown=args.breakdown, bf16_weights=args.bf16_weights)
+                       breakdown=args.breakdown, bf16_weights=args.bf16_weights,
+                       cuda_graphs=False if args.no_cuda_graphs else None)
     print(json.dumps(result) if args.json else format_bench(result))
     if args.out is not None:
         write_json(args.out, result)
@@ -316,7 +322,8 @@ def train_command(args) -> int:
         print(f"epoch {record['epoch']:>4}/{cfg.epochs}  {losses}  val {record['val_accuracy']:.2f}%  "
               f"{record['seconds']:.1f} s", flush=True)
 
-    trainer = make_trainer(cfg, data, model_cfg, device=device, callbacks=[report], progress=not args.quiet)
+    trainer = make_trainer(cfg, data, model_cfg, device=device, callbacks=[report], progress=not args.quiet,
+                           cuda_graphs=False if args.no_cuda_graphs else None)
     if state is not None:
         trainer.load_state_dict(state)
         print(f"{run.path}: resuming after epoch {trainer.epoch}", flush=True)

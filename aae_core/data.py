@@ -142,6 +142,7 @@ class BatchCycler:
         self.generator = torch.Generator().manual_seed(seed)
         self.perm = torch.randperm(n, generator=self.generator)
         self.position = 0
+        self.perm_on_device = (None, None)  # (perm, its copy on a device): one copy per pass
 
     @property
     def batches_per_pass(self) -> int:
@@ -154,6 +155,17 @@ class BatchCycler:
         batch = self.perm[self.position : self.position + self.batch_size]
         self.position += self.batch_size
         return batch
+
+    def next_on(self, device: torch.device) -> torch.Tensor:
+        """next(), on `device`: the pass's permutation is copied there once, so that a step on a GPU
+        does not wait for a copy from the host."""
+        batch = self.next()
+        if device.type == "cpu":
+            return batch
+        perm, on_device = self.perm_on_device
+        if perm is not self.perm or on_device.device != device:
+            self.perm_on_device = (self.perm, self.perm.to(device))
+        return self.perm_on_device[1][self.position - len(batch) : self.position]
 
     def state_dict(self) -> dict:
         return {"perm": self.perm, "position": self.position, "generator": self.generator.get_state()}

@@ -65,19 +65,22 @@ def read_json(path: Path):
 
 
 def git_commit() -> str:
-    """HEAD of the repository the package runs from, '+dirty' if tracked code changed; 'unknown' outside git."""
+    """HEAD of the repository the package runs from, '+dirty' if tracked code changed. Outside git,
+    $AAE_GIT_COMMIT (a copy of the tree sent to a GPU machine says so which commit it is), else 'unknown'."""
+    outside_git = os.environ.get("AAE_GIT_COMMIT", "unknown")
+
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
 
     try:
         head = git("rev-parse", "HEAD")
         if head.returncode != 0:
-            return "unknown"
+            return outside_git
         # Only code counts: run folders under results/ change while runs write them.
         dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results").stdout.strip()
         return head.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return outside_git
 
 
 def describe_device(device: torch.device) -> str:

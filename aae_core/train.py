@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from .backward_updates import UpdatesInBackward, can_update_in_backward
 from .config import BF16_WEIGHTS, FP32_PHASES, PHASES, TrainConfig
+from .cuda_graphs import GraphedStep, can_use_cuda_graphs
 from .data import BatchCycler, SemiSupervisedData, batches_per_pass
 from .errors import AAEError
 from .evaluate import accuracy
@@ -73,13 +74,19 @@ def kernel_flags(kernel: str) -> dict:
             "loop": {"fused": False, "foreach": False}}[kernel]
 
 
+def optimizer_flags(name: str, kernel: str, graphed: bool = False) -> dict:
+    """kernel_flags, and for a step recorded as a CUDA graph AdamW's capturable form (its step count
+    on the GPU; torch refuses to record the other). Plain SGD records as it is."""
+    return {**kernel_flags(kernel), **({"capturable": graphed} if name == "adamw" else {})}
+
+
 def build_optimizer(name: str, params: Iterable[torch.nn.Parameter], momentum: float,
-                    kernel: str = "foreach") -> torch.optim.Optimizer:
+                    kernel: str = "foreach", graphed: bool = False) -> torch.optim.Optimizer:
     params = list(params)
     if name == "sgd":
-        return torch.optim.SGD(params, lr=0.0, momentum=momentum, **kernel_flags(kernel))
+        return torch.optim.SGD(params, lr=0.0, momentum=momentum, **optimizer_flags(name, kernel))
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=0.0, **kernel_flags(kernel))
+        return torch.optim.AdamW(params, lr=0.0, **optimizer_flags(name, kernel, graphed))
     raise AAEError(f"unknown optimizer {name!r}")
 
 
@@ -102,7 +109,7 @@ class Trainer:
     def __init__(self, model: SemiSupervisedAAE, cfg: TrainConfig, data: SemiSupervisedData,
                  device: torch.device | str | None = None, callbacks: Iterable[Callback] = (),
                  progress: bool = True, optimizer_kernel: str | None = None, bf16_weights: str = "copies",
-                 update_in_backward: bool = True):
+                 update_in_backward: bool = True, cuda_graphs: bool | None = None):
         if bf16_weights not in BF16_WEIGHTS:
             raise AAEError(f"bf16_weights must be one of {', '.join(BF16_WEIGHTS)}, not {bf16_weights!r}")
         self.cfg = cfg
@@ -122,8 +129,10 @@ class Trainer:
             "semi_supervised": list(model.encoder.parameters()),
         }
         self.optimizer_kernel = optimizer_kernel or best_optimizer_kernel(self.device)
+        # on a GPU the step is replayed as one CUDA graph (None: wherever the device has them)
+        self.graphed = can_use_cuda_graphs(self.device) if cuda_graphs is None else cuda_graphs
         self.optimizers = {phase: build_optimizer(opt.name, phase_params[phase], opt.momentum.get(phase, 0.0),
-                                                  self.optimizer_kernel)
+                                                  self.optimizer_kernel, self.graphed)
                            for phase in PHASES}
         if with_copies:
             copy_of = dict(zip(self.model.parameters(), self.net.parameters()))
@@ -138,6 +147,7 @@ class Trainer:
         self.unlabeled_batches = BatchCycler(len(data.unlabeled_x), cfg.batch_size, seed=cfg.seed + 1)
         self.labeled_batches = (BatchCycler(len(data.labeled_x), cfg.batch_size, seed=cfg.seed + 2)
                                 if len(data.labeled_x) else None)  # None: no labels, no phase (3)
+        self.graphed_step = GraphedStep(self) if self.graphed else None
         self.epoch = 0  # epochs completed
         self.history: list[dict] = []
         self.set_learning_rates()  # so that the phase methods can be called on their own
@@ -145,12 +155,13 @@ class Trainer:
     @property
     def update_kernel(self) -> str:
         """How the weights are updated, in words (the bench prints it)."""
+        graphed = ", each step one CUDA graph" if self.graphed_step is not None else ""
         if self.net is self.model:
             when = " inside the backward pass" if self.in_backward is not None else ""
             autocast = "autocast, " if self.cfg.precision != "fp32" else ""
-            return f"{autocast}{self.optimizer_kernel} optimizer steps{when}"
+            return f"{autocast}{self.optimizer_kernel} optimizer steps{when}{graphed}"
         kernels = sorted({optimizer.kernel for optimizer in self.optimizers.values()})
-        return f"bf16 weight copies, {' and '.join(kernels)} updates"
+        return f"bf16 weight copies, {' and '.join(kernels)} updates{graphed}"
 
     # ----------------------------------------------------------------- the step, phase by phase
     def autocast(self, phase: str):
@@ -225,15 +236,28 @@ class Trainer:
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One step on the next unlabeled and labeled batches; returns the losses (on device)."""
+        unlabeled, labeled = self.next_batches()
+        if self.graphed_step is not None:
+            return self.graphed_step(unlabeled, labeled)
+        return self.step_on(unlabeled, labeled)
+
+    def next_batches(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The next step's indices (on the device) into the unlabeled and the labeled images; None
+        for a set the step does not use (no unlabeled image for the NN baseline, no labels)."""
+        unlabeled = None if self.cfg.supervised_only else self.unlabeled_batches.next_on(self.device)
+        labeled = None if self.labeled_batches is None else self.labeled_batches.next_on(self.device)
+        return unlabeled, labeled
+
+    def step_on(self, unlabeled: torch.Tensor | None, labeled: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """The three phases on the images at these indices (see next_batches); returns the losses."""
         d, losses = self.data, {}
-        if not self.cfg.supervised_only:  # the NN baseline sees no unlabeled image
-            x_u = d.unlabeled_x[self.unlabeled_batches.next().to(self.device)]  # (B, 784)
+        if unlabeled is not None:
+            x_u = d.unlabeled_x[unlabeled]  # (B, 784)
             x_u_noisy = self.add_noise(x_u)
             losses["recon"] = self.reconstruction_phase(x_u_noisy, x_u)
             if self.cfg.regularize:
                 losses.update(self.regularization_phase(x_u_noisy))
-        if self.labeled_batches is not None:
-            labeled = self.labeled_batches.next().to(self.device)
+        if labeled is not None:
             x_l, y_l = d.labeled_x[labeled], d.labeled_y[labeled]  # (B_l, 784), (B_l,)
             losses["class"] = self.semi_supervised_phase(self.add_noise(x_l, self.cfg.labeled_noise), y_l)
         return losses
@@ -323,7 +347,7 @@ class Trainer:
         for phase, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][phase])
             for group in opt.param_groups:  # the saved kernel may not exist on this device
-                group.update(kernel_flags(self.optimizer_kernel))
+                group.update(optimizer_flags(self.cfg.optimizer.name, self.optimizer_kernel, self.graphed))
         self.sampler.set_state(state["sampler"].cpu() if hasattr(state["sampler"], "cpu") else state["sampler"])
         self.unlabeled_batches.load_state_dict(state["unlabeled_batches"])
         if self.labeled_batches is not None:

@@ -1,0 +1,81 @@
+"""The step replayed as a CUDA graph trains exactly as the eager step; the device-side batches.
+
+The graph tests need a GPU and are skipped without one (CI has none; they run on a lent GPU)."""
+import pytest
+import torch
+
+from aae_core.data import BatchCycler
+from aae_core.errors import AAEError
+from aae_core.train import make_trainer
+from conftest import TINY
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def trainer(cfg, data, device="cpu", **kwargs):
+    return make_trainer(cfg, data, TINY, device=device, progress=False, **kwargs)
+
+
+def test_batches_on_a_device_are_the_batches_of_the_host():
+    host, device = BatchCycler(250, 100, seed=3), BatchCycler(250, 100, seed=3)
+    target = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    for _ in range(7):  # three passes and a bit: the permutation changes every two batches
+        assert torch.equal(host.next(), device.next_on(target).cpu())
+
+
+def test_a_cpu_trainer_launches_its_steps_and_refuses_graphs(small_data, tiny_cfg):
+    assert trainer(tiny_cfg, small_data).graphed_step is None
+    with pytest.raises(AAEError, match="CUDA graphs need a CUDA device"):
+        trainer(tiny_cfg, small_data, cuda_graphs=True)
+
+
+def fit_both(cfg, data, epochs=2, **kwargs):
+    """A graphed and an eager trainer on the GPU, same seed, after `epochs` epochs."""
+    graphed = trainer(cfg, data, "cuda", **kwargs)
+    eager = trainer(cfg, data, "cuda", cuda_graphs=False, **kwargs)
+    assert graphed.graphed_step is not None and eager.graphed_step is None
+    graphed.fit(epochs)
+    eager.fit(epochs)
+    return graphed, eager
+
+
+def assert_same_training(graphed, eager):
+    for name, weight in eager.model.state_dict().items():
+        torch.testing.assert_close(graphed.model.state_dict()[name], weight, msg=name)
+    for old, new in zip(eager.history, graphed.history):
+        for key in old:
+            if key.startswith("loss_") or key == "val_accuracy":
+                assert new[key] == pytest.approx(old[key], rel=1e-4), key
+    # the graph advanced the trainer's random stream exactly as the eager steps did
+    assert torch.equal(graphed.sampler.get_state(), eager.sampler.get_state())
+
+
+@cuda
+@pytest.mark.parametrize("precision, preset", [("fp32", "paper-sgd"), ("bf16", "paper-sgd"), ("fp32", "adamw")])
+def test_a_graphed_step_trains_as_the_eager_step(small_data, tiny_cfg, precision, preset):
+    graphed, eager = fit_both(tiny_cfg.with_(precision=precision, preset=preset, device="cuda"), small_data)
+    assert graphed.graphed_step.graph is not None  # 12 steps: 3 eager, then replays
+    assert "CUDA graph" in graphed.update_kernel
+    assert_same_training(graphed, eager)
+
+
+@cuda
+def test_a_new_learning_rate_is_recorded_again(small_data, tiny_cfg):
+    cfg = tiny_cfg.with_(device="cuda", lr_milestones=(1,))  # every rate drops tenfold after epoch 1
+    graphed, eager = fit_both(cfg, small_data)
+    assert graphed.graphed_step.recorded_with == graphed.graphed_step.learning_rates()
+    assert graphed.graphed_step.recorded_with[0] == pytest.approx(0.1 * cfg.optimizer.lr["reconstruction"])
+    assert_same_training(graphed, eager)
+
+
+@cuda
+def test_a_graphed_run_resumes_as_if_never_stopped(small_data, tiny_cfg):
+    cfg = tiny_cfg.with_(device="cuda")
+    whole = trainer(cfg, small_data, "cuda")
+    whole.fit(3)
+    first = trainer(cfg, small_data, "cuda")
+    first.fit(1)
+    resumed = trainer(cfg, small_data, "cuda")
+    resumed.load_state_dict(first.state_dict())
+    resumed.fit(3)
+    assert_same_training(resumed, whole)
