@@ -65,9 +65,11 @@ def read_json(path: Path):
 
 
 def git_commit() -> str:
-    """HEAD of the repository the package runs from, '+dirty' if tracked code changed. Outside git,
-    $AAE_GIT_COMMIT (a copy of the tree sent to a GPU machine says so which commit it is), else 'unknown'."""
-    outside_git = os.environ.get("AAE_GIT_COMMIT", "unknown")
+    """HEAD of the repository the package runs from, '+dirty' if tracked code changed; 'unknown' outside
+    git. $AAE_GIT_COMMIT, where set, says it instead: a copy of the tree run on another machine (a lent
+    GPU) may carry no git, or a stale one."""
+    if os.environ.get("AAE_GIT_COMMIT"):
+        return os.environ["AAE_GIT_COMMIT"]
 
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
@@ -75,12 +77,12 @@ def git_commit() -> str:
     try:
         head = git("rev-parse", "HEAD")
         if head.returncode != 0:
-            return outside_git
+            return "unknown"
         # Only code counts: run folders under results/ change while runs write them.
         dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results").stdout.strip()
         return head.stdout.strip() + ("+dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return outside_git
+        return "unknown"
 
 
 def describe_device(device: torch.device) -> str:

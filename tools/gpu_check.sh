@@ -18,6 +18,7 @@ log() { echo "== $* ($(date +%T))"; }
   log "CUDA-graph tests"
   timeout 240 python3 -m pytest -q -x -p no:cacheprovider tests/test_cuda_graphs.py 2>&1 | tail -15
 
+  keep_runs() { (cd /tmp/runs && tar czf "$out/runs.tgz" --exclude='*.pt' .); }
   bench() { timeout 150 python3 -m aae_core bench --device cuda --json "$@" >> "$out/benches.jsonl" || echo "bench $* failed"; }
   log "bench, batch 100"
   bench --precision fp32 && bench --precision bf16
@@ -26,10 +27,18 @@ log() { echo "== $* ($(date +%T))"; }
   log "training, 1 epoch, eager steps"
   timeout 120 python3 -m aae_core train --device cuda --labels 100 --epochs 1 --quiet --no-cuda-graphs \
     --out /tmp/runs/cuda-eager
-  (cd /tmp/runs && tar czf "$out/runs.tgz" --exclude='*.pt' .)
+  keep_runs
   log "bench, other batch sizes and bf16 under autocast"
   for b in 50 200 400; do bench --precision fp32 --batch-size $b; bench --precision bf16 --batch-size $b; done
   bench --precision bf16 --bf16-weights autocast
+  log "10 epochs, 100 labels, fp32 and bf16, seeds 0-2"
+  for seed in 0 1 2; do
+    for p in fp32 bf16; do
+      timeout 100 python3 -m aae_core train --device cuda --labels 100 --epochs 10 --seed $seed --precision $p \
+        --quiet --out /tmp/runs/precision/labels-100/$p/seed-$seed | tail -1
+      keep_runs
+    done
+  done
   log "done"
   python3 - "$out/benches.jsonl" <<'EOF'
 import json, sys
