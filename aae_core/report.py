@@ -364,6 +364,18 @@ def bench_table(results: list[dict]) -> str:
                            "GEMM alone GFLOP/s", "of GEMM rate", "plain loop ms/step", "trainer speed-up"], rows)
 
 
+def graph_table(results: list[dict]) -> str:
+    """GPU benches: the step replayed as one CUDA graph beside the same step launched kernel by kernel
+    (eager), the plain loop and the matrix products alone."""
+    rows = [[r["step"], r["batch_size"], f"{r['ms_per_step']:.2f}", f"{r['s_per_epoch']:.2f}",
+             f"{r['eager_ms_per_step']:.2f}", f"{r['eager_ms_per_step'] / r['ms_per_step']:.1f}×",
+             f"{r['reference_ms_per_step']:.2f}" if "reference_ms_per_step" in r else "–",
+             f"{r['gemm_ms_per_step']:.2f}"]
+            for r in results if "eager_ms_per_step" in r]
+    return markdown_table(["step", "batch", "graph ms/step", "s/epoch", "eager ms/step", "graph speed-up",
+                           "plain loop ms/step", "matrix products alone ms/step"], rows)
+
+
 def kernel_table(results: list[dict]) -> str:
     """The same step with each optimizer kernel (bench --compare-kernels), per precision and batch, beside
     the trainer's own step (in bf16 the kernels are timed under autocast, where the kernel is the whole

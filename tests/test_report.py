@@ -216,6 +216,15 @@ def test_breakdown_table_lists_the_profiled_benches_only():
     assert lines[2:] == ["| bf16, weight copies | 100 | 7.0 | 12.0 | 9.5 | 1.0 | 22.5 |"]
 
 
+def test_graph_table_sets_the_graph_beside_the_eager_step_of_gpu_benches_only():
+    from aae_core.report import graph_table
+
+    gpu = {"step": "fp32", "batch_size": 100, "ms_per_step": 1.6, "s_per_epoch": 0.8, "eager_ms_per_step": 8.0,
+           "reference_ms_per_step": 10.0, "gemm_ms_per_step": 1.0}
+    lines = graph_table([gpu, {"step": "fp32", "batch_size": 100, "ms_per_step": 45.0}]).splitlines()
+    assert lines[2:] == ["| fp32 | 100 | 1.60 | 0.80 | 8.00 | 5.0× | 10.00 | 1.00 |"]
+
+
 def test_read_benches_names_the_step_of_files_from_before_weight_copies(tmp_path):
     """A bf16 bench without a 'step' was timed under autocast: it says so beside a new one."""
     from aae_core.report import read_benches
