@@ -334,17 +334,20 @@ def read_benches(folder, device: str = "cpu") -> list[dict]:
     return sorted(results, key=lambda r: (r["precision"], r["batch_size"], r["step"]))
 
 
-def read_precision_runs(folder, against: str = "bf16") -> dict:
+def read_precision_runs(folder, against: str = "bf16", fp32_folder=None) -> dict:
     """The pairs of fp32 and `against` runs under `folder` (<labels-L>/<precision>/seed-<S>) finished in
-    both: {labels: {seed: {"fp32": RunFolder, against: RunFolder}}}, label counts and seeds in order."""
+    both: {labels: {seed: {"fp32": RunFolder, against: RunFolder}}}, label counts and seeds in order.
+    fp32_folder: the fp32 runs are there instead (<labels-L>/seed-<S>, as results/table3 holds them)."""
     from pathlib import Path
 
     from .runs import RunFolder
 
     cells = {}
     for labels_dir in Path(folder).glob("labels-*"):
-        seeds = sorted(int(p.name.removeprefix("seed-")) for p in (labels_dir / "fp32").glob("seed-*"))
-        pairs = {seed: {p: RunFolder(labels_dir / p / f"seed-{seed}") for p in ("fp32", against)} for seed in seeds}
+        fp32_dir = labels_dir / "fp32" if fp32_folder is None else Path(fp32_folder) / labels_dir.name
+        seeds = sorted(int(p.name.removeprefix("seed-")) for p in (labels_dir / against).glob("seed-*"))
+        pairs = {seed: {"fp32": RunFolder(fp32_dir / f"seed-{seed}"), against: RunFolder(labels_dir / against / f"seed-{seed}")}
+                 for seed in seeds}
         finished = {seed: runs for seed, runs in pairs.items() if all(run.finished for run in runs.values())}
         if finished:
             labels = labels_dir.name.removeprefix("labels-")

@@ -50,6 +50,18 @@ def test_pairs_against_another_precision(tmp_path):
     assert mean_difference(cells[100], "bf16-fp32-labeled") == pytest.approx(0.5)
 
 
+def test_pairs_with_the_fp32_runs_of_another_folder(tmp_path):
+    """bf16 runs beside Table 3's fp32 runs of the same seeds (labels-L/seed-S, no precision folder)."""
+    fake_run(tmp_path / "table3" / "labels-1000" / "seed-0", 97.5)
+    fake_run(tmp_path / "table3" / "labels-1000" / "seed-1", 97.9)  # no bf16 run: left out
+    fake_run(tmp_path / "table3" / "labels-100" / "seed-0", 96.0)
+    fake_run(tmp_path / "bf16-50" / "labels-1000" / "bf16" / "seed-0", 97.3)
+    fake_run(tmp_path / "bf16-50" / "labels-100" / "bf16" / "seed-0")  # unfinished: left out
+    cells = read_precision_runs(tmp_path / "bf16-50", fp32_folder=tmp_path / "table3")
+    assert list(cells) == [1000] and list(cells[1000]) == [0]
+    assert precision_table(cells).splitlines()[2].split(" | ")[4] == "-0.20"
+
+
 def test_time_to_accuracy_is_the_first_epoch_that_reaches_it():
     from aae_core.report import time_to_accuracy
 
