@@ -7,7 +7,8 @@ Three timings in one process, on the same device and precision:
   gemm       every matrix product of that step (shapes enumerated from the layers), alone:
              the machine's matrix-multiply rate for exactly this work, and so a bound on the step;
   reference  a plain PyTorch step as most tutorials write it (separate forward passes per loss,
-             fresh label tensors, one optimizer per network and loss), for comparison.
+             fresh label tensors, one optimizer per network and loss), for comparison;
+  eager      (CUDA) the trainer's step launched kernel by kernel, beside its replay as one CUDA graph.
   breakdown  (CPU, optional) the step under torch.profiler, its operators' own time summed by
              kind: matrix products, dtype casts and copies, optimizer updates, everything else;
              what is left of the step beside its matrix products, and where.

@@ -7,7 +7,8 @@ One step (Makhzani et al. 2015, section 5), on an unlabeled batch x_u and a labe
   (3) semi-supervised  the encoder's y head minimises cross-entropy on (x_l, y_l)
 Each phase has its own optimizer, as in the seed reproduction; in fp32 its fused steps run weight by
 weight inside the backward pass (backward_updates.py). With bf16 the phases compute with a bf16
-copy of the model (weight_copies.py); the fp32 model is what is saved and evaluated. The
+copy of the model (weight_copies.py); the fp32 model is what is saved and evaluated. On a GPU
+the whole step is recorded once as a CUDA graph and replayed (cuda_graphs.py). The
 trainer takes its data as tensors (it never builds a data set) and reports each epoch to
 callbacks: saving checkpoints, printing and plotting are theirs.
 """
@@ -349,6 +350,8 @@ class Trainer:
             for group in opt.param_groups:  # the saved kernel may not exist on this device
                 group.update(optimizer_flags(self.cfg.optimizer.name, self.optimizer_kernel, self.graphed))
         self.sampler.set_state(state["sampler"].cpu() if hasattr(state["sampler"], "cpu") else state["sampler"])
+        if self.graphed_step is not None:  # a recording would go on updating the replaced momenta
+            self.graphed_step = GraphedStep(self)
         self.unlabeled_batches.load_state_dict(state["unlabeled_batches"])
         if self.labeled_batches is not None:
             self.labeled_batches.load_state_dict(state["labeled_batches"])
