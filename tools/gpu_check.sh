@@ -31,12 +31,14 @@ log() { echo "== $* ($(date +%T))"; }
   log "bench, other batch sizes and bf16 under autocast"
   for b in 50 200 400; do bench --precision fp32 --batch-size $b; bench --precision bf16 --batch-size $b; done
   bench --precision bf16 --bf16-weights autocast
-  log "10 epochs, 100 labels, fp32 and bf16, seeds 0-2"
-  for seed in 0 1 2; do
-    for p in fp32 bf16; do
-      timeout 100 python3 -m aae_core train --device cuda --labels 100 --epochs 10 --seed $seed --precision $p \
-        --quiet --out /tmp/runs/precision/labels-100/$p/seed-$seed | tail -1
-      keep_runs
+  log "10 epochs, 100 and 1000 labels, fp32 and bf16, seeds 0-2"
+  for labels in 100 1000; do
+    for seed in 0 1 2; do
+      for p in fp32 bf16; do
+        timeout 100 python3 -m aae_core train --device cuda --labels $labels --epochs 10 --seed $seed --precision $p \
+          --quiet --out /tmp/runs/precision/labels-$labels/$p/seed-$seed | tail -1
+        keep_runs
+      done
     done
   done
   log "done"
