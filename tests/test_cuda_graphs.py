@@ -29,6 +29,15 @@ def test_a_cpu_trainer_launches_its_steps_and_refuses_graphs(small_data, tiny_cf
         trainer(tiny_cfg, small_data, cuda_graphs=True)
 
 
+def test_only_adamw_is_built_capturable_for_a_graph():
+    """torch refuses to record a non-capturable AdamW step; SGD has no such flag."""
+    from aae_core.train import optimizer_flags
+
+    assert optimizer_flags("adamw", "fused", graphed=True) == {"fused": True, "foreach": False, "capturable": True}
+    assert optimizer_flags("adamw", "fused")["capturable"] is False
+    assert "capturable" not in optimizer_flags("sgd", "fused", graphed=True)
+
+
 def fit_both(cfg, data, epochs=2, **kwargs):
     """A graphed and an eager trainer on the GPU, same seed, after `epochs` epochs."""
     graphed = trainer(cfg, data, "cuda", **kwargs)
