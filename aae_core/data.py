@@ -142,7 +142,7 @@ class BatchCycler:
         self.generator = torch.Generator().manual_seed(seed)
         self.perm = torch.randperm(n, generator=self.generator)
         self.position = 0
-        self.perm_on_device = (None, None)  # (perm, its copy on a device): one copy per pass
+        self.perm_on_device = (None, None, None)  # (perm, device asked for, its copy there): one copy per pass
 
     @property
     def batches_per_pass(self) -> int:
@@ -162,10 +162,10 @@ class BatchCycler:
         batch = self.next()
         if device.type == "cpu":
             return batch
-        perm, on_device = self.perm_on_device
-        if perm is not self.perm or on_device.device != device:
-            self.perm_on_device = (self.perm, self.perm.to(device))
-        return self.perm_on_device[1][self.position - len(batch) : self.position]
+        perm, copied_for, _ = self.perm_on_device
+        if perm is not self.perm or copied_for != device:  # the device as asked: "cuda", not the copy's "cuda:0"
+            self.perm_on_device = (self.perm, device, self.perm.to(device))
+        return self.perm_on_device[2][self.position - len(batch) : self.position]
 
     def state_dict(self) -> dict:
         return {"perm": self.perm, "position": self.position, "generator": self.generator.get_state()}

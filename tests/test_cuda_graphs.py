@@ -23,6 +23,19 @@ def test_batches_on_a_device_are_the_batches_of_the_host():
         assert torch.equal(host.next(), device.next_on(target).cpu())
 
 
+@cuda
+def test_a_pass_is_copied_to_the_gpu_once():
+    """torch.device("cuda") is not the copy's device ("cuda:0"): the copy is kept all the same."""
+    cycler = BatchCycler(1000, 100, seed=0)
+    cycler.next_on(torch.device("cuda"))
+    copy = cycler.perm_on_device[2]
+    for _ in range(9):  # the rest of the pass
+        cycler.next_on(torch.device("cuda"))
+        assert cycler.perm_on_device[2] is copy
+    cycler.next_on(torch.device("cuda"))  # a new pass, a new permutation
+    assert cycler.perm_on_device[2] is not copy
+
+
 def test_a_cpu_trainer_launches_its_steps_and_refuses_graphs(small_data, tiny_cfg):
     assert trainer(tiny_cfg, small_data).graphed_step is None
     with pytest.raises(AAEError, match="CUDA graphs need a CUDA device"):
