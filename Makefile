@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install chromium book test unit bench clean
+.PHONY: install chromium book test unit bench bench-repeats clean
 
 install: $(STAMP)
 
@@ -47,6 +47,17 @@ bench: install
 	  done; \
 	done
 	$(BENCH) --precision bf16 --bf16-weights autocast --out $(BENCH_DIR)/$(DEVICE)-bf16-autocast-batch100.json
+
+# The batch-100 bench again and again, fp32 and bf16 in turn, each run a fresh process: how far one run's
+# number moves on this machine (chapter 5). Replaces $(BENCH_DIR)/repeats/$(DEVICE)-*.json.
+REPEATS ?= 7
+bench-repeats: install
+	for i in $$(seq $(REPEATS)); do \
+	  for p in fp32 bf16; do \
+	    $(BIN)/python -m aae_core bench --device $(DEVICE) --json --force --precision $$p \
+	      --out $(BENCH_DIR)/repeats/$(DEVICE)-$$p-batch100-run$$i.json || exit 1; \
+	  done; \
+	done
 
 clean:
 	rm -rf _build
