@@ -250,6 +250,7 @@ def test_repeat_table_spreads_runs_of_one_step_and_counts_those_within_the_targe
     assert lines[3] == "| fp32 | 50 | 1 | 30.0 | 30.0 | 30.0 | – | 90% | – |"  # no target away from batch 100
     assert lines[4] == "| fp32 | 100 | 2 | 44.0 | 45.0 | 46.0 | 1 of 2 (≤ 45 ms) | 69% | 1 of 2 (≥ 70%) |"
 
+
 def test_read_benches_names_the_step_of_files_from_before_weight_copies(tmp_path):
     """A bf16 bench without a 'step' was timed under autocast: it says so beside a new one."""
     from aae_core.report import read_benches
