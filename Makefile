@@ -39,7 +39,8 @@ unit: install
 # (make bench BENCH_DIR=results/bench/NAME). The profiled breakdown is CPU only.
 DEVICE ?= cpu
 BENCH_DIR ?= results/bench
-BENCH = $(BIN)/python -m aae_core bench --device $(DEVICE) --json --force $(if $(filter cpu,$(DEVICE)),--breakdown)
+BENCH_PLAIN = $(BIN)/python -m aae_core bench --device $(DEVICE) --json --force
+BENCH = $(BENCH_PLAIN) $(if $(filter cpu,$(DEVICE)),--breakdown)
 bench: install
 	for p in fp32 bf16; do \
 	  for b in 50 100 200 400; do \
@@ -54,8 +55,7 @@ REPEATS ?= 7
 bench-repeats: install
 	for i in $$(seq $(REPEATS)); do \
 	  for p in fp32 bf16; do \
-	    $(BIN)/python -m aae_core bench --device $(DEVICE) --json --force --precision $$p \
-	      --out $(BENCH_DIR)/repeats/$(DEVICE)-$$p-batch100-run$$i.json || exit 1; \
+	    $(BENCH_PLAIN) --precision $$p --out $(BENCH_DIR)/repeats/$(DEVICE)-$$p-batch100-run$$i.json || exit 1; \
 	  done; \
 	done
 
