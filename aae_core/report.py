@@ -420,12 +420,13 @@ def repeat_table(results: list[dict], targets: dict = SPEED_TARGETS_MS, ratio_ta
     for (step, batch), runs in sorted(groups.items()):
         ms = sorted(r["ms_per_step"] for r in runs)
         ratios = [r["ratio_to_gemm"] for r in runs]
-        target = targets.get(runs[0]["precision"]) if batch == TARGET_BATCH else None
+        at_target_batch = batch == TARGET_BATCH
+        target = targets.get(runs[0]["precision"]) if at_target_batch else None
         rows.append([step, batch, len(runs), f"{ms[0]:.1f}", f"{statistics.median(ms):.1f}", f"{ms[-1]:.1f}",
                      f"{sum(m <= target for m in ms)} of {len(ms)} (≤ {target:g} ms)" if target else "–",
                      f"{100 * statistics.median(ratios):.0f}%",
                      f"{sum(x >= ratio_target for x in ratios)} of {len(ratios)} (≥ {100 * ratio_target:.0f}%)"
-                     if batch == TARGET_BATCH else "–"])
+                     if at_target_batch else "–"])
     return markdown_table(["step", "batch", "runs", "fastest run ms/step", "median run", "slowest run",
                            "runs within the time target", "median of GEMM rate", "runs within the rate target"], rows)
 
