@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM ?= /usr/bin/chromium
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install chromium book test unit bench bench-repeats clean
+.PHONY: install chromium malloc book test unit bench bench-repeats clean
 
 install: $(STAMP)
 
@@ -39,7 +39,11 @@ unit: install
 # (make bench BENCH_DIR=results/bench/NAME). The profiled breakdown is CPU only.
 DEVICE ?= cpu
 BENCH_DIR ?= results/bench
-BENCH_PLAIN = $(BIN)/python -m aae_core bench --device $(DEVICE) --json --force
+# The benches run with a faster malloc than glibc's where one is installed (`make malloc` installs tcmalloc
+# on Debian; aae_core/malloc.py says why); MALLOC_LIB= runs them with the C library's own. Each file records which.
+MALLOC_LIB ?= $(firstword $(wildcard /usr/lib/*/libtcmalloc_minimal.so.4 /usr/lib/*/libjemalloc.so.2))
+BENCH_CMD = $(BIN)/python -m aae_core bench --device $(DEVICE) --json --force
+BENCH_PLAIN = LD_PRELOAD=$(MALLOC_LIB) $(BENCH_CMD)
 BENCH = $(BENCH_PLAIN) $(if $(filter cpu,$(DEVICE)),--breakdown)
 bench: install
 	for p in fp32 bf16; do \
@@ -49,15 +53,24 @@ bench: install
 	done
 	$(BENCH) --precision bf16 --bf16-weights autocast --out $(BENCH_DIR)/$(DEVICE)-bf16-autocast-batch100.json
 
-# The batch-100 bench again and again, fp32 and bf16 in turn, each run a fresh process: how far one run's
-# number moves on this machine (chapter 5). Replaces $(BENCH_DIR)/repeats/$(DEVICE)-*.json.
+# The batch-100 bench again and again, fp32 and bf16 in turn, each with the default malloc and with
+# MALLOC_LIB (where there is one), each run a fresh process: how far one run's number moves on this machine,
+# and what the allocator changes (chapter 5). Replaces $(BENCH_DIR)/repeats/$(DEVICE)-*.json.
 REPEATS ?= 7
 bench-repeats: install
 	for i in $$(seq $(REPEATS)); do \
 	  for p in fp32 bf16; do \
-	    $(BENCH_PLAIN) --precision $$p --out $(BENCH_DIR)/repeats/$(DEVICE)-$$p-batch100-run$$i.json || exit 1; \
+	    for lib in default $(MALLOC_LIB); do \
+	      name=$$(basename $$lib | sed 's/^lib//; s/[._].*//'); \
+	      LD_PRELOAD=$$(test $$lib = default || echo $$lib) $(BENCH_CMD) --precision $$p \
+	        --out $(BENCH_DIR)/repeats/$(DEVICE)-$$p-batch100-$$name-run$$i.json || exit 1; \
+	    done; \
 	  done; \
 	done
+
+# tcmalloc from Debian's packages, for the benches (nothing else needs it)
+malloc:
+	@test -n "$(MALLOC_LIB)" || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4)
 
 clean:
 	rm -rf _build

@@ -314,7 +314,8 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
 def format_bench(r: dict) -> str:
     lines = [
         f"device {r['device_name']}, {r['precision']}, batch {r['batch_size']} (+{r['batch_size']} labeled), "
-        f"{r.get('update', r['optimizer_kernel'] + ' optimizer steps')}, {r['steps_timed']} steps timed",
+        f"{r.get('update', r['optimizer_kernel'] + ' optimizer steps')}, {r['steps_timed']} steps timed"
+        + (f", malloc {r['malloc']}" if "malloc" in r else ""),
         f"  trainer step     {r['ms_per_step']:8.1f} ms   {r['s_per_epoch']:6.1f} s per epoch of {N_TRAIN // r['batch_size']} steps"
         f"   (best round; median {r['ms_per_step_median']:.1f} ms)",
         f"  step FLOPs       {r['gflop_per_step']:8.2f} GFLOP (from the layer shapes)",

@@ -410,24 +410,24 @@ TARGET_BATCH = 100
 
 
 def repeat_table(results: list[dict], targets: dict = SPEED_TARGETS_MS, ratio_target: float = GEMM_RATIO_TARGET) -> str:
-    """Benches of the same step run again and again (make bench-repeats): per step and batch, how far
-    one run's number (its best round) moves between runs, and in how many runs the step met the targets
-    (at TARGET_BATCH only). One run's number is a draw from this spread, not the machine's speed."""
+    """Benches of the same step run again and again (make bench-repeats): per step, malloc and batch, how
+    far one run's number (its best round) moves between runs, and in how many runs the step met the
+    targets (at TARGET_BATCH only). One run's number is a draw from this spread, not the machine's speed."""
     groups: dict[tuple, list[dict]] = {}
     for r in results:
-        groups.setdefault((r["step"], r["batch_size"]), []).append(r)
+        groups.setdefault((r["step"], r.get("malloc", "not recorded"), r["batch_size"]), []).append(r)
     rows = []
-    for (step, batch), runs in sorted(groups.items()):
+    for (step, malloc, batch), runs in sorted(groups.items()):
         ms = sorted(r["ms_per_step"] for r in runs)
         ratios = [r["ratio_to_gemm"] for r in runs]
         at_target_batch = batch == TARGET_BATCH
         target = targets.get(runs[0]["precision"]) if at_target_batch else None
-        rows.append([step, batch, len(runs), f"{ms[0]:.1f}", f"{statistics.median(ms):.1f}", f"{ms[-1]:.1f}",
+        rows.append([step, malloc, batch, len(runs), f"{ms[0]:.1f}", f"{statistics.median(ms):.1f}", f"{ms[-1]:.1f}",
                      f"{sum(m <= target for m in ms)} of {len(ms)} (≤ {target:g} ms)" if target else "–",
                      f"{100 * statistics.median(ratios):.0f}%",
                      f"{sum(x >= ratio_target for x in ratios)} of {len(ratios)} (≥ {100 * ratio_target:.0f}%)"
                      if at_target_batch else "–"])
-    return markdown_table(["step", "batch", "runs", "fastest run ms/step", "median run", "slowest run",
+    return markdown_table(["step", "malloc", "batch", "runs", "fastest run ms/step", "median run", "slowest run",
                            "runs within the time target", "median of GEMM rate", "runs within the rate target"], rows)
 
 

@@ -28,6 +28,7 @@ import torch
 from .config import ModelConfig, TrainConfig, model_config_from_dict
 from .data import REPO_ROOT
 from .errors import AAEError
+from .malloc import active_malloc
 from .models import SemiSupervisedAAE
 
 # Settings that may differ when a run is resumed: where it runs, and how far it goes.
@@ -98,7 +99,8 @@ def describe_device(device: torch.device) -> str:
 def provenance(device: torch.device, wall_seconds: float) -> dict:
     """Where, with what and when a result was computed: the fields every stored result carries."""
     return {"device": describe_device(device), "git_commit": git_commit(), "torch_version": torch.__version__,
-            "wall_seconds": round(wall_seconds, 2), "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "malloc": active_malloc(), "wall_seconds": round(wall_seconds, 2),
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
 def refuse_to_overwrite(path: Path, force: bool) -> None:

@@ -240,15 +240,18 @@ def test_graph_table_sets_the_graph_beside_the_eager_step_of_gpu_benches_only():
 def test_repeat_table_spreads_runs_of_one_step_and_counts_those_within_the_targets():
     from aae_core.report import repeat_table
 
-    def bench(precision, step, ms, ratio, batch=100):
-        return {"precision": precision, "step": step, "batch_size": batch, "ms_per_step": ms, "ratio_to_gemm": ratio}
+    def bench(precision, step, ms, ratio, batch=100, malloc="glibc"):
+        return {"precision": precision, "step": step, "batch_size": batch, "ms_per_step": ms, "ratio_to_gemm": ratio,
+                "malloc": malloc}
 
     lines = repeat_table([bench("bf16", "bf16, weight copies", ms, 0.25) for ms in (26.0, 24.5, 25.0)]
+                         + [bench("bf16", "bf16, weight copies", 23.0, 0.3, malloc="tcmalloc")]
                          + [bench("fp32", "fp32", 44.0, 0.72), bench("fp32", "fp32", 46.0, 0.66),
                             bench("fp32", "fp32", 30.0, 0.9, batch=50)]).splitlines()
-    assert lines[2] == "| bf16, weight copies | 100 | 3 | 24.5 | 25.0 | 26.0 | 2 of 3 (≤ 25 ms) | 25% | 0 of 3 (≥ 70%) |"
-    assert lines[3] == "| fp32 | 50 | 1 | 30.0 | 30.0 | 30.0 | – | 90% | – |"  # no target away from batch 100
-    assert lines[4] == "| fp32 | 100 | 2 | 44.0 | 45.0 | 46.0 | 1 of 2 (≤ 45 ms) | 69% | 1 of 2 (≥ 70%) |"
+    assert lines[2] == "| bf16, weight copies | glibc | 100 | 3 | 24.5 | 25.0 | 26.0 | 2 of 3 (≤ 25 ms) | 25% | 0 of 3 (≥ 70%) |"
+    assert lines[3] == "| bf16, weight copies | tcmalloc | 100 | 1 | 23.0 | 23.0 | 23.0 | 1 of 1 (≤ 25 ms) | 30% | 0 of 1 (≥ 70%) |"
+    assert lines[4] == "| fp32 | glibc | 50 | 1 | 30.0 | 30.0 | 30.0 | – | 90% | – |"  # no target away from batch 100
+    assert lines[5] == "| fp32 | glibc | 100 | 2 | 44.0 | 45.0 | 46.0 | 1 of 2 (≤ 45 ms) | 69% | 1 of 2 (≥ 70%) |"
 
 
 def test_read_benches_names_the_step_of_files_from_before_weight_copies(tmp_path):
