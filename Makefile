@@ -26,7 +26,7 @@ book: install
 	$(BIN)/python tools/build_book.py
 
 # Everything: unit, CLI and notebook tests, the executed chapters under nbval, the HTML in Chromium.
-test: install chromium book
+test: install chromium malloc book
 	$(BIN)/python -m pytest tests _build/executed/book $(NBVAL)
 
 # Only the Python tests (no book build, no browser).
