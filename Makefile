@@ -68,7 +68,7 @@ bench-repeats: install
 	  done; \
 	done
 
-# tcmalloc from Debian's packages, for the benches (nothing else needs it)
+# tcmalloc from Debian's packages, for the benches and the test that checks it changes no result
 malloc:
 	@test -n "$(MALLOC_LIB)" || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4)
 
