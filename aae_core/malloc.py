@@ -18,8 +18,8 @@ PRELOADABLE = {"libtcmalloc": "tcmalloc", "libjemalloc": "jemalloc", "libmimallo
 
 def malloc_in_maps(maps: str) -> str | None:
     """The preloaded allocator among the files mapped in `maps` (the text of /proc/PID/maps), if any."""
-    for line in maps.splitlines():
-        name = Path(line.split()[-1]).name if line.split() else ""
+    for fields in map(str.split, maps.splitlines()):
+        name = Path(fields[-1]).name if fields else ""
         for prefix, allocator in PRELOADABLE.items():
             if name.startswith(prefix):
                 return allocator

@@ -409,15 +409,23 @@ GEMM_RATIO_TARGET = 0.70
 TARGET_BATCH = 100
 
 
+MALLOC_NOT_RECORDED = "not recorded"  # benches stored before results said which malloc they ran with
+
+
+def group_repeats(results: list[dict]) -> dict[tuple, list[dict]]:
+    """{(step, malloc, batch): the runs of that bench}, in that order: what make bench-repeats ran again."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        groups.setdefault((r["step"], r.get("malloc", MALLOC_NOT_RECORDED), r["batch_size"]), []).append(r)
+    return dict(sorted(groups.items()))
+
+
 def repeat_table(results: list[dict], targets: dict = SPEED_TARGETS_MS, ratio_target: float = GEMM_RATIO_TARGET) -> str:
     """Benches of the same step run again and again (make bench-repeats): per step, malloc and batch, how
     far one run's number (its best round) moves between runs, and in how many runs the step met the
     targets (at TARGET_BATCH only). One run's number is a draw from this spread, not the machine's speed."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in results:
-        groups.setdefault((r["step"], r.get("malloc", "not recorded"), r["batch_size"]), []).append(r)
     rows = []
-    for (step, malloc, batch), runs in sorted(groups.items()):
+    for (step, malloc, batch), runs in group_repeats(results).items():
         ms = sorted(r["ms_per_step"] for r in runs)
         ratios = [r["ratio_to_gemm"] for r in runs]
         at_target_batch = batch == TARGET_BATCH
