@@ -10,10 +10,11 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import fields
 from pathlib import Path
 
-from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EPOCH_DEFS, LABEL_SUBSETS, PRECISIONS, PRESETS,
-                     RECON_LOSSES, ModelConfig, TrainConfig)
+from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
+                     TrainConfig)
 from .errors import AAEError
 
 
@@ -47,53 +48,56 @@ def phase_value(text: str) -> tuple[str, float]:
 
 
 NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead of replaying one CUDA graph"
+ARG_TYPES = {"labels": labels_arg, "phase_value": phase_value}
+
+
+def config_options(config_class) -> list:
+    """The fields of a config dataclass that have a `train` option (config.setting with a group)."""
+    return [f for f in fields(config_class) if f.metadata.get("group")]
+
+
+def add_config_options(groups: dict, config_class) -> None:
+    """One option per field, from the field itself: its name, default, help and argparse keywords."""
+    for f in config_options(config_class):
+        option = {k: v for k, v in f.metadata["option"].items() if k != "convert"}
+        if isinstance(option.get("type"), str):
+            option["type"] = ARG_TYPES[option["type"]]
+        groups[f.metadata["group"]].add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=f.default,
+                                                 help=f.metadata["help"], **option)
+
+
+def config_from_args(config_class, args):
+    """The config dataclass from parsed options (each converted to the field's type)."""
+    values = {}
+    for f in config_options(config_class):
+        value, convert = getattr(args, f.name), f.metadata["option"].get("convert")
+        values[f.name] = convert(value) if convert and value is not None else value
+    return config_class(**values)
+
+
+def add_train_parser(commands) -> None:
+    train = commands.add_parser("train", help="train one model into a run folder",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                description="Train one semi-supervised AAE into a run folder. The options are "
+                                            "the fields of aae_core.TrainConfig, in groups.")
+    groups = {name: train.add_argument_group(title) for name, title in OPTION_GROUPS.items()}
+    add_config_options(groups, TrainConfig)
+    add_config_options(groups, ModelConfig)
+    groups["speed"].add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
+    folder = train.add_argument_group("the run folder")
+    folder.add_argument("--out", required=True, help="run folder to create (or to resume)")
+    folder.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    folder.add_argument("--continue-from", metavar="RUN", default=None,
+                        help="start from the checkpoint of run folder RUN (same settings, more --epochs), "
+                             "leaving RUN as it is")
+    folder.add_argument("--force", action="store_true", help="overwrite a finished or unfinished run in --out")
+    folder.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog=PROG, description="Semi-supervised adversarial autoencoders on MNIST.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    train = commands.add_parser("train", help="train one model into a run folder")
-    train.add_argument("--labels", type=labels_arg, default=100, help="labeled images: 'all' or a multiple of 10 (default 100)")
-    train.add_argument("--epochs", type=int, default=50)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--preset", choices=sorted(PRESETS), default="paper-sgd")
-    train.add_argument("--out", required=True, help="run folder to create (or to resume)")
-    train.add_argument("--unlabeled", type=int, default=None, help="subsample the unlabeled pool (quick runs)")
-    train.add_argument("--batch-size", type=int, default=100)
-    train.add_argument("--device", choices=DEVICES, default="auto")
-    train.add_argument("--precision", choices=PRECISIONS, default="fp32")
-    train.add_argument("--epoch-def", choices=EPOCH_DEFS, default="unlabeled",
-                       help="'labeled' = the seed repository's epoch (one pass over the labeled set)")
-    train.add_argument("--recon-loss", choices=RECON_LOSSES, default="sum")
-    train.add_argument("--prior-std", type=float, default=1.0)
-    train.add_argument("--label-subset", choices=LABEL_SUBSETS, default="balanced",
-                       help="'balanced' = labels/10 per digit; 'random' = any images")
-    train.add_argument("--label-seed", type=int, default=None,
-                       help="pick the labeled images with this seed instead of --seed (which still sets the "
-                            "initial weights and the batch order)")
-    train.add_argument("--noise-std", type=float, default=0.3,
-                       help="std of the Gaussian noise on every training input (default 0.3, the paper's)")
-    train.add_argument("--labeled-noise-std", type=float, default=None,
-                       help="std of the noise on the labeled images of the semi-supervised phase (default: the preset's, else --noise-std)")
-    train.add_argument("--init-std", type=float, default=0.01,
-                       help="std of the N(0, std^2) initial weights (default 0.01, the seed's); 0 = PyTorch's default")
-    train.add_argument("--phase-lr", type=phase_value, nargs="+", metavar="PHASE=LR", default=None,
-                       help="override the preset's initial learning rate of a phase (reconstruction, discriminator, "
-                            "generator, semi_supervised)")
-    train.add_argument("--phase-momentum", type=phase_value, nargs="+", metavar="PHASE=M", default=None,
-                       help="override the preset's SGD momentum of a phase")
-    train.add_argument("--lr-milestones", type=int, nargs="+", metavar="EPOCH", default=None,
-                       help="epochs at which the learning rates drop tenfold (default: the preset's 50 1000)")
-    train.add_argument("--supervised-only", action="store_true",
-                       help="the NN baseline: train the encoder's y head on the labeled images only")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
-    train.add_argument("--continue-from", metavar="RUN", default=None,
-                       help="start from the checkpoint of run folder RUN (same settings, more --epochs), "
-                            "leaving RUN as it is")
-    train.add_argument("--force", action="store_true", help="overwrite a finished or unfinished run in --out")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
+    add_train_parser(commands)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of a trained run")
     evaluate.add_argument("run", help="run folder, checkpoint.pt or model.pt")
@@ -156,80 +160,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def classifier_command(args) -> int:
-    from .classifier import TRAINING, save_classifier, train_classifier
-    from .data import load_mnist, train_val_split
-    from .evaluate import accuracy
-    from .runs import RunFolder, provenance, refuse_to_overwrite, write_json, write_jsonl
-    from .train import resolve_device
+    from .chapters.judge import train_judge
+    from .devices import resolve_device
 
-    out = Path(args.out)
-    if args.epochs < 1:
-        raise AAEError("--epochs must be a positive integer")
-    refuse_to_overwrite(out / "summary.json", args.force)
-    device = resolve_device(args.device)
-    mnist = load_mnist()
-    train_idx, val_idx = train_val_split(len(mnist.train_x))
-    RunFolder(out).ensure_writable()
-    start = time.perf_counter()
-    model, history = train_classifier(mnist.train_x[train_idx].to(device), mnist.train_y[train_idx].to(device),
-                                      epochs=args.epochs, seed=args.seed)
-    write_json(out / "config.json", {"model": "DigitCNN", "epochs": args.epochs, "seed": args.seed, **TRAINING,
-                                     "train_images": len(train_idx)})
-    write_jsonl(out / "history.jsonl", history)
-    save_classifier(model, out / "model.pt")
-    summary = {"test_accuracy": accuracy(model, mnist.test_x.to(device), mnist.test_y.to(device)),
-               "val_accuracy": accuracy(model, mnist.train_x[val_idx].to(device), mnist.train_y[val_idx].to(device)),
-               "epochs": args.epochs, "seed": args.seed, **provenance(device, time.perf_counter() - start)}
-    write_json(out / "summary.json", summary)
-    print(f"classifier test accuracy {summary['test_accuracy']:.2f}%  ({out})")
+    summary = train_judge(args.out, args.epochs, args.seed, resolve_device(args.device), args.force)
+    print(f"classifier test accuracy {summary['test_accuracy']:.2f}%  ({args.out})")
     return 0
 
 
 def agreement_command(args) -> int:
-    from .classifier import load_classifier
-    from .evaluate import generated_agreement, style_stability
-    from .runs import RunFolder, load_checkpoint, provenance, read_json, refuse_to_overwrite, write_json
-    from .train import resolve_device
+    from .chapters.judge import judge_runs
+    from .devices import resolve_device
 
-    out = Path(args.out)
-    if args.samples < 1:
-        raise AAEError("--samples must be a positive integer")
-    refuse_to_overwrite(out, args.force)
-    device = resolve_device(args.device)
-    judge = load_classifier(args.classifier, device)
-    start, models = time.perf_counter(), {}
-    for path in args.runs:
-        run = RunFolder(path)
-        if not run.finished:
-            raise AAEError(f"{path} is not a finished run (no summary.json)")
-        model, cfg, summary = load_checkpoint(path, device), run.config()["train"], run.summary()
-        models[path] = {
-            "preset": cfg["preset"], "labels": cfg["labels"], "epochs": cfg["epochs"], "steps": summary.get("steps"),
-            "test_accuracy": summary["test_accuracy"],
-            "agreement": generated_agreement(model, judge, args.samples, cfg["prior_std"], args.seed),
-            "style_stability": style_stability(model, judge, prior_std=cfg["prior_std"], seed=args.seed),
-        }
-        print(f"{path}: agreement {models[path]['agreement']['overall']:.1f}%  "
-              f"style stability {models[path]['style_stability']['overall']:.1f}%")
-    write_json(out, {"classifier": {"path": args.classifier,
-                                    "test_accuracy": read_json(Path(args.classifier) / "summary.json")["test_accuracy"]},
-                     "samples_per_digit": args.samples, "seed": args.seed, "models": models,
-                     **provenance(device, time.perf_counter() - start)})
+    judge_runs(args.runs, args.classifier, args.out, args.samples, args.seed, resolve_device(args.device), args.force)
     return 0
 
 
 def export_decoder_command(args) -> int:
-    from .export import WEIGHTS_SCRIPT, export_decoder
-    from .runs import RunFolder, git_commit, load_checkpoint
+    from .chapters.export import WEIGHTS_SCRIPT, export_run_decoder
 
-    model = load_checkpoint(args.run, "cpu")
-    run = RunFolder(args.run)
-    source = {"run": args.run, "exported_at_commit": git_commit()}
-    if run.finished:
-        summary = run.summary()
-        source.update({k: summary.get(k) for k in ("preset", "labels", "epochs", "steps", "test_accuracy", "git_commit")})
-        source["prior_std"] = run.config()["train"]["prior_std"]
-    manifest = export_decoder(model, args.out, source)
+    manifest = export_run_decoder(args.run, args.out)
     size = (Path(args.out) / WEIGHTS_SCRIPT).stat().st_size
     print(f"decoder of {args.run}: {manifest['weights_bytes'] / 1e6:.2f} MB of fp16 weights, "
           f"{size / 1e6:.2f} MB as {Path(args.out) / WEIGHTS_SCRIPT}")
@@ -238,7 +188,7 @@ def export_decoder_command(args) -> int:
 
 def reproduce_command(args) -> int:
     from .reproduce import plan, run_all, summarise
-    from .report import table3
+    from .chapters.reproduction import table3
 
     for labels in args.labels:  # a bad value fails here, before any run starts
         TrainConfig(labels=labels, epochs=args.epochs, preset=args.preset).check()
@@ -256,16 +206,16 @@ def reproduce_command(args) -> int:
         return 0
     failed = run_all(runs, args.jobs, out / "logs", report=lambda line: print(line, flush=True))
     print(table3(summarise(runs), ours=f"ours, {args.epochs} epochs"))
-    print("* quoted from the seed report's Table 3, not computed here")
+    print("* quoted, not computed here (see aae_core/chapters/quoted.py for each number's source)")
     if failed:
         raise AAEError(f"{len(failed)} run(s) failed; their logs are in {out / 'logs'}")
     return 0
 
 
 def bench_command(args) -> int:
-    from .bench import format_bench, run_bench
+    from .devices import resolve_device
     from .runs import refuse_to_overwrite, write_json
-    from .train import resolve_device
+    from .speed.bench import format_bench, run_bench
 
     if args.batch_size < 1 or args.steps < 1:
         raise AAEError("--batch-size and --steps must be positive integers")
@@ -286,78 +236,24 @@ def bench_command(args) -> int:
 
 
 def train_command(args) -> int:
-    from .data import prepare_data
-    from .evaluate import accuracy
-    from .runs import RunFolder, provenance
-    from .train import NonFiniteLossError, make_trainer, resolve_device
+    from .runs import train_run
+    from .speed.updaters import SpeedOptions, updater_with
 
-    cfg = TrainConfig(labels=args.labels, epochs=args.epochs, seed=args.seed, preset=args.preset,
-                      batch_size=args.batch_size, unlabeled=args.unlabeled, epoch_def=args.epoch_def,
-                      recon_loss=args.recon_loss, prior_std=args.prior_std, device=args.device,
-                      precision=args.precision, label_subset=args.label_subset, label_seed=args.label_seed,
-                      lr_milestones=tuple(args.lr_milestones) if args.lr_milestones else None,
-                      supervised_only=args.supervised_only, noise_std=args.noise_std,
-                      labeled_noise_std=args.labeled_noise_std,
-                      phase_lr=dict(args.phase_lr) if args.phase_lr else None,
-                      phase_momentum=dict(args.phase_momentum) if args.phase_momentum else None).check()
-    if args.init_std < 0:
+    cfg = config_from_args(TrainConfig, args).check()
+    model_cfg = config_from_args(ModelConfig, args)
+    if not (model_cfg.init_std >= 0):
         raise AAEError("--init-std must be 0 (PyTorch's default initialisation) or positive")
-    device = resolve_device(cfg.device)
-    run = RunFolder(args.out)
-    if args.resume and not args.force and run.finished_with(cfg):
-        print(f"{run.path}: already finished (test accuracy {run.summary()['test_accuracy']:.2f}%)")
-        return 0
-    data = prepare_data(cfg)  # before the run folder is touched: a data error leaves no trace
-    model_cfg = ModelConfig(init_std=args.init_std)
-    if args.continue_from and not (args.resume and run.started):  # a rerun with --resume goes on instead
-        if args.force:
-            raise AAEError("--continue-from starts a new run folder; it does not go with --force")
-        run.continue_from(RunFolder(args.continue_from), cfg, model_cfg)
-    state = run.start(cfg, model_cfg, resume=args.resume or bool(args.continue_from), force=args.force)
-
-    def report(trainer, record):
-        run.save_epoch(trainer.state_dict())
-        losses = "  ".join(f"{name} {record[f'loss_{name}']:.4g}" for name in ("recon", "class")
-                           if f"loss_{name}" in record)
-        print(f"epoch {record['epoch']:>4}/{cfg.epochs}  {losses}  val {record['val_accuracy']:.2f}%  "
-              f"{record['seconds']:.1f} s", flush=True)
-
-    trainer = make_trainer(cfg, data, model_cfg, device=device, callbacks=[report], progress=not args.quiet,
-                           cuda_graphs=False if args.no_cuda_graphs else None)
-    if state is not None:
-        trainer.load_state_dict(state)
-        print(f"{run.path}: resuming after epoch {trainer.epoch}", flush=True)
-    try:
-        trainer.fit(cfg.epochs)
-    except NonFiniteLossError as err:  # a diverged run is a result too: say where, keep the folder
-        run.record_divergence({"epoch": err.epoch, "step": err.step, "losses": err.losses, "message": str(err),
-                               **provenance(device, sum(r["seconds"] for r in trainer.history))})
-        raise
-
-    test_accuracy = accuracy(trainer.model, trainer.data.test_x, trainer.data.test_y)
-    last = trainer.history[-1]
-    run.finish(trainer.model, {
-        "test_accuracy": test_accuracy, "val_accuracy": last["val_accuracy"], "epochs": cfg.epochs,
-        "labels": cfg.labels, "seed": cfg.seed, "preset": cfg.preset, "epoch_def": cfg.epoch_def,
-        "recon_loss": cfg.recon_loss, "prior_std": cfg.prior_std, "unlabeled": len(data.unlabeled_x),
-        "label_subset": cfg.label_subset, "label_seed": cfg.labeled_images_seed, "supervised_only": cfg.supervised_only,
-        "lr_milestones": list(trainer.cfg.optimizer.milestones),
-        "batch_size": cfg.batch_size, "steps": sum(r["steps"] for r in trainer.history),
-        "precision": cfg.precision, "update": trainer.update_kernel,
-        **provenance(device, sum(r["seconds"] for r in trainer.history)),
-        # the code that trained is the code the run started at (provenance() reads HEAD now)
-        "git_commit": run.git_commits()[0], "resumed_at_commits": run.git_commits()[1:],
-        "continued_from": run.config().get("continued_from"),
-    })
-    print(f"test accuracy {test_accuracy:.2f}%  ({run.path})")
+    speed = SpeedOptions(cuda_graphs=False if args.no_cuda_graphs else None)
+    train_run(args.out, cfg, model_cfg, resume=args.resume, continue_from=args.continue_from, force=args.force,
+              progress=not args.quiet, updater=updater_with(speed), report=lambda line: print(line, flush=True))
     return 0
 
 
 def evaluate_command(args) -> int:
     from .data import load_mnist
     from .evaluate import accuracy
+    from .devices import resolve_device
     from .runs import load_checkpoint
-    from .train import resolve_device
 
     device = resolve_device(args.device)
     model = load_checkpoint(args.run, device)

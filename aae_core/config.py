@@ -26,16 +26,33 @@ OPTIMIZER_KERNELS = ("fused", "foreach", "loop")  # how an optimizer step runs; 
 N_TRAIN = 50_000  # the training split; the other 10,000 training images validate
 
 
+# Groups of `train --help`, in order: each setting below names its group (none: API only).
+OPTION_GROUPS = {
+    "run": "the run",
+    "method": "the method's settings",
+    "diagnosis": "diagnosing Latała's setup",
+    "recipe": "recipe search",
+    "speed": "speed",
+}
+
+
+def setting(default, help: str, group: str | None = None, **option) -> "field":
+    """A config field with its one declaration of help text and `train` option (argparse keywords in
+    `option`; `convert` turns the parsed value into the field's type). group=None: API only."""
+    return field(default=default, metadata={"help": help, "group": group, "option": option})
+
+
 @dataclass(frozen=True)
 class ModelConfig:
-    """Layer sizes of the semi-supervised AAE (the seed report's section 3)."""
+    """Layer sizes of the semi-supervised AAE (Latała's report, section 3)."""
 
-    input_dim: int = 784
-    hidden_dim: int = 1000  # encoder and decoder: two hidden layers of this width
-    n_classes: int = 10  # y: categorical code, softmax
-    style_dim: int = 10  # z: style code, linear
-    disc_hidden_dim: int = 1000  # D_y and D_z: two hidden layers of this width
-    init_std: float = 0.01  # N(0, init_std^2) weights, zero biases, as the seed repository; 0 = PyTorch default
+    input_dim: int = setting(784, "pixels of an input image")
+    hidden_dim: int = setting(1000, "width of the encoder's and decoder's two hidden layers")
+    n_classes: int = setting(10, "categories of y (softmax); 0 = an unsupervised AAE with z only")
+    style_dim: int = setting(10, "dimensions of the style code z (linear)")
+    disc_hidden_dim: int = setting(1000, "width of the two hidden layers of D_y and D_z")
+    init_std: float = setting(0.01, "std of the N(0, std^2) initial weights (Latała's code); 0 = PyTorch's default",
+                              "recipe", type=float)
 
 
 @dataclass(frozen=True)
@@ -82,29 +99,45 @@ PRESETS = {
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that decides what a training run computes (the device and precision too)."""
+    """Everything that decides what a training run computes (the device and precision too). Each field
+    is declared once, with its help and its `train` option (cli.py builds the options from these)."""
 
-    labels: int | str = 100  # labeled images: a multiple of 10, or "all" (the 50,000 training images)
-    epochs: int = 50
-    seed: int = 0
-    preset: str = "paper-sgd"
-    batch_size: int = 100
-    unlabeled: int | None = None  # subsample the unlabeled pool (quick runs); None = all 50,000
-    epoch_def: str = "unlabeled"  # "labeled" = the seed repository's epoch (one pass over the labeled set)
-    recon_loss: str = "sum"  # "sum" of squared errors per image (paper); "mean" = nn.MSELoss (seed repo)
-    prior_std: float = 1.0  # std of the Gaussian style prior (the seed repository's class defaults to 5)
-    z_prior: str = "gaussian"  # or "mixture": 10 Gaussians on a circle (the 2-D demo of chapter 1)
-    regularize: bool = True  # False: a plain autoencoder (no adversarial phase), for comparison
-    noise_std: float = 0.3  # Gaussian noise on training inputs
-    labeled_noise_std: float | None = None  # noise on the labeled images of phase (3); None = the preset's, else noise_std
-    label_subset: str = "balanced"  # "balanced": labels/10 per digit; "random": any labels images
-    label_seed: int | None = None  # which images are labeled; None = `seed` (which also sets weights and batches)
-    lr_milestones: tuple | None = None  # epochs of the learning-rate drops; None = the preset's
-    supervised_only: bool = False  # the NN baseline: only phase (3), on the labeled images
-    phase_lr: dict | None = None  # phase -> initial learning rate, overriding the preset's (recipe search)
-    phase_momentum: dict | None = None  # phase -> SGD momentum, overriding the preset's
-    device: str = "auto"
-    precision: str = "fp32"
+    labels: int | str = setting(100, "labeled images: 'all' or a multiple of 10", "run", type="labels")
+    epochs: int = setting(50, "passes over the unlabeled pool", "run", type=int)
+    seed: int = setting(0, "initial weights, batch order, noise and (unless --label-seed) the labeled images",
+                        "run", type=int)
+    preset: str = setting("paper-sgd", "optimizers and learning-rate schedule of the four phases", "run",
+                          choices=sorted(PRESETS))
+    batch_size: int = setting(100, "images per batch, unlabeled and labeled alike", "speed", type=int)
+    unlabeled: int | None = setting(None, "subsample the unlabeled pool to this many images (quick runs)", "run",
+                                    type=int)
+    epoch_def: str = setting("unlabeled", "'labeled' = Latała's epoch (one pass over the labeled set)",
+                             "diagnosis", choices=EPOCH_DEFS)
+    recon_loss: str = setting("sum", "squared error summed over pixels (paper), or 'mean' (nn.MSELoss, Latała's code)",
+                              "diagnosis", choices=RECON_LOSSES)
+    prior_std: float = setting(1.0, "std of the Gaussian style prior (Latała's code defaults to 5)", "diagnosis",
+                               type=float)
+    z_prior: str = setting("gaussian", "prior of z: 'gaussian', or 'mixture' (10 Gaussians on a circle, chapter 1)")
+    regularize: bool = setting(True, "False: a plain autoencoder, no adversarial phase (chapter 1)")
+    noise_std: float = setting(0.3, "std of the Gaussian noise on every training input (the paper's)", "method",
+                               type=float)
+    labeled_noise_std: float | None = setting(None, "noise on the labeled images of phase (3); default: the "
+                                              "preset's, else --noise-std", "recipe", type=float)
+    label_subset: str = setting("balanced", "'balanced' = labels/10 per digit; 'random' = any images", "diagnosis",
+                                choices=LABEL_SUBSETS)
+    label_seed: int | None = setting(None, "pick the labeled images with this seed instead of --seed", "diagnosis",
+                                     type=int)
+    lr_milestones: tuple | None = setting(None, "epochs at which the learning rates drop tenfold; default: the "
+                                          "preset's", "recipe", type=int, nargs="+", metavar="EPOCH", convert=tuple)
+    supervised_only: bool = setting(False, "the NN baseline: train the encoder's y head on the labeled images only",
+                                    "diagnosis", action="store_true")
+    phase_lr: dict | None = setting(None, "override the preset's initial learning rate of a phase "
+                                    f"({', '.join(PHASES)})", "recipe", type="phase_value", nargs="+",
+                                    metavar="PHASE=LR", convert=dict)
+    phase_momentum: dict | None = setting(None, "override the preset's SGD momentum of a phase", "recipe",
+                                          type="phase_value", nargs="+", metavar="PHASE=M", convert=dict)
+    device: str = setting("auto", "where to train ('auto': cuda, then mps, then cpu)", "speed", choices=DEVICES)
+    precision: str = setting("fp32", "bf16: bf16 matrix products, fp32 master weights", "speed", choices=PRECISIONS)
 
     @property
     def optimizer(self) -> OptimizerConfig:

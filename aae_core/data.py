@@ -13,11 +13,11 @@ import torch
 
 from .config import N_TRAIN, TrainConfig
 from .errors import AAEError
+from .provenance import REPO_ROOT
 
 SPLIT_SEED = 2015  # fixes the train/validation split for every run, whatever the run's seed
 RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def data_dir() -> Path:

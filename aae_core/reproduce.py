@@ -58,7 +58,7 @@ def run_all(runs: list[PlannedRun], jobs: int, log_dir: Path, report=print) -> l
         proc.wait()
         log.close()
         if proc.returncode == 0:
-            report(f"finished labels {run.labels} seed {run.seed}: test {RunFolder(run.folder).summary()['test_accuracy']:.2f}%")
+            report(f"finished labels {run.labels} seed {run.seed}: test {RunFolder(run.folder).summary().test_accuracy:.2f}%")
         else:
             report(f"failed labels {run.labels} seed {run.seed} (exit {proc.returncode}); see {log.name}")
             failed.append(run)
@@ -83,10 +83,10 @@ def summarise(runs: list[PlannedRun]) -> list[dict]:
     for n in dict.fromkeys(run.labels for run in runs):
         summaries = {run.seed: RunFolder(run.folder).summary()
                      for run in runs if run.labels == n and run.state == "finished"}
-        accuracies = {seed: summary["test_accuracy"] for seed, summary in summaries.items()}
+        accuracies = {seed: summary.test_accuracy for seed, summary in summaries.items()}
         values = list(accuracies.values())
         rows.append({"labels": n, "accuracies": accuracies, "mean": statistics.fmean(values) if values else None,
                      "std": statistics.stdev(values) if len(values) > 1 else None,
-                     "val_mean": statistics.fmean(s["val_accuracy"] for s in summaries.values()) if summaries else None,
+                     "val_mean": statistics.fmean(s.val_accuracy for s in summaries.values()) if summaries else None,
                      "seeds_planned": sum(run.labels == n for run in runs)})
     return rows

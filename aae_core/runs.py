@@ -14,25 +14,68 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import shutil
-import subprocess
 import tempfile
-import time
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
 
-from .config import ModelConfig, TrainConfig, model_config_from_dict
-from .data import REPO_ROOT
+from .config import N_TRAIN, ModelConfig, TrainConfig, model_config_from_dict
+from .devices import resolve_device
 from .errors import AAEError
-from .malloc import active_malloc
 from .models import SemiSupervisedAAE
+from .provenance import git_commit
 
 # Settings that may differ when a run is resumed: where it runs, and how far it goes.
 RESUMABLE_CHANGES = ("device", "epochs")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """summary.json of a finished run, typed. Fields added after some runs were stored default to what
+    those runs did, here and nowhere else."""
+
+    test_accuracy: float  # percent, on the 10,000 test images
+    val_accuracy: float  # percent, the last epoch's, on the 10,000 validation images
+    epochs: int
+    labels: int | str
+    seed: int
+    preset: str
+    steps: int
+    device: str  # what computed it: "cpu: <model>, N threads" or "cuda: <GPU>"
+    wall_seconds: float
+    git_commit: str  # the commit the run started at ("+dirty": code differed from it)
+    batch_size: int = 100
+    precision: str = "fp32"
+    epoch_def: str = "unlabeled"
+    recon_loss: str = "sum"
+    prior_std: float = 1.0
+    unlabeled: int = N_TRAIN
+    label_subset: str = "balanced"
+    label_seed: int | None = None  # resolved to `seed` when the run did not set it
+    supervised_only: bool = False
+    lr_milestones: list | None = None
+    update: str | None = None  # how the weights were updated, in words
+    torch_version: str = "unknown"
+    malloc: str = "not recorded"
+    finished_at: str | None = None
+    resumed_at_commits: list = field(default_factory=list)
+    continued_from: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Summary":
+        known = {f.name for f in fields(cls)}
+        summary = cls(**{k: v for k, v in data.items() if k in known})
+        return summary if summary.label_seed is not None else replace(summary, label_seed=summary.seed)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def n_labeled(self) -> int:
+        return N_TRAIN if self.labels == "all" else int(self.labels)
 
 
 def atomic_write(path: Path, write) -> None:
@@ -65,58 +108,10 @@ def read_json(path: Path):
         raise AAEError(f"cannot read {path}: {err}") from None
 
 
-def git_commit() -> str:
-    """HEAD of the repository the package runs from, '+dirty' if tracked code changed; 'unknown' outside
-    git. $AAE_GIT_COMMIT, where set, says it instead: a copy of the tree run on another machine (a lent
-    GPU) may carry no git, or a stale one."""
-    if os.environ.get("AAE_GIT_COMMIT"):
-        return os.environ["AAE_GIT_COMMIT"]
-
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
-
-    try:
-        head = git("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return "unknown"
-        # Only code counts: run folders under results/ change while runs write them.
-        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!results").stdout.strip()
-        return head.stdout.strip() + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def describe_device(device: torch.device) -> str:
-    """A line that says what ran the computation, for summaries and benches."""
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    if device.type == "cpu":
-        threads = torch.get_num_threads()
-        return f"cpu: {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
-    return device.type
-
-
-def provenance(device: torch.device, wall_seconds: float) -> dict:
-    """Where, with what and when a result was computed: the fields every stored result carries."""
-    return {"device": describe_device(device), "git_commit": git_commit(), "torch_version": torch.__version__,
-            "malloc": active_malloc(), "wall_seconds": round(wall_seconds, 2),
-            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-
-
 def refuse_to_overwrite(path: Path, force: bool) -> None:
     """A result a user made is replaced only on purpose."""
     if path.exists() and not force:
         raise AAEError(f"{path} exists; pass --force to overwrite it, or choose another --out")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def torch_load(path: Path) -> dict:
@@ -152,10 +147,23 @@ class RunFolder:
         return self.checkpoint_path.exists()
 
     def config(self) -> dict:
+        """config.json as stored: {"train": ..., "model": ..., "optimizer": ..., "git_commits": [...]}."""
         return read_json(self.config_path)
 
-    def summary(self) -> dict:
-        return read_json(self.summary_path)
+    def train_config(self) -> TrainConfig:
+        """The run's settings; a setting added after the run was stored takes its default (the old
+        behaviour)."""
+        return TrainConfig.from_dict(self.config().get("train", {}))
+
+    def model_config(self) -> ModelConfig:
+        return model_config_from_dict(self.config().get("model", {}))
+
+    def summary(self) -> Summary:
+        data = read_json(self.summary_path)
+        try:
+            return Summary.from_dict(data)
+        except TypeError as err:  # a required field missing
+            raise AAEError(f"{self.summary_path} is not a run summary ({err})") from None
 
     def history(self) -> list[dict]:
         if not self.history_path.exists():
@@ -167,7 +175,7 @@ class RunFolder:
         if not self.finished:
             return False
         self._check_same_settings(train_cfg)
-        return self.config()["train"]["epochs"] == train_cfg.epochs
+        return self.train_config().epochs == train_cfg.epochs
 
     def ensure_writable(self) -> None:
         if self.path.exists() and not self.path.is_dir():
@@ -188,7 +196,7 @@ class RunFolder:
         """
         self.ensure_writable()
         if self.finished and not force:
-            acc = self.summary().get("test_accuracy")
+            acc = self.summary().test_accuracy
             raise AAEError(f"{self.path} holds a finished run (test accuracy {acc:.2f}%); "
                            "pass --force to overwrite it, or choose another --out")
         if self.started and not (resume or force):
@@ -260,9 +268,9 @@ class RunFolder:
         checkpoint kept), so that a setting that does not train is on record, not only in a log."""
         write_json(self.diverged_path, details)
 
-    def finish(self, model: SemiSupervisedAAE, summary: dict) -> None:
+    def finish(self, model: SemiSupervisedAAE, summary: Summary) -> None:
         save_model(model, self.model_path)
-        write_json(self.summary_path, summary)
+        write_json(self.summary_path, summary.to_dict())
         self.diverged_path.unlink(missing_ok=True)  # an earlier attempt diverged; this one did not
 
 
@@ -294,3 +302,68 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Sem
     except RuntimeError as err:
         raise AAEError(f"weights in {path} do not fit the model ({str(err).splitlines()[0]})") from None
     return model.to(device).eval()
+
+
+def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), *, resume: bool = False,
+              continue_from: str | Path | None = None, force: bool = False, progress: bool = True,
+              updater=None, report=None, mnist=None) -> Summary:
+    """Train the run folder `out` end to end and return its summary: claim the folder (fresh, resumed,
+    or continued from another run's checkpoint), train to cfg.epochs with a checkpoint after every
+    epoch, then write summary.json and model.pt. `report(line)` hears each epoch and the end (the
+    command line prints them). A loss that turns NaN writes diverged.json and raises
+    NonFiniteLossError, keeping the last good checkpoint.
+
+    `train`, `reproduce` and the chapters' retrain cells all train through here."""
+    from .data import prepare_data
+    from .evaluate import accuracy
+    from .provenance import provenance
+    from .train import NonFiniteLossError, make_trainer
+
+    cfg.check()
+    run, say = RunFolder(out), report or (lambda line: None)
+    device = resolve_device(cfg.device)
+    if resume and not force and run.finished_with(cfg):
+        say(f"{run.path}: already finished (test accuracy {run.summary().test_accuracy:.2f}%)")
+        return run.summary()
+    data = prepare_data(cfg, mnist)  # before the run folder is touched: a data error leaves no trace
+    if continue_from is not None and not (resume and run.started):  # a rerun with --resume goes on instead
+        if force:
+            raise AAEError("--continue-from starts a new run folder; it does not go with --force")
+        run.continue_from(RunFolder(continue_from), cfg, model_cfg)
+    state = run.start(cfg, model_cfg, resume=resume or continue_from is not None, force=force)
+
+    def save_and_report(trainer, record):
+        run.save_epoch(trainer.state_dict())
+        losses = "  ".join(f"{name} {record[f'loss_{name}']:.4g}" for name in ("recon", "class")
+                           if f"loss_{name}" in record)
+        say(f"epoch {record['epoch']:>4}/{cfg.epochs}  {losses}  val {record['val_accuracy']:.2f}%  "
+            f"{record['seconds']:.1f} s")
+
+    trainer = make_trainer(cfg, data, model_cfg, device=device, callbacks=[save_and_report], progress=progress,
+                           updater=updater)
+    if state is not None:
+        trainer.load_state_dict(state)
+        say(f"{run.path}: resuming after epoch {trainer.epoch}")
+    try:
+        trainer.fit(cfg.epochs)
+    except NonFiniteLossError as err:  # a diverged run is a result too: say where, keep the folder
+        run.record_divergence({"epoch": err.epoch, "step": err.step, "losses": err.losses, "message": str(err),
+                               **provenance(device, sum(r["seconds"] for r in trainer.history))})
+        raise
+    summary = Summary.from_dict({
+        "test_accuracy": accuracy(trainer.model, trainer.data.test_x, trainer.data.test_y),
+        "val_accuracy": trainer.history[-1]["val_accuracy"], "epochs": cfg.epochs, "labels": cfg.labels,
+        "seed": cfg.seed, "preset": cfg.preset, "epoch_def": cfg.epoch_def, "recon_loss": cfg.recon_loss,
+        "prior_std": cfg.prior_std, "unlabeled": len(data.unlabeled_x), "label_subset": cfg.label_subset,
+        "label_seed": cfg.labeled_images_seed, "supervised_only": cfg.supervised_only,
+        "lr_milestones": list(cfg.optimizer.milestones), "batch_size": cfg.batch_size,
+        "steps": sum(r["steps"] for r in trainer.history), "precision": cfg.precision,
+        "update": trainer.updater.description,
+        **provenance(device, sum(r["seconds"] for r in trainer.history)),
+        # the code that trained is the code the run started at (provenance() reads HEAD now)
+        "git_commit": run.git_commits()[0], "resumed_at_commits": run.git_commits()[1:],
+        "continued_from": run.config().get("continued_from"),
+    })
+    run.finish(trainer.model, summary)
+    say(f"test accuracy {summary.test_accuracy:.2f}%  ({run.path})")
+    return summary

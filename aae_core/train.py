@@ -5,10 +5,9 @@ One step (Makhzani et al. 2015, section 5), on an unlabeled batch x_u and a labe
   (2) regularization   D_y, D_z learn to tell prior samples from codes; then the encoder,
                        as generator, learns to fool both
   (3) semi-supervised  the encoder's y head minimises cross-entropy on (x_l, y_l)
-Each phase has its own optimizer, as in the seed reproduction; in fp32 its fused steps run weight by
-weight inside the backward pass (backward_updates.py). With bf16 the phases compute with a bf16
-copy of the model (weight_copies.py); the fp32 model is what is saved and evaluated. On a GPU
-the whole step is recorded once as a CUDA graph and replayed (cuda_graphs.py). The
+Each phase has its own optimizer, as in Latała's reproduction. How a phase's loss becomes an
+update is the updater's job: `PlainUpdater` below is the textbook zero_grad / backward / step;
+the faster updaters of `aae_core.speed` compute the same update and are tested equal to it. The
 trainer takes its data as tensors (it never builds a data set) and reports each epoch to
 callbacks: saving checkpoints, printing and plotting are theirs.
 """
@@ -22,16 +21,14 @@ from typing import Callable, Iterable
 import torch
 from tqdm.auto import tqdm
 
-from .backward_updates import UpdatesInBackward, can_update_in_backward
-from .config import BF16_WEIGHTS, FP32_PHASES, PHASES, TrainConfig
-from .cuda_graphs import GraphedStep, can_use_cuda_graphs
+from .config import FP32_PHASES, PHASES, ModelConfig, OptimizerConfig, TrainConfig
 from .data import BatchCycler, SemiSupervisedData, batches_per_pass
+from .devices import resolve_device
 from .errors import AAEError
 from .evaluate import accuracy
 from .losses import (classification_loss, discriminator_loss, generator_loss, reconstruction_loss,
                      sample_categorical, sample_gaussian, sample_gaussian_mixture)
 from .models import SemiSupervisedAAE
-from .weight_copies import CopyOptimizer, bf16_copy, sync_copies
 
 Callback = Callable[["Trainer", dict], None]
 CHECK_EVERY = 50  # steps between syncs that update the progress bar and look for NaN
@@ -39,7 +36,7 @@ CHECK_EVERY = 50  # steps between syncs that update the progress bar and look fo
 
 def steps_per_epoch(epoch_def: str, n_unlabeled: int, n_labeled: int, batch_size: int) -> int:
     """'unlabeled': one pass over the unlabeled pool (500 steps at 50,000 / 100).
-    'labeled': the seed repository's epoch, one pass over the labeled set (1 step at 100 labels)."""
+    'labeled': Latała's epoch, one pass over the labeled set (1 step at 100 labels)."""
     return batches_per_pass(n_unlabeled if epoch_def == "unlabeled" else n_labeled, batch_size)
 
 
@@ -49,46 +46,6 @@ class NonFiniteLossError(AAEError):
     def __init__(self, message: str, epoch: int, step: int, losses: list[str]):
         super().__init__(message)
         self.epoch, self.step, self.losses = epoch, step, losses  # 1-based epoch; step within it
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' picks cuda, then mps, then cpu; a named device that is not there is an AAEError."""
-    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
-    if name == "auto":
-        return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
-    if not available.get(name, False):
-        raise AAEError(f"device {name!r} is not available on this machine; use --device auto or cpu")
-    return torch.device(name)
-
-
-FUSED_DEVICE_TYPES = ("cpu", "cuda")  # where torch ships fused SGD and AdamW kernels
-
-
-def best_optimizer_kernel(device: torch.device) -> str:
-    """'fused' (one pass over each tensor per update) where available, else 'foreach'."""
-    return "fused" if device.type in FUSED_DEVICE_TYPES else "foreach"
-
-
-def kernel_flags(kernel: str) -> dict:
-    """The optimizer arguments that select `kernel`; the update's math is the same for all three."""
-    return {"fused": {"fused": True, "foreach": False}, "foreach": {"fused": False, "foreach": True},
-            "loop": {"fused": False, "foreach": False}}[kernel]
-
-
-def optimizer_flags(name: str, kernel: str, graphed: bool = False) -> dict:
-    """kernel_flags, and for a step recorded as a CUDA graph AdamW's capturable form (its step count
-    on the GPU; torch refuses to record the other). Plain SGD records as it is."""
-    return {**kernel_flags(kernel), **({"capturable": graphed} if name == "adamw" else {})}
-
-
-def build_optimizer(name: str, params: Iterable[torch.nn.Parameter], momentum: float,
-                    kernel: str = "foreach", graphed: bool = False) -> torch.optim.Optimizer:
-    params = list(params)
-    if name == "sgd":
-        return torch.optim.SGD(params, lr=0.0, momentum=momentum, **optimizer_flags(name, kernel))
-    if name == "adamw":
-        return torch.optim.AdamW(params, lr=0.0, **optimizer_flags(name, kernel, graphed))
-    raise AAEError(f"unknown optimizer {name!r}")
 
 
 @contextlib.contextmanager
@@ -104,86 +61,111 @@ def frozen(*modules: torch.nn.Module):
             p.requires_grad_(True)
 
 
+def phase_parameters(model: SemiSupervisedAAE) -> dict[str, list[torch.nn.Parameter]]:
+    """What each phase moves: (1) encoder and decoder, (2a) the discriminators, (2b) and (3) the
+    whole encoder, trunk and heads."""
+    return {
+        "reconstruction": [*model.encoder.parameters(), *model.decoder.parameters()],
+        "discriminator": [p for disc in model.discriminators().values() for p in disc.parameters()],
+        "generator": list(model.encoder.parameters()),
+        "semi_supervised": list(model.encoder.parameters()),
+    }
+
+
+def build_optimizers(model: SemiSupervisedAAE, opt: OptimizerConfig, **flags) -> dict[str, torch.optim.Optimizer]:
+    """One optimizer per phase (SGD with the phase's momentum, or AdamW); the learning rates are set
+    each epoch by the schedule. `flags` pick torch's kernel (fused, foreach), never the math."""
+    optimizers = {}
+    for phase, params in phase_parameters(model).items():
+        if opt.name == "sgd":
+            optimizers[phase] = torch.optim.SGD(params, lr=0.0, momentum=opt.momentum.get(phase, 0.0), **flags)
+        elif opt.name == "adamw":
+            optimizers[phase] = torch.optim.AdamW(params, lr=0.0, **flags)
+        else:
+            raise AAEError(f"unknown optimizer {opt.name!r}")
+    return optimizers
+
+
+class PlainUpdater:
+    """How a phase's loss becomes an update, as every tutorial writes it: zero_grad, backward, step,
+    with the phase's own torch optimizer. With bf16 a phase computes under autocast (its fp32
+    weights cast to bf16 in each matrix product); the fp32 weights are the ones updated and saved.
+
+    The Trainer calls only `network`, `autocast` and `update`; `aae_core.speed` builds faster
+    updaters with the same four methods (and `step_runner`), each tested equal to this one."""
+
+    description = "torch optimizer steps after each backward pass"
+
+    def __init__(self, model: SemiSupervisedAAE, cfg: TrainConfig, device: torch.device, **optimizer_flags):
+        self.model, self.device = model, device
+        self.fp32_phases = FP32_PHASES[cfg.precision]
+        self.optimizer_flags = {"fused": None, "foreach": None, **optimizer_flags}
+        self.optimizers = build_optimizers(model, cfg.optimizer, **self.optimizer_flags)
+
+    def network(self, phase: str) -> SemiSupervisedAAE:
+        """The model a phase computes with (a faster updater may hand out a bf16 copy)."""
+        return self.model
+
+    def autocast(self, phase: str):
+        """The one mixed-precision context: bf16 matrix products in the phases that are not fp32."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=phase not in self.fp32_phases)
+
+    def update(self, phase: str, loss: torch.Tensor) -> None:
+        optimizer = self.optimizers[phase]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def step_runner(self, step_fn: Callable, generator: torch.Generator, loss_names: list[str]) -> Callable:
+        """What runs a step: the step function itself (a CUDA graph of it, in aae_core.speed)."""
+        return step_fn
+
+    def state_dict(self) -> dict:
+        return {phase: opt.state_dict() for phase, opt in self.optimizers.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        for phase, opt in self.optimizers.items():
+            opt.load_state_dict(state[phase])
+            for group in opt.param_groups:  # a checkpoint's kernel flags may not exist on this device
+                group.update(self.optimizer_flags)
+
+
+UpdaterFactory = Callable[[SemiSupervisedAAE, TrainConfig, torch.device], PlainUpdater]
+
+
 class Trainer:
-    """Trains a SemiSupervisedAAE on given tensors; `fit` runs epochs, callbacks see each one's record."""
+    """Trains a SemiSupervisedAAE on given tensors; `fit` runs epochs, callbacks see each one's record.
+
+    `updater` builds the object that turns a phase's loss into an update: `PlainUpdater` for the
+    textbook loop, or (the default) the fastest updater for the run's precision and device."""
 
     def __init__(self, model: SemiSupervisedAAE, cfg: TrainConfig, data: SemiSupervisedData,
                  device: torch.device | str | None = None, callbacks: Iterable[Callback] = (),
-                 progress: bool = True, optimizer_kernel: str | None = None, bf16_weights: str = "copies",
-                 update_in_backward: bool = True, cuda_graphs: bool | None = None):
-        if bf16_weights not in BF16_WEIGHTS:
-            raise AAEError(f"bf16_weights must be one of {', '.join(BF16_WEIGHTS)}, not {bf16_weights!r}")
+                 progress: bool = True, updater: UpdaterFactory | None = None):
+        if updater is None:
+            from .speed.updaters import fastest_updater as updater
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else resolve_device(cfg.device)
         self.model = model.to(self.device)  # fp32 weights: what is saved, evaluated and returned
-        self.fp32_phases = FP32_PHASES[cfg.precision]
-        with_copies = cfg.precision != "fp32" and bf16_weights == "copies"
-        self.net = bf16_copy(self.model) if with_copies else self.model  # what the step computes with
+        self.updater = updater(self.model, cfg, self.device)
         self.data = data.to(self.device)
         self.callbacks = list(callbacks)
         self.progress = progress
-        opt = cfg.optimizer
-        phase_params = {
-            "reconstruction": [*model.encoder.parameters(), *model.decoder.parameters()],
-            "discriminator": [p for disc in model.discriminators().values() for p in disc.parameters()],
-            "generator": list(model.encoder.parameters()),
-            "semi_supervised": list(model.encoder.parameters()),
-        }
-        self.optimizer_kernel = optimizer_kernel or best_optimizer_kernel(self.device)
-        # on a GPU the step is replayed as one CUDA graph (None: wherever the device has them)
-        self.graphed = can_use_cuda_graphs(self.device) if cuda_graphs is None else cuda_graphs
-        self.optimizers = {phase: build_optimizer(opt.name, phase_params[phase], opt.momentum.get(phase, 0.0),
-                                                  self.optimizer_kernel, self.graphed)
-                           for phase in PHASES}
-        if with_copies:
-            copy_of = dict(zip(self.model.parameters(), self.net.parameters()))
-            self.optimizers = {phase: CopyOptimizer(o, copy_of, in_fp32=phase in self.fp32_phases)
-                               for phase, o in self.optimizers.items()}
-        # torch's fused steps, weight by weight inside the backward pass, where they can run so
-        # (not with bf16 copies: their compiled update of a whole phase is faster than one per weight)
-        self.in_backward = (UpdatesInBackward(self.optimizers) if update_in_backward and not with_copies
-                            and all(can_update_in_backward(o) for o in self.optimizers.values()) else None)
         # Own random streams, so a resumed run continues them exactly (global RNG is never used).
         self.sampler = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.unlabeled_batches = BatchCycler(len(data.unlabeled_x), cfg.batch_size, seed=cfg.seed + 1)
         self.labeled_batches = (BatchCycler(len(data.labeled_x), cfg.batch_size, seed=cfg.seed + 2)
                                 if len(data.labeled_x) else None)  # None: no labels, no phase (3)
-        self.graphed_step = GraphedStep(self) if self.graphed else None
+        self.run_step = self.updater.step_runner(self.step_on, self.sampler, self.loss_names)
         self.epoch = 0  # epochs completed
         self.history: list[dict] = []
         self.set_learning_rates()  # so that the phase methods can be called on their own
 
     @property
-    def update_kernel(self) -> str:
-        """How the weights are updated, in words (the bench prints it)."""
-        graphed = ", each step one CUDA graph" if self.graphed_step is not None else ""
-        if self.net is self.model:
-            when = " inside the backward pass" if self.in_backward is not None else ""
-            autocast = "autocast, " if self.cfg.precision != "fp32" else ""
-            return f"{autocast}{self.optimizer_kernel} optimizer steps{when}{graphed}"
-        kernels = sorted({optimizer.kernel for optimizer in self.optimizers.values()})
-        return f"bf16 weight copies, {' and '.join(kernels)} updates{graphed}"
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return self.updater.optimizers
 
     # ----------------------------------------------------------------- the step, phase by phase
-    def autocast(self, phase: str):
-        """The one mixed-precision context: bf16 matrix products in the phases that are not fp32 (inputs
-        cast to bf16; the weights are bf16 copies already, or fp32 cast with bf16_weights='autocast')."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=phase not in self.fp32_phases)
-
-    def net_for(self, phase: str) -> SemiSupervisedAAE:
-        """What `phase` computes with: the fp32 model in an fp32 phase, else the step's network."""
-        return self.model if phase in self.fp32_phases else self.net
-
-    def _update(self, phase: str, loss: torch.Tensor) -> None:
-        optimizer = self.optimizers[phase]
-        optimizer.zero_grad(set_to_none=True)
-        if self.in_backward is None:
-            loss.backward()
-            optimizer.step()
-            return
-        with self.in_backward.phase(phase):
-            loss.backward()
-
     def add_noise(self, x: torch.Tensor, std: float | None = None) -> torch.Tensor:
         """Gaussian input noise of `std` (default the run's noise_std; training only); the
         reconstruction target stays clean."""
@@ -192,10 +174,10 @@ class Trainer:
 
     def reconstruction_phase(self, x_in: torch.Tensor, x_target: torch.Tensor) -> torch.Tensor:
         """(1) Encoder and decoder learn to reconstruct x_target (N, 784) from x_in."""
-        with self.autocast("reconstruction"):
-            x_hat = self.net_for("reconstruction")(x_in)  # (N, 784)
+        with self.updater.autocast("reconstruction"):
+            x_hat = self.updater.network("reconstruction")(x_in)  # (N, 784)
         loss = reconstruction_loss(x_hat.float(), x_target, self.cfg.recon_loss)
-        self._update("reconstruction", loss)
+        self.updater.update("reconstruction", loss)
         return loss.detach()
 
     def sample_prior(self, code: str, n: int) -> torch.Tensor:
@@ -208,9 +190,9 @@ class Trainer:
 
     def regularization_phase(self, x_in: torch.Tensor) -> dict[str, torch.Tensor]:
         """(2) D_y and D_z learn prior vs. code; then the encoder learns to fool them."""
-        net = self.net_for("discriminator")  # the generator's too: (2b) reuses the codes of (2a)
+        net = self.updater.network("discriminator")  # the generator's too: (2b) reuses the codes of (2a)
         discs, n = net.discriminators(), len(x_in)
-        with self.autocast("discriminator"):
+        with self.updater.autocast("discriminator"):
             y_logits, z = net.encoder(x_in)  # (N, 10), (N, 10)
             codes = {"y": y_logits.float().softmax(dim=1), "z": z}
             # (2a) Update D: codes are detached, so only the discriminators learn here. Prior
@@ -218,29 +200,26 @@ class Trainer:
             d_losses = {name: discriminator_loss(*disc(torch.cat([self.sample_prior(name, n), codes[name].detach()]))
                                                  .float().split(n))
                         for name, disc in discs.items()}
-        self._update("discriminator", sum(d_losses.values()))
+        self.updater.update("discriminator", sum(d_losses.values()))
         # (2b) Update the encoder against the updated D. The encoder has not changed since its
         # forward pass above, so those codes are exactly what a fresh pass would give.
-        with self.autocast("generator"), frozen(*discs.values()):
+        with self.updater.autocast("generator"), frozen(*discs.values()):
             g_losses = {name: generator_loss(disc(codes[name]).float()) for name, disc in discs.items()}
-            self._update("generator", sum(g_losses.values()))
+            self.updater.update("generator", sum(g_losses.values()))
         return {**{f"disc_{k}": v.detach() for k, v in d_losses.items()},
                 **{f"gen_{k}": v.detach() for k, v in g_losses.items()}}
 
     def semi_supervised_phase(self, x_in: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """(3) The y head learns the labels of one labeled batch."""
-        with self.autocast("semi_supervised"):
-            y_logits, _ = self.net_for("semi_supervised").encoder(x_in)
+        with self.updater.autocast("semi_supervised"):
+            y_logits, _ = self.updater.network("semi_supervised").encoder(x_in)
         loss = classification_loss(y_logits.float(), labels)
-        self._update("semi_supervised", loss)
+        self.updater.update("semi_supervised", loss)
         return loss.detach()
 
     def train_step(self) -> dict[str, torch.Tensor]:
         """One step on the next unlabeled and labeled batches; returns the losses (on device)."""
-        unlabeled, labeled = self.next_batches()
-        if self.graphed_step is not None:
-            return self.graphed_step(unlabeled, labeled)
-        return self.step_on(unlabeled, labeled)
+        return self.run_step(*self.next_batches())
 
     def next_batches(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """The next step's indices (on the device) into the unlabeled and the labeled images; None
@@ -288,8 +267,8 @@ class Trainer:
 
     def train_epoch(self, total_epochs: int) -> dict:
         start = time.perf_counter()
-        self.model.train()
-        self.net.train()
+        for phase in PHASES:
+            self.updater.network(phase).train()
         self.set_learning_rates()
         steps, names = self.steps_per_epoch, self.loss_names
         sums = torch.zeros(len(names), device=self.device)
@@ -334,7 +313,7 @@ class Trainer:
             "epoch": self.epoch,
             "history": self.history,
             "model": self.model.state_dict(),
-            "optimizers": {phase: opt.state_dict() for phase, opt in self.optimizers.items()},
+            "optimizers": self.updater.state_dict(),
             "sampler": self.sampler.get_state(),
             "unlabeled_batches": self.unlabeled_batches.state_dict(),
             "labeled_batches": self.labeled_batches.state_dict() if self.labeled_batches else None,
@@ -343,24 +322,17 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.history = int(state["epoch"]), list(state["history"])
         self.model.load_state_dict(state["model"])
-        if self.net is not self.model:
-            sync_copies(self.model, self.net)
-        for phase, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][phase])
-            for group in opt.param_groups:  # the saved kernel may not exist on this device
-                group.update(optimizer_flags(self.cfg.optimizer.name, self.optimizer_kernel, self.graphed))
+        self.updater.load_state_dict(state["optimizers"])
         self.sampler.set_state(state["sampler"].cpu() if hasattr(state["sampler"], "cpu") else state["sampler"])
-        if self.graphed_step is not None:  # a recording would go on updating the replaced momenta
-            self.graphed_step = GraphedStep(self)
+        # a recorded step (a CUDA graph) would go on updating the replaced momenta: a fresh runner
+        self.run_step = self.updater.step_runner(self.step_on, self.sampler, self.loss_names)
         self.unlabeled_batches.load_state_dict(state["unlabeled_batches"])
         if self.labeled_batches is not None:
             self.labeled_batches.load_state_dict(state["labeled_batches"])
 
 
-def make_trainer(cfg: TrainConfig, data: SemiSupervisedData, model_cfg=None, **trainer_kwargs) -> Trainer:
+def make_trainer(cfg: TrainConfig, data: SemiSupervisedData, model_cfg: ModelConfig | None = None, **trainer_kwargs) -> Trainer:
     """A fresh model, initialised from cfg.seed, and its Trainer: the usual way to start a run."""
-    from .config import ModelConfig
-
     torch.manual_seed(cfg.seed)  # weight initialisation is the only use of the global RNG
     model = SemiSupervisedAAE(model_cfg if model_cfg is not None else ModelConfig())
     return Trainer(model, cfg, data, **trainer_kwargs)

@@ -2,17 +2,18 @@
 import torch
 
 from aae_core.train import make_trainer
+from aae_core.speed.updaters import SpeedOptions, updater_with
 from conftest import TINY
 
 
 def trainer(cfg, data, **kwargs):
-    return make_trainer(cfg, data, TINY, device="cpu", progress=False, **kwargs)
+    return make_trainer(cfg, data, TINY, device="cpu", progress=False, updater=updater_with(SpeedOptions(**kwargs)))
 
 
 def test_updates_in_backward_give_the_weights_of_a_step_after_it(small_data, tiny_cfg):
     inside, after = trainer(tiny_cfg, small_data), trainer(tiny_cfg, small_data, update_in_backward=False)
-    assert inside.in_backward is not None and after.in_backward is None
-    assert inside.update_kernel == "fused optimizer steps inside the backward pass"
+    assert inside.updater.in_backward and after.updater.in_backward is False
+    assert inside.updater.description == "fused optimizer steps inside the backward pass"
     inside.fit(1)
     after.fit(1)
     for name, weight in after.model.state_dict().items():
@@ -34,10 +35,10 @@ def test_a_backward_pass_outside_a_phase_keeps_its_gradients(small_data, tiny_cf
 
 
 def test_only_plain_sgd_with_fused_kernels_updates_in_backward(small_data, tiny_cfg):
-    assert trainer(tiny_cfg.with_(preset="adamw"), small_data).in_backward is None
-    assert trainer(tiny_cfg, small_data, optimizer_kernel="foreach").in_backward is None
-    assert trainer(tiny_cfg.with_(precision="bf16"), small_data).in_backward is None  # bf16 copies update per phase
-    assert trainer(tiny_cfg.with_(precision="bf16"), small_data, bf16_weights="autocast").in_backward is not None
+    assert trainer(tiny_cfg.with_(preset="adamw"), small_data).updater.in_backward is False
+    assert trainer(tiny_cfg, small_data, optimizer_kernel="foreach").updater.in_backward is False
+    assert trainer(tiny_cfg.with_(precision="bf16"), small_data).updater.in_backward is False  # bf16 copies update per phase
+    assert trainer(tiny_cfg.with_(precision="bf16"), small_data, bf16_weights="autocast").updater.in_backward
 
 
 def test_the_generator_phase_moves_no_discriminator_weight(small_data, tiny_cfg):
@@ -45,12 +46,12 @@ def test_the_generator_phase_moves_no_discriminator_weight(small_data, tiny_cfg)
     inside = trainer(tiny_cfg, small_data)
     discs = [*inside.model.disc_y.parameters(), *inside.model.disc_z.parameters()]
     after_phase = {}
-    update = inside._update
+    update = inside.updater.update
 
     def recording_update(phase, loss):
         update(phase, loss)
         after_phase[phase] = [p.detach().clone() for p in discs]
 
-    inside._update = recording_update
+    inside.updater.update = recording_update
     inside.regularization_phase(small_data.unlabeled_x[:50])
     assert all(torch.equal(a, b) for a, b in zip(after_phase["discriminator"], after_phase["generator"]))

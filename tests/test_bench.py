@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from aae_core.bench import flops, random_data, step_gemms
+from aae_core.speed.bench import flops, random_data, step_gemms
 from aae_core.config import ModelConfig, TrainConfig
 from aae_core.models import SemiSupervisedAAE
 from aae_core.train import Trainer
@@ -55,7 +55,7 @@ def test_bench_compares_optimizer_kernels_and_keeps_its_output(tmp_path):
 
 
 def test_breakdown_sums_the_step_by_kind_of_operator():
-    from aae_core.bench import operator_kind
+    from aae_core.speed.bench import operator_kind
 
     assert operator_kind("aten::addmm") == "matrix products" and operator_kind("aten::copy_") == "casts and copies"
     assert operator_kind("## Call CompiledFxGraph fxp2i2tji4hm") == "optimizer"  # the weight copies' update
@@ -70,7 +70,7 @@ def test_breakdown_sums_the_step_by_kind_of_operator():
 
 def test_bf16_bench_says_what_the_step_computes_with():
     """bf16 benches time the bf16 weight copies unless asked for autocast, and say which in the JSON."""
-    from aae_core.bench import format_bench, run_bench
+    from aae_core.speed.bench import format_bench, run_bench
 
     quick = dict(precision="bf16", batch_size=10, steps=2, warmup=1, reference=False, gemm_repeats=1)
     copies = run_bench(torch.device("cpu"), **quick)

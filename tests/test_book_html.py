@@ -115,8 +115,8 @@ def test_book_decoder_matches_the_torch_decoder(server, browser):
     import torch
 
     from aae_core import load_checkpoint
-    from aae_core.export import read_exported_weights
-    from aae_core.generate import generate
+    from aae_core.chapters.export import read_exported_weights
+    from aae_core.chapters.generate import generate
 
     manifest, _ = read_exported_weights(ROOT / "book" / "_static" / "decoder")
     model = load_checkpoint(ROOT / manifest["source"]["run"])

@@ -101,20 +101,20 @@ def test_train_writes_a_complete_run_folder(finished_run):
     summary = run.summary()
     for key in ("test_accuracy", "val_accuracy", "epochs", "labels", "seed", "preset", "device", "precision",
                 "epoch_def", "wall_seconds", "git_commit", "torch_version"):
-        assert key in summary, key
-    assert summary["epochs"] == 2 and summary["steps"] == 16 and summary["epoch_def"] == "unlabeled"
+        assert key in json.loads(run.summary_path.read_text()), key
+    assert summary.epochs == 2 and summary.steps == 16 and summary.epoch_def == "unlabeled"
     history = run.history()
     assert [r["epoch"] for r in history] == [1, 2]
     assert {"loss_recon", "loss_class", "val_accuracy", "seconds"} <= history[0].keys()
-    assert run.config()["train"]["preset"] == "paper-sgd"
-    assert summary["git_commit"] == run.config()["git_commits"][0] != ""
+    assert run.train_config().preset == "paper-sgd"
+    assert summary.git_commit == run.config()["git_commits"][0] != ""
     shipped = torch.load(run.model_path, weights_only=True)
     assert all(v.dtype == torch.float16 for v in shipped["state_dict"].values())
 
 
 def test_evaluate_and_load_checkpoint_agree(finished_run, mnist):
     reported = json.loads(cli("evaluate", finished_run, "--json", check=True).stdout)["test_accuracy"]
-    assert reported == pytest.approx(RunFolder(finished_run).summary()["test_accuracy"], abs=0.02)  # fp16 weights
+    assert reported == pytest.approx(RunFolder(finished_run).summary().test_accuracy, abs=0.02)  # fp16 weights
     for source in (finished_run / "model.pt", finished_run / "checkpoint.pt"):
         model = aae_core.load_checkpoint(source, device="cpu")
         assert not model.training
@@ -202,7 +202,7 @@ def test_continue_from_a_finished_run_matches_one_run_trained_in_one_go(tmp_path
     final = [torch.load(d / "checkpoint.pt", weights_only=True) for d in (straight, continued)]
     assert weights_equal(final[0]["model"], final[1]["model"])
     summary = RunFolder(continued).summary()
-    assert summary["epochs"] == 3 and summary["continued_from"] == str(finished_run)
+    assert summary.epochs == 3 and summary.continued_from == str(finished_run)
     again = cli("train", *QUICK, "--epochs", "3", "--continue-from", finished_run, "--resume", "--out", continued,
                 check=True)
     assert "already finished" in again.stdout

@@ -7,13 +7,15 @@ import torch
 from aae_core.data import BatchCycler
 from aae_core.errors import AAEError
 from aae_core.train import make_trainer
+from aae_core.models import SemiSupervisedAAE
+from aae_core.speed.updaters import SpeedOptions, updater_with
 from conftest import TINY
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 def trainer(cfg, data, device="cpu", **kwargs):
-    return make_trainer(cfg, data, TINY, device=device, progress=False, **kwargs)
+    return make_trainer(cfg, data, TINY, device=device, progress=False, updater=updater_with(SpeedOptions(**kwargs)))
 
 
 def test_batches_on_a_device_are_the_batches_of_the_host():
@@ -37,25 +39,30 @@ def test_a_pass_is_copied_to_the_gpu_once():
 
 
 def test_a_cpu_trainer_launches_its_steps_and_refuses_graphs(small_data, tiny_cfg):
-    assert trainer(tiny_cfg, small_data).graphed_step is None
+    assert trainer(tiny_cfg, small_data).updater.graphed is False
     with pytest.raises(AAEError, match="CUDA graphs need a CUDA device"):
         trainer(tiny_cfg, small_data, cuda_graphs=True)
 
 
-def test_only_adamw_is_built_capturable_for_a_graph():
+def test_only_adamw_is_built_capturable_for_a_graph(small_data, tiny_cfg):
     """torch refuses to record a non-capturable AdamW step; SGD has no such flag."""
-    from aae_core.train import optimizer_flags
+    from aae_core.speed.updaters import FastUpdater
 
-    assert optimizer_flags("adamw", "fused", graphed=True) == {"fused": True, "foreach": False, "capturable": True}
-    assert optimizer_flags("adamw", "fused")["capturable"] is False
-    assert "capturable" not in optimizer_flags("sgd", "fused", graphed=True)
+    def groups(preset, graphed):
+        updater = FastUpdater(SemiSupervisedAAE(TINY), tiny_cfg.with_(preset=preset), torch.device("cpu"), "fused",
+                              graphed)  # a CUDA graph is recorded only when it runs a step
+        return [g for opt in updater.optimizers.values() for g in opt.param_groups]
+
+    assert all(g["capturable"] and g["fused"] for g in groups("adamw", graphed=True))
+    assert not any(g["capturable"] for g in groups("adamw", graphed=False))
+    assert not any("capturable" in g for g in groups("paper-sgd", graphed=True))
 
 
 def fit_both(cfg, data, epochs=2, **kwargs):
     """A graphed and an eager trainer on the GPU, same seed, after `epochs` epochs."""
     graphed = trainer(cfg, data, "cuda", **kwargs)
     eager = trainer(cfg, data, "cuda", cuda_graphs=False, **kwargs)
-    assert graphed.graphed_step is not None and eager.graphed_step is None
+    assert graphed.updater.graphed and eager.updater.graphed is False
     graphed.fit(epochs)
     eager.fit(epochs)
     return graphed, eager
@@ -76,8 +83,8 @@ def assert_same_training(graphed, eager):
 @pytest.mark.parametrize("precision, preset", [("fp32", "paper-sgd"), ("bf16", "paper-sgd"), ("fp32", "adamw")])
 def test_a_graphed_step_trains_as_the_eager_step(small_data, tiny_cfg, precision, preset):
     graphed, eager = fit_both(tiny_cfg.with_(precision=precision, preset=preset, device="cuda"), small_data)
-    assert graphed.graphed_step.graph is not None  # 12 steps: 3 eager, then replays
-    assert "CUDA graph" in graphed.update_kernel
+    assert graphed.run_step.graph is not None  # 12 steps: 3 eager, then replays
+    assert "CUDA graph" in graphed.updater.description
     assert_same_training(graphed, eager)
 
 
@@ -85,8 +92,8 @@ def test_a_graphed_step_trains_as_the_eager_step(small_data, tiny_cfg, precision
 def test_a_new_learning_rate_is_recorded_again(small_data, tiny_cfg):
     cfg = tiny_cfg.with_(device="cuda", lr_milestones=(1,))  # every rate drops tenfold after epoch 1
     graphed, eager = fit_both(cfg, small_data)
-    assert graphed.graphed_step.recorded_with == graphed.graphed_step.learning_rates()
-    assert graphed.graphed_step.recorded_with[0] == pytest.approx(0.1 * cfg.optimizer.lr["reconstruction"])
+    assert graphed.run_step.recorded_with == graphed.run_step.learning_rates()
+    assert graphed.run_step.recorded_with[0] == pytest.approx(0.1 * cfg.optimizer.lr["reconstruction"])
     assert_same_training(graphed, eager)
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from aae_core.config import TrainConfig
-from aae_core.data import BatchCycler, balanced_labeled_subset, load_mnist, prepare_data, train_val_split
+from aae_core.data import balanced_labeled_subset, BatchCycler, load_mnist, prepare_data, train_val_split
 from aae_core.errors import AAEError
 
 

@@ -12,8 +12,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from aae_core.export import MANIFEST, WEIGHTS_SCRIPT, export_decoder, read_exported_weights, unpack_layer
-from aae_core.generate import generate
+from aae_core.chapters.export import export_decoder, MANIFEST, read_exported_weights, unpack_layer, WEIGHTS_SCRIPT
+from aae_core.chapters.generate import generate
 from aae_core.models import SemiSupervisedAAE
 from browser import Visit, serve
 from conftest import ROOT, TINY

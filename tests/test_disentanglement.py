@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aae_core.classifier import DigitCNN, load_classifier, save_classifier, train_classifier
-from aae_core.evaluate import generated_agreement, style_stability
-from aae_core.generate import samples_per_digit, style_grid, style_transfer
+from aae_core.chapters.judge import DigitCNN, load_classifier, save_classifier, train_classifier
+from aae_core.chapters.judge import generated_agreement, style_stability
+from aae_core.chapters.generate import samples_per_digit, style_grid, style_transfer
 from aae_core.models import SemiSupervisedAAE
 from conftest import TINY
 
@@ -60,7 +60,7 @@ def test_classifier_learns_and_round_trips(mnist, tmp_path):
 
 
 def test_style_explorer_redraws_on_every_control(model):
-    from aae_core.widgets import style_explorer
+    from aae_core.chapters.explorers import style_explorer
 
     explorer = style_explorer(model)
     drawn = [bytes(explorer.image.value)]

@@ -5,7 +5,14 @@ import json
 
 import pytest
 
-from aae_core.report import precision_table, read_precision_runs
+from aae_core.chapters.precision import precision_table, read_precision_runs
+
+
+def summary_of(**fields) -> str:
+    """summary.json of a finished run: the fields a test sets, the rest as `train` would write them."""
+    return json.dumps({"test_accuracy": 0.0, "val_accuracy": 0.0, "epochs": 1, "labels": 100, "seed": 0,
+                       "preset": "paper-sgd", "steps": 500, "device": "cpu", "wall_seconds": 1.0,
+                       "git_commit": "abc", **fields})
 
 
 def fake_run(folder, accuracy=None):
@@ -13,7 +20,7 @@ def fake_run(folder, accuracy=None):
     folder.mkdir(parents=True)
     (folder / "checkpoint.pt").write_bytes(b"")
     if accuracy is not None:
-        (folder / "summary.json").write_text(json.dumps({"test_accuracy": accuracy}))
+        (folder / "summary.json").write_text(summary_of(test_accuracy=accuracy))
 
 
 def test_pairs_are_read_by_seed_and_unfinished_pairs_left_out(tmp_path):
@@ -46,7 +53,7 @@ def test_pairs_against_another_precision(tmp_path):
     assert set(cells[100][0]) == {"fp32", "bf16-fp32-labeled"}
     table = precision_table(cells, against="bf16-fp32-labeled").splitlines()
     assert "bf16-fp32-labeled − fp32 per seed" in table[0] and table[2].split(" | ")[4] == "+0.50"
-    from aae_core.report import mean_difference
+    from aae_core.chapters.precision import mean_difference
     assert mean_difference(cells[100], "bf16-fp32-labeled") == pytest.approx(0.5)
 
 
@@ -63,7 +70,7 @@ def test_pairs_with_the_fp32_runs_of_another_folder(tmp_path):
 
 
 def test_time_to_accuracy_is_the_first_epoch_that_reaches_it():
-    from aae_core.report import time_to_accuracy
+    from aae_core.chapters.curves import time_to_accuracy
 
     history = [{"epoch": e, "steps": 500, "seconds": 30.0, "val_accuracy": v}
                for e, v in enumerate([90.0, 97.9, 98.0, 97.5, 98.4], start=1)]
@@ -76,7 +83,7 @@ def test_settings_changed_names_what_differs_from_table_1():
     from dataclasses import asdict
 
     from aae_core.config import ModelConfig, TrainConfig
-    from aae_core.report import settings_changed
+    from aae_core.chapters.reproduction import settings_changed
 
     config = {"train": TrainConfig(labels=1000, seed=2, epochs=10).to_dict(), "model": asdict(ModelConfig())}
     assert settings_changed(config) == "none (Table 1 as it is)"
@@ -91,7 +98,7 @@ def test_recipe_table_shows_finished_and_diverged_runs(tmp_path):
     from dataclasses import asdict
 
     from aae_core.config import ModelConfig, TrainConfig
-    from aae_core.report import recipe_table
+    from aae_core.chapters.reproduction import recipe_table
     from aae_core.runs import RunFolder
 
     runs = {}
@@ -103,7 +110,8 @@ def test_recipe_table_shows_finished_and_diverged_runs(tmp_path):
         folder = tmp_path / name
         folder.mkdir()
         (folder / "config.json").write_text(json.dumps({"train": train.to_dict(), "model": asdict(ModelConfig())}))
-        (folder / outcome[0]).write_text(json.dumps(outcome[1]))
+        (folder / outcome[0]).write_text(summary_of(**outcome[1]) if outcome[0] == "summary.json"
+                                         else json.dumps(outcome[1]))
         runs[name] = RunFolder(folder)
     assert runs["bold"].diverged and not runs["as is"].diverged
     rows = recipe_table(runs, baselines={0: runs["as is"]}).splitlines()[2:]
@@ -122,12 +130,12 @@ def finished_run(folder, seed, epochs, val):
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps({"train": TrainConfig(seed=seed, epochs=epochs).to_dict(),
                                                     "model": asdict(ModelConfig())}))
-    (folder / "summary.json").write_text(json.dumps({"epochs": epochs, "val_accuracy": val, "test_accuracy": val}))
+    (folder / "summary.json").write_text(summary_of(epochs=epochs, val_accuracy=val, test_accuracy=val))
     return RunFolder(folder)
 
 
 def test_recipe_summary_pairs_each_seed_with_its_own_baseline(tmp_path):
-    from aae_core.report import recipe_summary
+    from aae_core.chapters.reproduction import recipe_summary
 
     baselines = {s: finished_run(tmp_path / "base" / f"seed-{s}", s, 10, val) for s, val in [(0, 92.0), (1, 93.0), (2, 88.0)]}
     probes = {"gentle": {0: finished_run(tmp_path / "gentle" / "seed-0", 0, 10, 93.0),
@@ -140,7 +148,7 @@ def test_recipe_summary_pairs_each_seed_with_its_own_baseline(tmp_path):
 
 
 def test_trajectory_gap_keeps_the_sign_of_the_largest_gap():
-    from aae_core.report import trajectory_gap
+    from aae_core.chapters.curves import trajectory_gap
 
     a = [{"val_accuracy": v} for v in (70.0, 80.0, 90.0)]
     b = [{"val_accuracy": v} for v in (71.0, 77.5, 90.5, 99.0)]
@@ -149,7 +157,7 @@ def test_trajectory_gap_keeps_the_sign_of_the_largest_gap():
 
 
 def test_seeds_table_shows_each_seed_and_a_dash_for_the_missing_ones():
-    from aae_core.report import seeds_table
+    from aae_core.chapters.reproduction import seeds_table
 
     rows = [{"labels": 100, "accuracies": {0: 96.37, 2: 89.86}}, {"labels": "all", "accuracies": {1: 98.9}}]
     lines = seeds_table(rows).splitlines()
@@ -158,7 +166,7 @@ def test_seeds_table_shows_each_seed_and_a_dash_for_the_missing_ones():
 
 
 def test_presets_by_seed_pairs_each_seed_and_leaves_unpaired_ones_open():
-    from aae_core.report import presets_by_seed
+    from aae_core.chapters.reproduction import presets_by_seed
 
     rows = {"paper-sgd": {"accuracies": {0: 96.0, 1: 95.0, 2: 89.0}, "mean": 93.33, "std": 3.79},
             "recipe": {"accuracies": {0: 96.5, 2: 95.0}, "mean": 95.75, "std": 1.06}}
@@ -170,7 +178,7 @@ def test_presets_by_seed_pairs_each_seed_and_leaves_unpaired_ones_open():
 
 
 def test_curve_milestones_reads_landmarks_and_leaves_unreached_marks_open():
-    from aae_core.report import curve_milestones
+    from aae_core.chapters.curves import curve_milestones
 
     history = [{"epoch": e, "steps": 500, "seconds": 60.0, "val_accuracy": acc, "loss_class": 0.5 / e}
                for e, acc in enumerate([80.0, 90.0, 95.5, 96.0, 97.2] + [97.0] * 5, start=1)]
@@ -181,7 +189,7 @@ def test_curve_milestones_reads_landmarks_and_leaves_unreached_marks_open():
 
 
 def test_around_drop_compares_the_epochs_next_to_the_drop():
-    from aae_core.report import around_drop
+    from aae_core.chapters.curves import around_drop
 
     history = [{"epoch": e, "val_accuracy": acc} for e, acc in enumerate([90.0, 96.0, 95.0, 97.0, 98.0, 97.5], start=1)]
     sides = around_drop(history, drop_epoch=3, window=2)
@@ -192,7 +200,7 @@ def test_around_drop_compares_the_epochs_next_to_the_drop():
 
 
 def test_drop_table_gives_each_run_its_change_across_the_drop():
-    from aae_core.report import drop_table
+    from aae_core.chapters.curves import drop_table
 
     history = [{"epoch": e, "val_accuracy": acc} for e, acc in enumerate([90.0, 96.0, 95.0, 97.0, 98.0], start=1)]
     lines = drop_table({"run": history, "young": history[:2]}, drop_epoch=3, window=2).splitlines()
@@ -201,7 +209,7 @@ def test_drop_table_gives_each_run_its_change_across_the_drop():
 
 
 def test_chosen_on_validation_picks_by_validation_among_complete_presets():
-    from aae_core.report import chosen_on_validation
+    from aae_core.chapters.reproduction import chosen_on_validation
 
     def row(labels, tests, val_mean, planned=2):
         mean = sum(tests) / len(tests) if tests else None
@@ -218,7 +226,7 @@ def test_chosen_on_validation_picks_by_validation_among_complete_presets():
 
 
 def test_breakdown_table_lists_the_profiled_benches_only():
-    from aae_core.report import breakdown_table
+    from aae_core.speed.bench_report import breakdown_table
 
     profiled = {"precision": "bf16", "step": "bf16, weight copies", "batch_size": 100, "gemm_ms_per_step": 7.0,
                 "ms_per_step_by_kind": {"matrix products": 12.0, "casts and copies": 9.5, "outside operators": 1.0}}
@@ -229,7 +237,7 @@ def test_breakdown_table_lists_the_profiled_benches_only():
 
 
 def test_graph_table_sets_the_graph_beside_the_eager_step_of_gpu_benches_only():
-    from aae_core.report import graph_table
+    from aae_core.speed.bench_report import graph_table
 
     gpu = {"step": "fp32", "batch_size": 100, "ms_per_step": 1.6, "s_per_epoch": 0.8, "eager_ms_per_step": 8.0,
            "reference_ms_per_step": 10.0, "gemm_ms_per_step": 1.0}
@@ -238,7 +246,7 @@ def test_graph_table_sets_the_graph_beside_the_eager_step_of_gpu_benches_only():
 
 
 def test_repeat_table_spreads_runs_of_one_step_and_counts_those_within_the_targets():
-    from aae_core.report import repeat_table
+    from aae_core.speed.bench_report import repeat_table
 
     def bench(precision, step, ms, ratio, batch=100, malloc="glibc"):
         return {"precision": precision, "step": step, "batch_size": batch, "ms_per_step": ms, "ratio_to_gemm": ratio,
@@ -256,7 +264,7 @@ def test_repeat_table_spreads_runs_of_one_step_and_counts_those_within_the_targe
 
 def test_read_benches_names_the_step_of_files_from_before_weight_copies(tmp_path):
     """A bf16 bench without a 'step' was timed under autocast: it says so beside a new one."""
-    from aae_core.report import read_benches
+    from aae_core.speed.bench_report import read_benches
     from aae_core.runs import write_json
 
     write_json(tmp_path / "cpu-bf16-batch100.json", {"precision": "bf16", "batch_size": 100})
@@ -267,7 +275,7 @@ def test_read_benches_names_the_step_of_files_from_before_weight_copies(tmp_path
 
 
 def test_plot_history_puts_chosen_keys_on_a_log_axis_and_dashes_the_baseline():
-    from aae_core.plots import plot_history
+    from aae_core.chapters.plots import plot_history
 
     history = [{"epoch": e, "steps": 500, "val_accuracy": 90.0 + e, "loss_class": 10.0 ** -e} for e in (1, 2, 3)]
     fig = plot_history({"baseline": history, "variant": history}, ["val_accuracy", "loss_class"],

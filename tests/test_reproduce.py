@@ -17,7 +17,7 @@ def test_runs_the_missing_cells_then_prints_the_table(tmp_path):
     assert "| labels | ours, 1 epochs |" in first.stdout and "(1 seed)" in first.stdout
     assert "quoted" in first.stdout
     row = summarise(plan([10], [0], 1, out, []))[0]
-    assert row["val_mean"] == RunFolder(out / "labels-10" / "seed-0").summary()["val_accuracy"]
+    assert row["val_mean"] == RunFolder(out / "labels-10" / "seed-0").summary().val_accuracy
     # Everything finished: nothing is trained again, and no command is left to print.
     again = cli(*args, check=True)
     assert "starting" not in again.stdout and again.stdout.count("(1 seed)") == 2

@@ -3,12 +3,13 @@ import torch
 
 from aae_core.config import TrainConfig
 from aae_core.data import prepare_data
-from aae_core.train import NonFiniteLossError, make_trainer
+from aae_core.train import make_trainer, NonFiniteLossError
+from aae_core.speed.updaters import SpeedOptions, updater_with
 from conftest import TINY, weights_equal
 
 
 def tiny_trainer(cfg, data, **kwargs):
-    return make_trainer(cfg, data, TINY, device="cpu", progress=False, **kwargs)
+    return make_trainer(cfg, data, TINY, device="cpu", progress=False, updater=updater_with(SpeedOptions(**kwargs)))
 
 
 def params_of(module):
@@ -56,13 +57,13 @@ def test_generator_step_leaves_no_gradient_on_discriminators(small_data, tiny_cf
     trainer = tiny_trainer(tiny_cfg, small_data, update_in_backward=False)  # gradients kept to be read
     discs = [*trainer.model.disc_y.parameters(), *trainer.model.disc_z.parameters()]
     grads_after = {}
-    update = trainer._update
+    update = trainer.updater.update
 
     def recording_update(phase, loss):
         update(phase, loss)
         grads_after[phase] = [p.grad.clone() for p in discs]
 
-    trainer._update = recording_update
+    trainer.updater.update = recording_update
     trainer.regularization_phase(small_data.unlabeled_x[:50])
     assert all(torch.equal(a, b) for a, b in zip(grads_after["discriminator"], grads_after["generator"]))
     assert all(p.requires_grad for p in trainer.model.parameters())  # unfrozen again

@@ -6,12 +6,13 @@ import torch
 
 from aae_core.errors import AAEError
 from aae_core.train import make_trainer
-from aae_core.weight_copies import CompiledUpdate, CopyOptimizer, sgd_momentum_update
+from aae_core.speed.weight_copies import CompiledUpdate, CopyOptimizer, sgd_momentum_update
+from aae_core.speed.updaters import SpeedOptions, updater_with
 from conftest import TINY
 
 
 def bf16_trainer(cfg, data, **kwargs):
-    return make_trainer(cfg.with_(precision="bf16"), data, TINY, device="cpu", progress=False, **kwargs)
+    return make_trainer(cfg.with_(precision="bf16"), data, TINY, device="cpu", progress=False, updater=updater_with(SpeedOptions(**kwargs)))
 
 
 def test_one_pass_update_is_torch_sgd():
@@ -43,10 +44,10 @@ def test_copies_compute_what_autocast_computes(small_data, tiny_cfg, preset):
         trainer.train_step()
         trained[weights] = trainer
     copies, autocast = trained["copies"], trained["autocast"]
-    assert copies.net is not copies.model and autocast.net is autocast.model
+    assert copies.updater.network("reconstruction") is not copies.model and autocast.updater.network("reconstruction") is autocast.model
     for name, weight in autocast.model.state_dict().items():
         torch.testing.assert_close(copies.model.state_dict()[name], weight, rtol=1e-5, atol=1e-7, msg=name)
-    assert all(torch.equal(c, w.bfloat16()) for c, w in zip(copies.net.parameters(), copies.model.parameters()))
+    assert all(torch.equal(c, w.bfloat16()) for c, w in zip(copies.updater.network("reconstruction").parameters(), copies.model.parameters()))
     assert all(p.dtype == torch.float32 for p in copies.model.parameters())
 
 
@@ -62,17 +63,17 @@ def test_copies_train_and_resume_from_a_checkpoint(small_data, tiny_cfg):
 
     resumed = bf16_trainer(cfg, small_data)
     resumed.load_state_dict(state)
-    assert all(torch.equal(c, w.bfloat16()) for c, w in zip(resumed.net.parameters(), resumed.model.parameters()))
+    assert all(torch.equal(c, w.bfloat16()) for c, w in zip(resumed.updater.network("reconstruction").parameters(), resumed.model.parameters()))
     first.fit(2)
     resumed.fit(2)
     for name, weight in first.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[name], weight), name
-    assert "bf16 weight copies" in resumed.update_kernel
+    assert "bf16 weight copies" in resumed.updater.description
 
 
 def test_fp32_and_unknown_modes(small_data, tiny_cfg):
     fp32 = make_trainer(tiny_cfg, small_data, TINY, device="cpu", progress=False)
-    assert fp32.net is fp32.model and fp32.update_kernel == "fused optimizer steps inside the backward pass"
+    assert fp32.updater.network("reconstruction") is fp32.model and fp32.updater.description == "fused optimizer steps inside the backward pass"
     with pytest.raises(AAEError, match="bf16_weights must be one of copies, autocast"):
         bf16_trainer(tiny_cfg, small_data, bf16_weights="halves")
 
@@ -82,8 +83,7 @@ def test_a_failed_compile_falls_back_to_the_eager_update(capsys):
     def broken(*args):
         raise RuntimeError("no compiler")
 
-    update = CompiledUpdate()
-    update.compiled = broken
+    update = CompiledUpdate(compile=lambda: broken)
     weight, weight_copy = torch.ones(4), torch.ones(4).bfloat16()
     for _ in range(2):
         update([weight], [torch.zeros(4)], [torch.ones(4).bfloat16()], [weight_copy], torch.tensor(0.5), torch.tensor(0.0))
@@ -110,12 +110,12 @@ def test_the_labeled_phase_in_fp32_beside_bf16_copies(small_data, tiny_cfg):
     and the copies follow; the other phases compute with the bf16 copies."""
     mixed = make_trainer(tiny_cfg.with_(precision="bf16-fp32-labeled"), small_data, TINY, device="cpu", progress=False)
     fp32 = make_trainer(tiny_cfg, small_data, TINY, device="cpu", progress=False)
-    assert mixed.net_for("semi_supervised") is mixed.model and mixed.net_for("reconstruction") is mixed.net
+    assert mixed.updater.network("semi_supervised") is mixed.model and mixed.updater.network("reconstruction") is mixed.updater.network("reconstruction")
     x, y = small_data.labeled_x[:20], small_data.labeled_y[:20]
     for trainer in (mixed, fp32):
         trainer.semi_supervised_phase(x, y)
     for name, weight in fp32.model.encoder.state_dict().items():
         assert torch.equal(mixed.model.encoder.state_dict()[name], weight), name
-    assert all(torch.equal(c, w.bfloat16()) for c, w in zip(mixed.net.parameters(), mixed.model.parameters()))
+    assert all(torch.equal(c, w.bfloat16()) for c, w in zip(mixed.updater.network("reconstruction").parameters(), mixed.model.parameters()))
     record = mixed.fit(1)[0]
-    assert 0 <= record["val_accuracy"] <= 100 and "fp32 (then copied)" in mixed.update_kernel
+    assert 0 <= record["val_accuracy"] <= 100 and "fp32 (then copied)" in mixed.updater.description

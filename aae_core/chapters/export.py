@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import AAEError
-from .models import SemiSupervisedAAE
-from .runs import RunFolder, atomic_write
+from ..errors import AAEError
+from ..models import SemiSupervisedAAE
+from ..provenance import git_commit
+from ..runs import RunFolder, atomic_write, load_checkpoint
 
 WEIGHTS_SCRIPT = "decoder-weights.js"
 MANIFEST = "manifest.json"
@@ -75,43 +76,21 @@ def export_decoder(model: SemiSupervisedAAE, out: str | Path, source: dict) -> d
     return manifest
 
 
+def export_run_decoder(run_path: str | Path, out: str | Path) -> dict:
+    """export_decoder for a run folder (or model.pt), with where the weights came from in the manifest."""
+    model = load_checkpoint(run_path, "cpu")
+    run = RunFolder(run_path)
+    source = {"run": str(run_path), "exported_at_commit": git_commit()}
+    if run.finished:
+        summary = run.summary()
+        source.update({k: getattr(summary, k) for k in ("preset", "labels", "epochs", "steps", "test_accuracy",
+                                                         "git_commit")})
+        source["prior_std"] = run.train_config().prior_std
+    return export_decoder(model, out, source)
+
+
 def read_exported_weights(folder: str | Path) -> tuple[dict, bytes]:
     """The manifest and the fp16 buffer of an exported decoder (what the browser decodes)."""
     text = (Path(folder) / WEIGHTS_SCRIPT).read_text()
     bundle = json.loads(text[text.index("{"): text.rindex("}") + 1])
     return bundle["manifest"], base64.b64decode(bundle["weights"])
-
-
-class BrowserExplorer:
-    """The style explorer as page content: a canvas, digit buttons and sliders that run the exported
-    decoder in the reader's browser (no kernel). `static` is the decoder folder as the page sees it.
-
-    Its HTML needs trusted output in Jupyter (scripts run); elsewhere the PNG shows the digits at z = 0.
-    """
-
-    _count = 0
-
-    def __init__(self, model: SemiSupervisedAAE, static: str = "../_static/decoder/", slider_range: float = 3.0):
-        self.model, self.static, self.slider_range = model, static.rstrip("/") + "/", slider_range
-        BrowserExplorer._count += 1
-        self.element_id = f"aae-explorer-{BrowserExplorer._count}"
-
-    def _repr_html_(self) -> str:
-        return (f'<div class="aae-explorer" id="{self.element_id}" data-range="{self.slider_range:g}">'
-                f'<noscript>The style explorer needs JavaScript.</noscript></div>\n'
-                f'<script src="{self.static}{WEIGHTS_SCRIPT}"></script>\n'
-                f'<script src="{self.static}aae-decoder.js"></script>\n'
-                f'<script>AAEDecoder.mount(document.getElementById("{self.element_id}"), window.AAE_DECODER);</script>')
-
-    def _repr_png_(self) -> bytes:
-        import io
-
-        from .generate import generate
-        from .plots import image_grid
-
-        digits = torch.arange(self.model.cfg.n_classes)
-        images = generate(self.model, digits, torch.zeros(len(digits), self.model.cfg.style_dim))
-        buffer = io.BytesIO()
-        image_grid(images, n_cols=len(digits), title="every digit at z = 0 (the live explorer needs the HTML book)",
-                   col_labels=[str(d) for d in digits.tolist()]).savefig(buffer, format="png", dpi=80)
-        return buffer.getvalue()

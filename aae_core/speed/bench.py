@@ -27,12 +27,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .config import N_TRAIN, OPTIMIZER_KERNELS, PRESETS, ModelConfig, TrainConfig
-from .data import SemiSupervisedData
-from .errors import AAEError
-from .models import SemiSupervisedAAE
-from .runs import provenance
-from .train import Trainer
+from ..config import N_TRAIN, OPTIMIZER_KERNELS, PRESETS, ModelConfig, TrainConfig
+from ..data import SemiSupervisedData
+from ..errors import AAEError
+from ..models import SemiSupervisedAAE
+from ..provenance import provenance
+from ..train import Trainer
+from .updaters import SpeedOptions, updater_with
 
 
 @dataclass(frozen=True)
@@ -260,13 +261,14 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
 
     def trainer_with(kernel=None, weights=bf16_weights, in_backward=True, graphs=cuda_graphs):
         torch.manual_seed(0)
+        options = SpeedOptions(optimizer_kernel=kernel, bf16_weights=weights, update_in_backward=in_backward,
+                               cuda_graphs=graphs)
         return Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False,
-                       optimizer_kernel=kernel, bf16_weights=weights, update_in_backward=in_backward,
-                       cuda_graphs=graphs)
+                       updater=updater_with(options))
 
-    trainer = trainer_with()  # the kernel `train` uses on this device
+    trainer = trainer_with()  # the updater `train` uses on this device
     timed = {"step": trainer.train_step}
-    if trainer.graphed_step is not None:  # what the graph gains: the same step launched op by op
+    if trainer.updater.graphed:  # what the graph gains: the same step launched op by op
         timed["eager"] = trainer_with(graphs=False).train_step
     if compare_kernels:
         timed.update({kernel: trainer_with(kernel, "autocast", in_backward=False).train_step
@@ -293,8 +295,9 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
         "ratio_to_gemm": gemm_seconds / seconds,
         "precision": precision,
         "step": step_kind(precision, bf16_weights),
-        "optimizer_kernel": trainer.optimizer_kernel,
-        "update": trainer.update_kernel,
+        "optimizer_kernel": trainer.updater.kernel,
+        "update": trainer.updater.description,
+        "update_in_backward": trainer.updater.in_backward,
         "batch_size": batch_size,
         "steps_timed": steps,
     }

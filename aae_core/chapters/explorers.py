@@ -1,7 +1,9 @@
-"""The style explorer for Jupyter: pick the digit y, drag the ten style sliders z, see the decoding.
+"""The two style explorers: pick the digit y, drag the ten style sliders z, see the decoding.
 
-It needs a live kernel (every change runs the decoder in Python). The static HTML book shows the
-same explorer through `book/_static/decoder/aae-decoder.js` instead (see `export.py`).
+`StyleExplorer` is for Jupyter: ipywidgets, and every change runs the decoder in Python (it needs
+a live kernel). `BrowserExplorer` is for the static HTML book, which has no kernel: the same
+explorer as page content, the exported decoder (`export.py`) multiplied out in JavaScript by
+`book/_static/decoder/aae-decoder.js`.
 """
 from __future__ import annotations
 
@@ -12,8 +14,9 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .evaluate import generate
-from .models import SemiSupervisedAAE
+from ..models import SemiSupervisedAAE
+from .export import WEIGHTS_SCRIPT
+from .generate import generate
 
 
 def digit_png(pixels: np.ndarray, size: float = 2.4) -> bytes:
@@ -59,3 +62,35 @@ class StyleExplorer(widgets.HBox):
 def style_explorer(model: SemiSupervisedAAE, slider_range: float = 3.0) -> StyleExplorer:
     """The explorer widget for `model` (display it as a cell's last expression)."""
     return StyleExplorer(model, slider_range)
+
+
+class BrowserExplorer:
+    """The style explorer as page content: a canvas, digit buttons and sliders that run the exported
+    decoder in the reader's browser (no kernel). `static` is the decoder folder as the page sees it.
+
+    Its HTML needs trusted output in Jupyter (scripts run); elsewhere the PNG shows the digits at z = 0.
+    """
+
+    _count = 0
+
+    def __init__(self, model: SemiSupervisedAAE, static: str = "../_static/decoder/", slider_range: float = 3.0):
+        self.model, self.static, self.slider_range = model, static.rstrip("/") + "/", slider_range
+        BrowserExplorer._count += 1
+        self.element_id = f"aae-explorer-{BrowserExplorer._count}"
+
+    def _repr_html_(self) -> str:
+        return (f'<div class="aae-explorer" id="{self.element_id}" data-range="{self.slider_range:g}">'
+                f'<noscript>The style explorer needs JavaScript.</noscript></div>\n'
+                f'<script src="{self.static}{WEIGHTS_SCRIPT}"></script>\n'
+                f'<script src="{self.static}aae-decoder.js"></script>\n'
+                f'<script>AAEDecoder.mount(document.getElementById("{self.element_id}"), window.AAE_DECODER);</script>')
+
+    def _repr_png_(self) -> bytes:
+        from .plots import image_grid
+
+        digits = torch.arange(self.model.cfg.n_classes)
+        images = generate(self.model, digits, torch.zeros(len(digits), self.model.cfg.style_dim))
+        buffer = io.BytesIO()
+        image_grid(images, n_cols=len(digits), title="every digit at z = 0 (the live explorer needs the HTML book)",
+                   col_labels=[str(d) for d in digits.tolist()]).savefig(buffer, format="png", dpi=80)
+        return buffer.getvalue()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import torch
 
-from .models import SemiSupervisedAAE, evaluating
+from ..models import SemiSupervisedAAE, evaluating
 
 
 @torch.no_grad()

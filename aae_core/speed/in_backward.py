@@ -2,8 +2,8 @@
 
 After a phase's backward pass a whole-model optimizer step reads every weight, gradient and momentum
 back from memory. Inside the backward pass a weight's gradient has just been written and the weight
-just read (for the input gradient), so the same fused update finds them in the cache (chapter 5
-measures what that gains). The update is torch's fused SGD kernel, one tensor at a time, so the
+just read (for the input gradient), so the same fused update finds them in the cache (the engineering notes
+measure what that gains). The update is torch's fused SGD kernel, one tensor at a time, so the
 weights come out bit for bit as after the whole-model step (a test checks). It is safe because
 autograd completes a weight's gradient only after every node that reads the weight has run.
 """

@@ -11,6 +11,7 @@ in fp32); the fp32 model stays the model, for checkpoints and evaluation.
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import sys
 
@@ -33,18 +34,21 @@ def sgd_momentum_update(weights: list[torch.Tensor], buffers: list[torch.Tensor]
         weight_copy.copy_(weight)
 
 
+@functools.cache
+def compiled_sgd_momentum_update():
+    """`sgd_momentum_update` compiled into one loop per tensor (torch.compile), made once per process on
+    first use: importing the compiler takes seconds, and its compiled graphs are cached by tensor shapes."""
+    if not torch.cuda.is_available():  # else compiling logs that there is no CUDA, which is no news here
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    return torch.compile(sgd_momentum_update, dynamic=False, fullgraph=True)
+
+
 class CompiledUpdate:
-    """`sgd_momentum_update` compiled into one loop per tensor on first use (torch.compile); where
-    compiling fails (no C++ compiler, say) the eager function, after one line on stderr."""
+    """The compiled update; where compiling fails (no C++ compiler, say) the eager function, after one
+    line on stderr."""
 
-    def __init__(self):
-        self.compiled = None  # made on first use: importing torch.compile's machinery takes seconds
-        self.failed = False
-
-    def compile(self):
-        if not torch.cuda.is_available():  # else compiling logs that there is no CUDA, which is no news here
-            logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-        return torch.compile(sgd_momentum_update, dynamic=False, fullgraph=True)
+    def __init__(self, compile=compiled_sgd_momentum_update):
+        self.compile, self.failed = compile, False
 
     @property
     def kernel(self) -> str:
@@ -53,16 +57,12 @@ class CompiledUpdate:
     def __call__(self, *args) -> None:
         if not self.failed:
             try:
-                self.compiled = self.compiled or self.compile()
-                return self.compiled(*args)
+                return self.compile()(*args)
             except Exception as error:  # the backend's errors have no common type
                 self.failed = True
                 print(f"note: torch.compile failed ({type(error).__name__}); bf16 updates run eagerly",
                       file=sys.stderr)
         sgd_momentum_update(*args)
-
-
-ONE_PASS_UPDATE = CompiledUpdate()  # one per process: its compiled graphs are cached by tensor shapes
 
 
 def is_plain_sgd_with_momentum(optimizer: torch.optim.Optimizer) -> bool:
@@ -80,8 +80,9 @@ class CopyOptimizer:
     computes in fp32 (`in_fp32`), the fp32 weights' own, after whose step the copies are refreshed."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, copy_of: dict[nn.Parameter, nn.Parameter],
-                 update: CompiledUpdate = ONE_PASS_UPDATE, in_fp32: bool = False):
-        self.optimizer, self.update, self.in_fp32 = optimizer, update, in_fp32
+                 update: CompiledUpdate | None = None, in_fp32: bool = False):
+        self.optimizer, self.in_fp32 = optimizer, in_fp32
+        self.update = update if update is not None else CompiledUpdate()
         self.weights = list(optimizer.param_groups[0]["params"])
         self.copies = [copy_of[w] for w in self.weights]
         device = self.weights[0].device

@@ -1,0 +1,165 @@
+"""The reproduction's tables, read from run folders: Table 3 beside the quoted numbers, seed by seed,
+preset against preset (paired by seed), and the recipe search's runs with what each changed."""
+from __future__ import annotations
+
+import statistics
+from dataclasses import fields
+
+from ..config import N_TRAIN, ModelConfig, TrainConfig, model_config_from_dict
+from ..train import steps_per_epoch
+from .tables import duration, markdown_table, mean_std
+
+
+def step_matching_table(runs: dict) -> str:
+    """How many steps each run trained, in the seed repository's epochs and in ours, and where its
+    learning rate dropped: {name: RunFolder} of finished runs."""
+    rows = []
+    for name, run in runs.items():
+        cfg, summary = run.train_config(), run.summary()
+        seed_epoch = steps_per_epoch("labeled", N_TRAIN, cfg.n_labeled, cfg.batch_size)
+        ours = steps_per_epoch(cfg.epoch_def, summary.unlabeled, cfg.n_labeled, cfg.batch_size)
+        drops = [f"{m * ours:,} ({m * ours // seed_epoch})" for m in cfg.optimizer.milestones if m <= cfg.epochs]
+        rows.append([name, cfg.labels, f"{summary.steps:,}", f"{summary.steps // seed_epoch:,}",
+                     cfg.epochs, ", ".join(drops) or "none", duration(summary.wall_seconds)])
+    return markdown_table(["run", "labels", "steps", "seed's epochs", "our epochs",
+                           "LR ÷10 after step (seed's epoch)", "wall time"], rows)
+
+
+def settings_changed(config: dict, keep=("labels", "epochs", "seed", "device", "precision")) -> str:
+    """What a run's config.json changes against the defaults (`paper-sgd` as in Table 1), as the
+    `train` options that make the change ("--noise-std 0.5 --init-std 0"); a changed setting with no
+    option (API only) as name=value. The settings in `keep` are the run's identity, not changes."""
+    runs = [(TrainConfig.from_dict(config.get("train", {})), TrainConfig()),
+            (model_config_from_dict(config.get("model", {})), ModelConfig())]
+
+    def words(f, value):
+        if isinstance(value, dict):
+            value = [f"{k}={v:g}" for k, v in value.items()]
+        values = [f"{v:g}" if isinstance(v, float) else str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+        if not f.metadata.get("group"):
+            return f"{f.name}={','.join(values)}"
+        flag = "--" + f.name.replace("_", "-")
+        return flag if value is True else " ".join([flag, *values])
+
+    changed = [words(f, getattr(stored, f.name)) for stored, default in runs for f in fields(stored)
+               if f.name not in keep and getattr(stored, f.name) is not None
+               and getattr(stored, f.name) != getattr(default, f.name)]
+    return " ".join(changed) or "none (Table 1 as it is)"
+
+
+def table3(rows: list[dict], ours: str = "ours, 50 epochs", nn_rows: list[dict] | None = None) -> str:
+    """Our accuracies per label count (from reproduce.summarise) beside the quoted ones; with
+    `nn_rows`, our NN baseline (the encoder trained on the labeled images only) too."""
+    from .quoted import TABLE3
+
+    nn = {row["labels"]: row for row in nn_rows or []}
+    body = []
+    for row in rows:
+        quoted = TABLE3.get(row["labels"], {})
+        ours_nn = [mean_std(nn[row["labels"]]["mean"], nn[row["labels"]]["std"], len(nn[row["labels"]]["accuracies"]))
+                   if row["labels"] in nn else "–"] if nn_rows is not None else []
+        body.append([row["labels"], mean_std(row["mean"], row["std"], len(row["accuracies"])), *ours_nn,
+                     *(f"{quoted[k]:.2f}" if k in quoted else "–" for k in ("paper_50", "seed_50", "paper_best", "nn", "vat"))])
+    header = ["labels", ours] + (["NN baseline, ours"] if nn_rows is not None else [])
+    return markdown_table(header + ["paper, 50 epochs*", "seed, 50 epochs*", "paper, best*", "NN*", "VAT*"], body)
+
+
+def chosen_on_validation(rows_by_preset: dict) -> str:
+    """Per label count, the preset ({preset: reproduce.summarise rows}) whose runs end with the highest
+    mean validation accuracy, among presets with every planned seed finished, and that preset's test
+    accuracy beside the paper's 50-epoch number: a choice of recipe that never looks at the test set."""
+    from .quoted import TABLE3
+
+    counts = dict.fromkeys(row["labels"] for rows in rows_by_preset.values() for row in rows)
+    body = []
+    for count in counts:
+        complete = {preset: row for preset, rows in rows_by_preset.items() for row in rows
+                    if row["labels"] == count and row["accuracies"] and len(row["accuracies"]) == row["seeds_planned"]}
+        paper = TABLE3[count]["paper_50"]
+        if not complete:
+            body.append([count, "–", "no preset has every seed finished", "–", f"{paper:.2f}", "–"])
+            continue
+        preset, row = max(complete.items(), key=lambda item: item[1]["val_mean"])
+        body.append([count, f"`{preset}`", ", ".join(f"`{p}` {r['val_mean']:.2f}%" for p, r in complete.items()),
+                     mean_std(row["mean"], row["std"], len(row["accuracies"])), f"{paper:.2f}",
+                     "yes" if row["mean"] >= paper else f"no ({row['mean'] - paper:+.2f})"])
+    return markdown_table(["labels", "chosen", "mean final validation accuracy of each preset", "test accuracy, ours",
+                           "paper, 50 epochs*", "ours ≥ paper"], body)
+
+
+def seeds_table(rows: list[dict]) -> str:
+    """Each seed's test accuracy per label count (rows from reproduce.summarise): the spread that a
+    mean ± std hides, such as one seed far below the others."""
+    seeds = sorted({seed for row in rows for seed in row["accuracies"]})
+    return markdown_table(["labels", *(f"seed {seed}" for seed in seeds)],
+                          [[row["labels"], *(f"{row['accuracies'][seed]:.2f}%" if seed in row["accuracies"] else "–"
+                                             for seed in seeds)] for row in rows])
+
+
+def presets_by_seed(rows: dict) -> str:
+    """Each seed's test accuracy under each preset ({preset: one reproduce.summarise row of one label
+    count}) and the paired difference of the last preset against the first: the same seed draws the
+    same labelled images, initial weights and batches, so the difference is the preset's."""
+    names = list(rows)
+    seeds = sorted({seed for row in rows.values() for seed in row["accuracies"]})
+    body = []
+    for seed in seeds:
+        accuracies = [rows[name]["accuracies"].get(seed) for name in names]
+        paired = accuracies[-1] - accuracies[0] if None not in (accuracies[0], accuracies[-1]) else None
+        body.append([f"seed {seed}", *(f"{a:.2f}%" if a is not None else "–" for a in accuracies),
+                     f"{paired:+.2f}" if paired is not None else "–"])
+    body.append(["mean ± std", *(mean_std(row["mean"], row["std"], len(row["accuracies"])) for row in rows.values()), ""])
+    return markdown_table(["", *names, f"{names[-1]} − {names[0]}"], body)
+
+
+def runs_table(runs: dict) -> str:
+    """What each finished run changed and what it reached: {name: RunFolder}."""
+    rows = []
+    for name, run in runs.items():
+        cfg, summary = run.train_config(), run.summary()
+        rows.append([name, cfg.labels, cfg.preset, cfg.epoch_def, cfg.recon_loss, f"{cfg.prior_std:g}",
+                     cfg.label_subset, f"{summary.steps:,}", f"{summary.test_accuracy:.2f}%",
+                     duration(summary.wall_seconds), summary.device])
+    return markdown_table(["run", "labels", "preset", "epoch", "recon loss", "prior std", "labeled subset", "steps",
+                           "test accuracy", "wall time", "device"], rows)
+
+
+def recipe_table(runs: dict, baselines: dict | None = None) -> str:
+    """Runs of the recipe search beside each other: what each changes against Table 1 and where it
+    got ({name: RunFolder}, finished or diverged; every epoch's validation accuracy is in the curves).
+    `baselines` {seed: RunFolder} adds each run's validation accuracy minus that of the Table 1 run
+    with the same seed and epochs: a paired comparison (same initial weights, labels and batches)."""
+    rows = []
+    for name, run in runs.items():
+        cfg = run.train_config()
+        if run.finished:
+            summary = run.summary()
+            base = (baselines or {}).get(cfg.seed)
+            paired = (f"{summary.val_accuracy - base.summary().val_accuracy:+.2f}"
+                      if base is not None and base.finished and base.summary().epochs == summary.epochs else "–")
+            outcome = [summary.epochs, f"{summary.val_accuracy:.2f}%", paired, f"{summary.test_accuracy:.2f}%",
+                       duration(summary.wall_seconds), summary.device]
+        else:
+            diverged = run.divergence()
+            outcome = [cfg.epochs, "–", "–", f"diverged (NaN in epoch {diverged['epoch']}, by step "
+                       f"{diverged['step']})", "–", diverged["device"]]
+        rows.append([name, settings_changed(run.config()), cfg.labels, cfg.seed, *outcome])
+    return markdown_table(["run", "changes against Table 1", "labels", "seed", "epochs", "validation",
+                           "validation − Table 1 (same seed)", "test", "wall time", "device"], rows)
+
+
+def recipe_summary(probes: dict, baselines: dict) -> str:
+    """One row per probe over every seed it ran: its validation accuracy minus that of the Table 1 run
+    with the same seed and epochs (`probes` {name: {seed: RunFolder}}, `baselines` {seed: RunFolder};
+    finished runs only). The mean of those paired differences says more than any one seed."""
+    rows = []
+    for name, by_seed in probes.items():
+        diffs = {seed: run.summary().val_accuracy - baselines[seed].summary().val_accuracy
+                 for seed, run in sorted(by_seed.items())
+                 if run.finished and seed in baselines and baselines[seed].finished
+                 and baselines[seed].summary().epochs == run.summary().epochs}
+        if diffs:
+            values = list(diffs.values())
+            rows.append([name, len(diffs), ", ".join(f"{seed}: {d:+.2f}" for seed, d in diffs.items()),
+                         f"{statistics.fmean(values):+.2f}", f"{min(values):+.2f}"])
+    return markdown_table(["probe", "seeds", "validation − Table 1, per seed", "mean", "worst seed"], rows)

@@ -1,0 +1,40 @@
+"""Which device computes, and how a result names it: runs are bit-identical only on one kind of
+machine, so every stored result says which CPU model (and how many threads) or GPU made it."""
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import torch
+
+from .errors import AAEError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; a named device that is not there is an AAEError."""
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
+    if name == "auto":
+        return torch.device(next(d for d in ("cuda", "mps", "cpu") if available[d]))
+    if not available.get(name, False):
+        raise AAEError(f"device {name!r} is not available on this machine; use --device auto or cpu")
+    return torch.device(name)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def describe_device(device: torch.device) -> str:
+    """A line that says what ran the computation, for summaries and benches."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    if device.type == "cpu":
+        threads = torch.get_num_threads()
+        return f"cpu: {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
+    return device.type

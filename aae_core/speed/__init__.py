@@ -1,0 +1,14 @@
+"""What only makes a step faster, never changes what it computes.
+
+The trainer reaches this package through one seam: `fastest_updater` builds, for a run's
+precision and device, the object that turns each phase's loss into an update (see
+`aae_core.train.PlainUpdater` for the plain one). Each faster path is tested equal to the plain one.
+
+    updaters.py      the seam: the factory and the faster updaters, and the optimizer-kernel choice
+    in_backward.py   fused SGD steps inside the backward pass, weight by weight
+    weight_copies.py bf16 copies of the weights, updated in one compiled pass
+    cuda_graphs.py   the whole step recorded once as a CUDA graph and replayed
+    malloc.py        which allocator the process runs with (results record it)
+    bench.py         `python -m aae_core bench`: the step against the machine's matrix-multiply rate
+    bench_report.py  reading and tabulating stored benches, and the speed targets
+"""
