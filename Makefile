@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CHROMIUM ?= /usr/bin/chromium
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: install chromium malloc book test unit bench bench-repeats clean
@@ -17,9 +16,10 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-# The browser tests drive Debian's Chromium (playwright cannot download a browser here).
-chromium:
-	@test -x $(CHROMIUM) || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+# The browser tests' Chromium: $CHROMIUM, else playwright's own, else Debian's `chromium` (installed with
+# apt-get when missing, only as root); tools/find_chromium.py prints the one it finds or says how to get one.
+chromium: install
+	@$(BIN)/python tools/find_chromium.py --install
 
 # Execute every chapter with papermill, then render the executed copies into _build/html.
 book: install
@@ -31,7 +31,7 @@ test: install chromium malloc book
 
 # Only the Python tests (no book build, no browser).
 unit: install
-	$(BIN)/python -m pytest tests --ignore=tests/test_book_html.py
+	$(BIN)/python -m pytest tests --ignore=tests/test_book_html.py --ignore=tests/test_book_buttons.py
 
 # The bench results the performance chapter reads (DEVICE=cuda on a GPU machine); replaces $(BENCH_DIR)/$(DEVICE)-*.json.
 # bf16 computes with weight copies; one more bench at batch 100 times bf16 under autocast, for comparison.
@@ -71,8 +71,10 @@ bench-repeats: install
 # tcmalloc from Debian's packages, for the benches and the test that checks it changes no result; where it
 # cannot be installed the benches run with the C library's malloc and that test is skipped.
 malloc:
-	@test -n "$(MALLOC_LIB)" || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4) \
-	  || echo "note: tcmalloc could not be installed; the benches use the C library's malloc"
+	@test -n "$(MALLOC_LIB)" || (test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
+	  && echo "malloc: installing Debian's tcmalloc with apt-get (running as root)" \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4) \
+	  || echo "note: tcmalloc is not installed (make malloc installs it as root on Debian); the benches use the C library's malloc"
 
 clean:
 	rm -rf _build

@@ -1,7 +1,8 @@
 """MNIST in memory: the fixed train/validation split, the labeled subset and batch order.
 
 All of MNIST fits in memory as float tensors (60,000 x 784 x 4 bytes = 188 MB), so batches are
-index tensors into it: no DataLoader, no per-sample transforms. Nothing is ever downloaded.
+index tensors into it: no DataLoader, no per-sample transforms. The IDX files are fetched once
+where they are missing (aae_core.download; AAE_OFFLINE=1 never fetches).
 """
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ from pathlib import Path
 import torch
 
 from .config import N_TRAIN, TrainConfig
+from .download import FILES, fetch_mnist
 from .errors import AAEError
 from .provenance import REPO_ROOT
 
 SPLIT_SEED = 2015  # fixes the train/validation split for every run, whatever the run's seed
-RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+RAW_FILES = tuple(FILES)  # the four IDX files, under the names torchvision reads
 
 
 def data_dir() -> Path:
@@ -36,17 +37,20 @@ class MNIST:
     test_y: torch.Tensor  # (10000,)
 
 
-def load_mnist(root: str | Path | None = None) -> MNIST:
-    """Read the four IDX files under root/MNIST/raw through torchvision, without downloading."""
+def ensure_mnist(root: str | Path | None = None) -> Path:
+    """root/MNIST/raw (root: data_dir()), the four IDX files fetched first where any is missing."""
     root = Path(root) if root is not None else data_dir()
     raw = root / "MNIST" / "raw"
     missing = [name for name in RAW_FILES if not (raw / name).is_file()]
     if missing:
-        raise AAEError(
-            f"MNIST not found: {raw} lacks {', '.join(missing)}; set AAE_DATA_DIR to a folder holding "
-            "MNIST/raw with the four uncompressed IDX files (torchvision.datasets.MNIST(root, download=True) "
-            "makes one on a machine with internet)"
-        )
+        fetch_mnist(raw, missing)
+    return raw
+
+
+def load_mnist(root: str | Path | None = None) -> MNIST:
+    """Read the four IDX files under root/MNIST/raw through torchvision (fetched first where missing)."""
+    root = Path(root) if root is not None else data_dir()
+    raw = ensure_mnist(root)
     from torchvision.datasets import MNIST as TorchvisionMNIST  # imported late: import aae_core stays light
 
     def as_tensors(train: bool):

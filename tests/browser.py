@@ -1,20 +1,19 @@
 """What the browser tests share: a local static server, Chromium through playwright, and a page
 that records every problem a reader would notice. Requests to any other host are blocked.
 
-The `browser` fixture lives in conftest.py; it needs Chromium (Debian's package: `make test`
-installs it when missing; AAE_CHROMIUM names another binary).
+The `browser` fixture lives in conftest.py; it drives the Chromium tools/find_chromium.py finds
+($CHROMIUM, playwright's own, or Debian's `chromium`, which `make test` installs as root).
 """
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-CHROMIUM = os.environ.get("AAE_CHROMIUM", "/usr/bin/chromium")
+FIND_CHROMIUM = Path(__file__).resolve().parent.parent / "tools" / "find_chromium.py"
 
 
 def free_port() -> int:
@@ -47,9 +46,10 @@ def serve(directory: Path):
 def chromium():
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does)"
+    found = subprocess.run([sys.executable, str(FIND_CHROMIUM)], capture_output=True, text=True)
+    assert found.returncode == 0, found.stderr.strip()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+        browser = p.chromium.launch(executable_path=found.stdout.strip(), args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         yield browser

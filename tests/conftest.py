@@ -11,6 +11,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("AAE_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+os.environ.setdefault("AAE_OFFLINE", "1")  # tests never reach the network; test_download serves its own mirror
 
 from aae_core.config import ModelConfig, TrainConfig  # noqa: E402
 from aae_core.data import load_mnist, prepare_data  # noqa: E402

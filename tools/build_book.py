@@ -18,6 +18,9 @@ from pathlib import Path
 import nbformat
 import papermill
 
+from aae_core.data import ensure_mnist
+from aae_core.errors import AAEError
+
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "_build"
 EXECUTED = BUILD / "executed"
@@ -55,7 +58,14 @@ def main() -> int:
         shutil.copy(ROOT / name, EXECUTED / name)
     # The chapters read ../results; nbval re-runs the executed copies from _build/executed/book.
     (EXECUTED / "results").symlink_to(ROOT / "results", target_is_directory=True)
-    for notebook in sorted((ROOT / "book").glob("*.ipynb")):
+    notebooks = sorted((ROOT / "book").glob("*.ipynb"))
+    try:  # MNIST, fetched here where it is missing: its progress lines belong on the terminal, not in a chapter
+        if any(not args.only or notebook.stem in args.only for notebook in notebooks):
+            ensure_mnist()
+    except AAEError as err:
+        print(f"build_book: {err}", file=sys.stderr)
+        return 1
+    for notebook in notebooks:
         target = EXECUTED / "book" / notebook.name
         if args.only and notebook.stem not in args.only:
             shutil.copy(notebook, target)

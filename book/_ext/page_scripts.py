@@ -1,8 +1,8 @@
 """Sphinx extension: each script once per page, and the decoder's scripts only where a page asks.
 
 Jupyter Book 1 adds every *.js under _static to every page, so the locally served MathJax (also
-added by sphinx.ext.mathjax) would load twice, and sphinx-thebe's configuration script is
-registered twice; both throw in the browser. Keep the first of each (same file or same body).
+added by sphinx.ext.mathjax) would load twice and throw in the browser. Keep the first of each
+(same file or same body).
 The style explorer's decoder (_static/decoder/, 5 MB of weights) is loaded by chapter 4's own
 output cell, so it is dropped from the list every page gets.
 """
