@@ -111,6 +111,14 @@ def read_digits_script(path: str | Path = STATIC / DIGITS_SCRIPT) -> dict[str, t
             "val_images": tensor("val", "images", SIDE * SIDE), "val_labels": tensor("val", "labels", 1)}
 
 
+def javascript_step(path: str | Path = STATIC / "aae-train-core.js") -> str:
+    """The page's training step as aae-train-core.js writes it (Model.prototype.trainStep), for the chapter."""
+    lines = Path(path).read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  Model.prototype.trainStep"))
+    end = next(i for i in range(start, len(lines)) if lines[i] == "  };")
+    return "\n".join(line[2:] for line in lines[start:end + 1])
+
+
 def torch_model(settings: PageSettings = PAGE) -> SemiSupervisedAAE:
     """The page's network in torch: chapter 1's unsupervised AAE with a 2-D code, at 14x14."""
     return SemiSupervisedAAE(ModelConfig(input_dim=SIDE * SIDE, hidden_dim=settings.hidden, n_classes=0, style_dim=2,
