@@ -15,7 +15,8 @@ def keep_first_of_each(app, pagename, templatename, context, doctree):
     seen, kept = set(), []
     for script in context.get("script_files", []):
         key = (script.filename or "").split("?")[0] or script.attributes.get("body", "")
-        if (key and key in seen) or key.startswith(ON_REQUEST):
+        # Sphinx names them by their path in the output ("_static/decoder/...")
+        if (key and key in seen) or key.removeprefix("_static/").startswith(ON_REQUEST):
             continue
         seen.add(key)
         kept.append(script)
