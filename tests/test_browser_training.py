@@ -329,4 +329,8 @@ def test_chapter_1_trains_in_the_built_book(browser):
         page.wait_for_selector(f"{TRAINER}[data-ready=true]", timeout=20000)
         page.click(".aat-step")
         page.wait_for_function(f"document.querySelector('{TRAINER}').dataset.step === '1'")
+        loaded = page.evaluate("[...document.scripts].map(s => s.src).filter(s => s.includes('/_static/train/'))")
+        assert len(loaded) == 3, loaded  # once each: the output cell's tags, not also Jupyter Book's
+        other = visit.open("book/02_method.html")
+        assert other.evaluate("[...document.scripts].filter(s => s.src.includes('/_static/train/')).length") == 0
         assert visit.problems == [], visit.problems
