@@ -227,6 +227,18 @@ def test_a_seed_fixes_the_first_hundred_steps_over_http_and_file(browser, http, 
     assert len({r["lossSums"]["recon"] for r in runs}) == 1
 
 
+def test_trains_in_the_page_where_workers_are_refused(browser, http):
+    visit = Visit(browser, http)
+    visit.page.add_init_script("window.Worker = function () { throw new Error('workers refused'); };")
+    page = visit.open("index.html")
+    page.wait_for_selector(f"{TRAINER}[data-ready=true]", timeout=20000)
+    page.evaluate(f"{HANDLE}.step(5)")
+    wait_for_step(page, 5)
+    assert page.get_attribute(TRAINER, "data-engine") == "page"
+    assert state(page)["finite"]
+    assert visit.problems == [], visit.problems
+
+
 def canvas(page, selector: str = ".aat-codes") -> str:
     return page.evaluate(f"document.querySelector('{TRAINER} {selector}').toDataURL()")
 

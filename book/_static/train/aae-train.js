@@ -25,22 +25,38 @@
     return node;
   }
 
-  // The trainer, in a worker when the browser allows one; messages in and out as a worker's.
+  // The trainer, in a worker when the browser allows one, else in the page (the same code, and
+  // the same messages); a worker that fails before its first answer hands over to the page.
   function startEngine(onMessage) {
+    var engine = { kind: "worker" }, backlog = [];
+    function inPage() {
+      var handler = null;
+      global.AAETrainCore().serve({ post: function (m) { setTimeout(function () { onMessage(m); }, 0); },
+                                    listen: function (f) { handler = f; } });
+      engine.kind = "page";
+      engine.post = function (m) { setTimeout(function () { handler(m); }, 0); };
+    }
     try {
       var url = URL.createObjectURL(new Blob([global.AAETrain.workerSource()], { type: "text/javascript" }));
       var worker = new Worker(url);
-      worker.onmessage = function (event) { if (url) { URL.revokeObjectURL(url); url = null; } onMessage(event.data); };
-      return { kind: "worker", post: function (m) { worker.postMessage(m); } };
+      worker.onmessage = function (event) {
+        if (url) { URL.revokeObjectURL(url); url = null; backlog = null; }
+        onMessage(event.data);
+      };
+      worker.onerror = function () {
+        if (!backlog) return;  // it has answered before: its errors are the trainer's
+        worker.terminate();
+        var replay = backlog;
+        backlog = null;
+        inPage();
+        replay.forEach(engine.post);
+      };
+      engine.post = function (m) { if (backlog) backlog.push(m); worker.postMessage(m); };
     } catch (err) {
-      var core = global.AAETrainCore(), handler = null;
-      core.serve({ post: function (m) { setTimeout(function () { onMessage(m); }, 0); },
-                   listen: function (f) { handler = f; } });
-      return { kind: "page", post: function (m) { setTimeout(function () { handler(m); }, 0); } };
+      inPage();
     }
+    return engine;
   }
-
-  function formatRate(lr) { return String(lr); }
 
   function mount(root, digits) {
     var side = digits.side, pixels = side * side;
@@ -74,7 +90,7 @@
     function rateSelect(text, cls, value) {
       var label = element("label", {}, options, text + " ");
       var select = element("select", { "class": cls }, label);
-      LEARNING_RATES.forEach(function (lr) { element("option", { value: lr }, select, formatRate(lr)); });
+      LEARNING_RATES.forEach(function (lr) { element("option", { value: lr }, select, String(lr)); });
       select.value = String(value);
       return select;
     }
@@ -115,7 +131,6 @@
 
     // ---------------------------------------------------------------- the engine
     var engine = startEngine(receive);
-    root.dataset.engine = engine.kind;
     engine.post({
       type: "init", options: { seed: seed, prior: prior.value, adversary: adversary.checked,
                                lrAE: +lrAE.value, lrDisc: +lrDisc.value },
@@ -132,6 +147,7 @@
         Array.prototype.push.apply(history[k], Array.from(h[k]));
       });
       latest = message;
+      root.dataset.engine = engine.kind;
       root.dataset.step = message.step;
       root.dataset.playing = message.playing;
       root.dataset.prior = message.options.prior;
