@@ -283,31 +283,36 @@ function AAETrainCore() {
   // networks see, prior (n, 2) samples of the prior (used when the adversary is on). With
   // `capture`, the gradients of each phase are returned too.
   Model.prototype.trainStep = function (x, xIn, prior, n, capture) {
-    var o = this.options, enc = this.encoder, dec = this.decoder, disc = this.disc;
-    var opt = this.optimizers, pixels = o.side * o.side, out = { losses: {} };
+    var o = this.options, opt = this.optimizers, out = { losses: {} };
+    var enc = this.encoder, dec = this.decoder, disc = this.disc;
     // (1) reconstruction: encoder and decoder learn to rebuild x from xIn.
-    var z = enc.forward(xIn, n), xHat = dec.forward(z, n);       // (n, 2), (n, 196)
-    var dXhat = this.scratch(n * pixels, "dXhat");
+    var z = enc.forward(xIn, n);                              // (n, 2)
+    var xHat = dec.forward(z, n);                             // (n, 196)
+    var pixels = o.side * o.side, dXhat = this.scratch(n * pixels, "dXhat");
     out.losses.recon = reconstructionLoss(xHat, x, n, pixels, dXhat);
     enc.backward(dec.backward(dXhat, n, true), n, false);
-    if (capture) out.reconstruction = this.gradsOf(enc.layers.concat(dec.layers));
+    var autoencoder = enc.layers.concat(dec.layers);
+    if (capture) out.reconstruction = this.gradsOf(autoencoder);
     opt.reconstruction.step(o.lrAE, o);
-    if (!o.adversary) { this.steps += 1; return out; }  // a plain autoencoder
-    // (2a) D learns to call prior samples real (1) and codes fake (0); prior
-    // samples and codes go through D as one batch of 2n, the codes as constants.
+    if (!o.adversary) { this.steps += 1; return out; }  // a plain AE
+    // (2a) D learns to call prior samples real (1) and codes fake (0).
+    // Prior samples and codes go through D as one batch of 2n, the
+    // codes as constants.
     z = enc.forward(xIn, n);
-    var both = this.scratch(4 * n, "both"), dLogits = this.scratch(2 * n, "dLogits");
+    var both = this.scratch(4 * n, "both");
+    var dLogits = this.scratch(2 * n, "dLogits");
     both.set(prior.subarray(0, 2 * n), 0);
     both.set(z.subarray(0, 2 * n), 2 * n);
-    var logits = disc.forward(both, 2 * n);                       // (2n, 1)
+    var logits = disc.forward(both, 2 * n);                   // (2n, 1)
     out.losses.disc = bceWithLogits(logits, 0, n, 1, dLogits) +
                       bceWithLogits(logits, n, n, 0, dLogits);
     disc.backward(dLogits, 2 * n, false);
     if (capture) out.discriminator = this.gradsOf(disc.layers);
     opt.discriminator.step(o.lrDisc, o);
-    // (2b) the encoder learns to make the updated D call its codes real; D is
-    // frozen. The encoder is unchanged since (2a): its buffers hold z's pass.
-    logits = disc.forward(z, n);                                  // (n, 1)
+    // (2b) the encoder learns to make the updated D call its codes real;
+    // D is frozen. The encoder is unchanged since (2a): its buffers hold
+    // the activations of z's pass.
+    logits = disc.forward(z, n);                              // (n, 1)
     out.losses.gen = bceWithLogits(logits, 0, n, 1, dLogits);
     enc.backward(disc.backward(dLogits, n, true, true), n, false);
     if (capture) out.generator = this.gradsOf(enc.layers);
