@@ -35,7 +35,8 @@ def site(tmp_path_factory):
     shutil.copytree(STATIC, folder / "train")
     (folder / "index.html").write_text(
         '<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, '
-        'initial-scale=1"></head><body style="max-width: 760px; margin: 0 auto; padding: 0 8px; font-family: sans-serif">'
+        'initial-scale=1"></head>'
+        '<body style="max-width: 760px; margin: 0 auto; padding: 0 8px; font-family: sans-serif">'
         f'{BrowserTrainer(static="train/")._repr_html_()}</body></html>')
     return folder
 
@@ -146,7 +147,8 @@ def test_one_javascript_step_is_a_torch_step(browser, http):
         x = digits[step * PAGE.batch:(step + 1) * PAGE.batch]
         x_in = trainer.add_noise(x)
         prior = sample_page_prior("mixture", PAGE.batch, gen)
-        js = page.evaluate(JS_STEP, [x.flatten().tolist(), x_in.flatten().tolist(), prior.flatten().tolist(), PAGE.batch])
+        js = page.evaluate(JS_STEP, [x.flatten().tolist(), x_in.flatten().tolist(), prior.flatten().tolist(),
+                                     PAGE.batch])
         trainer.sample_prior = lambda code, n: prior  # the prior samples the page drew
         recon = trainer.reconstruction_phase(x_in, x)
         grads = {"reconstruction": {name: params[name].grad.clone() for name in js["reconstruction"]}}
@@ -168,10 +170,11 @@ def test_one_javascript_step_is_a_torch_step(browser, http):
 def test_priors_are_the_pythons(browser, http):
     visit, page = open_trainer(browser, http)
     for name in ("mixture", "gaussian", "swissroll"):
-        js = torch.tensor(page.evaluate("""name => Array.from(AAETrain.samplePrior(name, 20000, new AAETrain.Random(3, 9)))""",
-                                        name)).view(-1, 2)
+        js = torch.tensor(page.evaluate(
+            "name => Array.from(AAETrain.samplePrior(name, 20000, new AAETrain.Random(3, 9)))", name)).view(-1, 2)
         py = sample_page_prior(name, 20000, torch.Generator().manual_seed(3))
-        for stat in (lambda z: z.norm(dim=1).mean(), lambda z: z.norm(dim=1).std(), lambda z: z.mean(dim=0).abs().max()):
+        radius, mean = (lambda z: z.norm(dim=1)), (lambda z: z.mean(dim=0).abs().max())
+        for stat in (lambda z: radius(z).mean(), lambda z: radius(z).std(), mean):
             assert stat(js).item() == pytest.approx(stat(py).item(), abs=0.05), name
         within = page.evaluate("([name, z]) => AAETrain.withinTwoSigma(name, Float32Array.from(z), z.length / 2)",
                                [name, py.flatten().tolist()])

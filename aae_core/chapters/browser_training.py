@@ -72,7 +72,8 @@ def browser_digits(mnist: MNIST | None = None, n_train: int = N_TRAIN, n_val: in
     mnist = mnist if mnist is not None else load_mnist()
     train_idx, val_idx = train_val_split(len(mnist.train_x))
     train_idx, val_idx = train_idx[:n_train], val_idx[:n_val]
-    return {"train_images": downsample(mnist.train_x[train_idx]), "train_labels": mnist.train_y[train_idx].to(torch.uint8),
+    return {"train_images": downsample(mnist.train_x[train_idx]),
+            "train_labels": mnist.train_y[train_idx].to(torch.uint8),
             "val_images": downsample(mnist.train_x[val_idx]), "val_labels": mnist.train_y[val_idx].to(torch.uint8)}
 
 
@@ -85,8 +86,8 @@ def write_digits_script(out: str | Path = STATIC, mnist: MNIST | None = None) ->
     digits = browser_digits(mnist)
     bundle = {
         "format": FORMAT, "side": SIDE,
-        "train": {"n": len(digits["train_labels"]), "images": _b64(digits["train_images"]), "labels": _b64(digits["train_labels"])},
-        "val": {"n": len(digits["val_labels"]), "images": _b64(digits["val_images"]), "labels": _b64(digits["val_labels"])},
+        **{part: {"n": len(digits[f"{part}_labels"]), "images": _b64(digits[f"{part}_images"]),
+                  "labels": _b64(digits[f"{part}_labels"])} for part in ("train", "val")},
         "source": "MNIST training set, aae_core.data.train_val_split: first 2,000 training and 500 validation images, "
                   "2x2 averages of the 8-bit pixels",
     }
@@ -135,7 +136,8 @@ def sample_page_prior(name: str, n: int, generator: torch.Generator) -> torch.Te
         low, high = SWISS_ROLL["turns"]
         t = low + (high - low) * torch.rand(n, generator=generator)
         r = SWISS_ROLL["radius"] * t / high
-        return torch.stack([r * torch.cos(t), r * torch.sin(t)], dim=1) + SWISS_ROLL["std"] * torch.randn(n, 2, generator=generator)
+        spine = torch.stack([r * torch.cos(t), r * torch.sin(t)], dim=1)
+        return spine + SWISS_ROLL["std"] * torch.randn(n, 2, generator=generator)
     raise ValueError(f"unknown prior {name!r}; one of {', '.join(PRIOR_NAMES)}")
 
 
@@ -160,7 +162,8 @@ class BrowserTrainer:
                 f'<script src="{self.static}{DIGITS_SCRIPT}"></script>\n'
                 f'<script src="{self.static}aae-train-core.js"></script>\n'
                 f'<script src="{self.static}aae-train.js"></script>\n'
-                f'<script>AAETrainPage.mount(document.getElementById("{self.element_id}"), window.AAE_TRAIN_DIGITS);</script>')
+                f'<script>AAETrainPage.mount(document.getElementById("{self.element_id}"), '
+                f'window.AAE_TRAIN_DIGITS);</script>')
 
     def _repr_png_(self) -> bytes:
         from matplotlib.figure import Figure
