@@ -10,4 +10,5 @@
     judge.py         the independent CNN that reads generated digits, and what it measures
     explorers.py     the style explorer, for Jupyter (ipywidgets) and for the HTML book (JavaScript)
     export.py        the decoder's weights for the browser
+    browser_training.py  the 14x14 digits and the torch reference of the AAE that trains in the page
 """
