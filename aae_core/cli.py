@@ -92,6 +92,8 @@ def add_train_parser(commands) -> None:
                              "leaving RUN as it is")
     folder.add_argument("--force", action="store_true", help="overwrite a finished or unfinished run in --out")
     folder.add_argument("--quiet", action="store_true", help="no progress bar")
+    folder.add_argument("--allow-dirty", action="store_true",
+                        help="train into results/ although the code has uncommitted changes (recorded as +dirty)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     agreement.add_argument("--force", action="store_true", help="overwrite --out")
 
     reproduce = commands.add_parser("reproduce", help="Table 3: run the missing runs, resume unfinished ones, print the table")
-    reproduce.add_argument("--labels", type=labels_arg, nargs="+", default=[100, 1000, "all"])
+    reproduce.add_argument("--labels", type=labels_arg, nargs="+", default=None,
+                           help="label counts (default 100 1000 all)")
     reproduce.add_argument("--epochs", type=int, default=50)
     reproduce.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     reproduce.add_argument("--preset", choices=sorted(PRESETS), default="paper-sgd")
@@ -150,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--out", default=None,
                            help="folder of the runs (default results/table3, results/nn-baseline with "
                                 "--supervised-only, results/table3-PRESET for another preset)")
+    reproduce.add_argument("--protocol", action="store_true",
+                           help="the final table: both presets of the protocol, its fresh seeds, 50 epochs, fp32, "
+                                "into results/protocol (--labels, --jobs, --device and --print-commands still apply)")
+    reproduce.add_argument("--allow-dirty", action="store_true", help="see train --help")
     reproduce.add_argument("--print-commands", action="store_true",
                            help="print the train command of every run not yet finished, one per line, and stop")
 
@@ -186,10 +193,44 @@ def export_decoder_command(args) -> int:
     return 0
 
 
+def protocol_command(args) -> int:
+    """reproduce --protocol: run what is missing of the final table, then print it with its intervals."""
+    from .chapters.reproduction import protocol_differences_table, protocol_table
+    from .reproduce import (PROTOCOL_BASELINE, PROTOCOL_CHOSEN, PROTOCOL_LABELS, PROTOCOL_OUT, paired_difference,
+                            protocol_cell, protocol_plan, run_all)
+
+    labels = args.labels or list(PROTOCOL_LABELS)
+    if any(n not in PROTOCOL_LABELS for n in labels):
+        raise AAEError(f"the protocol's label counts are {', '.join(map(str, PROTOCOL_LABELS))}")
+    if args.jobs < 1:
+        raise AAEError("--jobs must be a positive integer")
+    out = Path(args.out) if args.out else PROTOCOL_OUT
+    extra = ["--device", args.device] + (["--allow-dirty"] if args.allow_dirty else [])
+    cells = protocol_plan(out, labels, extra=extra)
+    runs = [run for cell in cells.values() for run in cell]
+    if args.print_commands:
+        for run in runs:
+            if run.state != "finished":
+                print(run.command())
+        return 0
+    failed = run_all(runs, args.jobs, out / "logs", report=lambda line: print(line, flush=True))
+    table = {key: protocol_cell(cell) for key, cell in cells.items()}
+    print(protocol_table(table))
+    print()
+    print(protocol_differences_table({n: paired_difference(table[(n, PROTOCOL_CHOSEN[n])], table[(n, PROTOCOL_BASELINE)])
+                                      for n in labels}))
+    if failed:
+        raise AAEError(f"{len(failed)} run(s) failed; their logs are in {out / 'logs'}")
+    return 0
+
+
 def reproduce_command(args) -> int:
     from .reproduce import plan, run_all, summarise
     from .chapters.reproduction import table3
 
+    if args.protocol:
+        return protocol_command(args)
+    args.labels = args.labels or [100, 1000, "all"]
     for labels in args.labels:  # a bad value fails here, before any run starts
         TrainConfig(labels=labels, epochs=args.epochs, preset=args.preset).check()
     if args.jobs < 1:
@@ -197,6 +238,7 @@ def reproduce_command(args) -> int:
     out = Path(args.out or ("results/nn-baseline" if args.supervised_only else
                             "results/table3" if args.preset == "paper-sgd" else f"results/table3-{args.preset}"))
     options = ["--preset", args.preset, "--precision", args.precision, "--device", args.device]
+    options += ["--allow-dirty"] if args.allow_dirty else []
     options += ["--unlabeled", str(args.unlabeled)] if args.unlabeled else []
     runs = plan(args.labels, args.seeds, args.epochs, out, options + (["--supervised-only"] if args.supervised_only else []))
     if args.print_commands:
@@ -245,7 +287,8 @@ def train_command(args) -> int:
         raise AAEError("--init-std must be 0 (PyTorch's default initialisation) or positive")
     speed = SpeedOptions(cuda_graphs=False if args.no_cuda_graphs else None)
     train_run(args.out, cfg, model_cfg, resume=args.resume, continue_from=args.continue_from, force=args.force,
-              progress=not args.quiet, updater=updater_with(speed), report=lambda line: print(line, flush=True))
+              progress=not args.quiet, updater=updater_with(speed), report=lambda line: print(line, flush=True),
+              allow_dirty=args.allow_dirty)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Table 3 as a set of ordinary `train` runs: plan them, run the missing ones, summarise.
+"""Table 3 as a set of ordinary `train` runs: plan them, run the missing ones, summarise; and the
+protocol of the final table (its seeds, presets and interval arithmetic).
 
 Each cell of the table (labels x seed) is one run folder `<out>/labels-<L>/seed-<S>`, trained by
 the `train` command itself, so a user can send the same commands to a cluster instead
@@ -90,3 +91,66 @@ def summarise(runs: list[PlannedRun]) -> list[dict]:
                      "val_mean": statistics.fmean(s.val_accuracy for s in summaries.values()) if summaries else None,
                      "seeds_planned": sum(run.labels == n for run in runs)})
     return rows
+
+
+# The protocol of the final table (appendix "The protocol"), fixed before its runs: fresh seeds never
+# used in development, 50 epochs, fp32, and per label count Table 1's preset against the preset that
+# development chose on validation accuracy alone (development seeds 0-2; their test numbers are not
+# what the final table reports).
+PROTOCOL_SEEDS = (100, 101, 102, 103, 104)
+PROTOCOL_LABELS = (100, 1000, "all")
+PROTOCOL_EPOCHS = 50
+PROTOCOL_BASELINE = "paper-sgd"
+PROTOCOL_CHOSEN = {100: "sgd-labeled-noise", 1000: "sgd-early-drop", "all": "sgd-early-drop"}
+PROTOCOL_OUT = Path("results/protocol")
+
+# Two-sided 95% critical values of Student's t by degrees of freedom (n - 1).
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+         15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def t_interval(values: list[float]) -> tuple[float, float] | None:
+    """The 95% t-interval of the mean of `values` (None for fewer than two)."""
+    if len(values) < 2:
+        return None
+    df = len(values) - 1
+    t = T_975.get(df) or T_975[max(k for k in T_975 if k <= df)]  # past the table: a slightly wider interval
+    half = t * statistics.stdev(values) / len(values) ** 0.5
+    mean = statistics.fmean(values)
+    return mean - half, mean + half
+
+
+def protocol_plan(out: Path = PROTOCOL_OUT, labels=PROTOCOL_LABELS, seeds=PROTOCOL_SEEDS,
+                  epochs: int = PROTOCOL_EPOCHS, extra: list[str] = ()) -> dict[tuple, list[PlannedRun]]:
+    """{(labels, preset): the cell's runs}, `out`/<preset>/labels-<L>/seed-<S>, both presets per label count."""
+    cells = {}
+    for n in labels:
+        for preset in dict.fromkeys((PROTOCOL_BASELINE, PROTOCOL_CHOSEN[n])):
+            cells[(n, preset)] = plan([n], list(seeds), epochs, out / preset,
+                                      ["--preset", preset, "--precision", "fp32", *extra])
+    return cells
+
+
+def machine_kind(device: str) -> str:
+    """'cpu: AMD EPYC, 1 thread' -> 'cpu: AMD EPYC': threads change the speed, not the kind of machine."""
+    return device.split(",")[0]
+
+
+def protocol_cell(runs: list[PlannedRun]) -> dict:
+    """One cell of the final table: per-seed test accuracies of the finished runs, mean, std, 95%
+    interval, and the machine kinds and commits that made them (the protocol allows one kind, no dirty tree)."""
+    summaries = {run.seed: RunFolder(run.folder).summary() for run in runs if run.state == "finished"}
+    values = [s.test_accuracy for s in summaries.values()]
+    return {"accuracies": {seed: s.test_accuracy for seed, s in summaries.items()}, "planned": len(runs),
+            "mean": statistics.fmean(values) if values else None,
+            "std": statistics.stdev(values) if len(values) > 1 else None, "interval": t_interval(values),
+            "machines": sorted({machine_kind(s.device) for s in summaries.values()}),
+            "dirty": sorted(seed for seed, s in summaries.items() if s.git_commit.endswith("+dirty"))}
+
+
+def paired_difference(chosen: dict, baseline: dict) -> dict:
+    """chosen − baseline test accuracy, seed by seed over the seeds both finished, with its 95% interval."""
+    seeds = sorted(set(chosen["accuracies"]) & set(baseline["accuracies"]))
+    diffs = [chosen["accuracies"][s] - baseline["accuracies"][s] for s in seeds]
+    return {"seeds": seeds, "differences": diffs, "mean": statistics.fmean(diffs) if diffs else None,
+            "interval": t_interval(diffs)}

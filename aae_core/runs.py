@@ -304,9 +304,20 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Sem
     return model.to(device).eval()
 
 
+def refuse_dirty_results(out: Path, allow_dirty: bool) -> None:
+    """A run into results/ starts from a clean commit, so that its git_commit says exactly what code made
+    it; scratch runs anywhere else are free."""
+    from .provenance import REPO_ROOT
+
+    inside = (REPO_ROOT / "results").resolve() in [out.resolve(), *out.resolve().parents]
+    if inside and not allow_dirty and git_commit().endswith("+dirty"):
+        raise AAEError(f"{out} is under results/, and the code has uncommitted changes; commit them first "
+                       "(or pass --allow-dirty to record a +dirty commit)")
+
+
 def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), *, resume: bool = False,
               continue_from: str | Path | None = None, force: bool = False, progress: bool = True,
-              updater=None, report=None, mnist=None) -> Summary:
+              updater=None, report=None, mnist=None, allow_dirty: bool = False) -> Summary:
     """Train the run folder `out` end to end and return its summary: claim the folder (fresh, resumed,
     or continued from another run's checkpoint), train to cfg.epochs with a checkpoint after every
     epoch, then write summary.json and model.pt. `report(line)` hears each epoch and the end (the
@@ -321,6 +332,7 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
 
     cfg.check()
     run, say = RunFolder(out), report or (lambda line: None)
+    refuse_dirty_results(run.path, allow_dirty)
     device = resolve_device(cfg.device)
     if resume and not force and run.finished_with(cfg):
         say(f"{run.path}: already finished (test accuracy {run.summary().test_accuracy:.2f}%)")

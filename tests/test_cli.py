@@ -19,8 +19,8 @@ from conftest import ROOT, weights_equal
 QUICK = ["--labels", "100", "--unlabeled", "400", "--batch-size", "50", "--quiet"]  # 8 steps per epoch
 
 
-def cli(*args, env=None, check=False):
-    result = subprocess.run([sys.executable, "-m", "aae_core", *map(str, args)], cwd=ROOT, capture_output=True,
+def cli(*args, env=None, check=False, cwd=ROOT):
+    result = subprocess.run([sys.executable, "-m", "aae_core", *map(str, args)], cwd=cwd, capture_output=True,
                             text=True, env={**os.environ, **(env or {})}, timeout=600)
     if check:
         assert result.returncode == 0, result.stderr
