@@ -209,7 +209,7 @@ def protocol_command(args) -> int:
     cells = protocol_plan(out, labels, extra=extra)
     runs = [run for cell in cells.values() for run in cell]
     if args.print_commands:
-        print("\n".join(run.command() for run in runs if run.state != "finished"))
+        print("".join(run.command() + "\n" for run in runs if run.state != "finished"), end="")
         return 0
     failed = run_all(runs, args.jobs, out / "logs", report=lambda line: print(line, flush=True))
     table = {key: protocol_cell(cell) for key, cell in cells.items()}
@@ -240,7 +240,7 @@ def reproduce_command(args) -> int:
     options += ["--unlabeled", str(args.unlabeled)] if args.unlabeled else []
     runs = plan(args.labels, args.seeds, args.epochs, out, options + (["--supervised-only"] if args.supervised_only else []))
     if args.print_commands:
-        print("\n".join(run.command() for run in runs if run.state != "finished"))
+        print("".join(run.command() + "\n" for run in runs if run.state != "finished"), end="")
         return 0
     failed = run_all(runs, args.jobs, out / "logs", report=lambda line: print(line, flush=True))
     print(table3(summarise(runs), ours=f"ours, {args.epochs} epochs"))
