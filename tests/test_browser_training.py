@@ -20,7 +20,7 @@ from aae_core.chapters.browser_training import (
 )
 from aae_core.config import TrainConfig
 from aae_core.data import SemiSupervisedData
-from aae_core.train import Trainer
+from aae_core.train import PlainUpdater, Trainer
 from browser import Visit, serve
 from conftest import ROOT
 
@@ -97,7 +97,7 @@ def torch_trainer(model, images: torch.Tensor) -> Trainer:
                       prior_std=PAGE.prior_std, noise_std=PAGE.noise_std).check(unsupervised=True)
     none = torch.zeros(0, dtype=torch.long)
     data = SemiSupervisedData(images, images[:0], none, images[:8], none[:0], images[:8], none[:0])
-    trainer = Trainer(model, cfg, data, device="cpu", progress=False, update_in_backward=False)
+    trainer = Trainer(model, cfg, data, device="cpu", progress=False, updater=PlainUpdater)  # the textbook step
     for optimizer in trainer.optimizers.values():
         for group in optimizer.param_groups:
             group.update(lr=PAGE.lr, betas=PAGE.betas, weight_decay=PAGE.weight_decay)

@@ -28,7 +28,7 @@ def read_precision_runs(folder, against: str = "bf16", fp32_folder=None) -> dict
     return dict(sorted(cells.items(), key=lambda item: (isinstance(item[0], str), item[0])))
 
 
-PRECISION_TOLERANCE = 0.3  # points: the most a faster precision may move the mean test accuracy (issue 5)
+PRECISION_TOLERANCE = 0.3  # points: the margin within which a faster precision counts as the same
 
 
 def seed_accuracies(seeds: dict) -> dict[str, list[float]]:
@@ -47,10 +47,33 @@ def mean_difference(seeds: dict, against: str = "bf16") -> float:
     return statistics.fmean(seed_differences(seed_accuracies(seeds), against))
 
 
+def difference_interval(seeds: dict, against: str = "bf16") -> tuple[float, float] | None:
+    """The 95% t-interval of the mean of `against` minus fp32 over the seeds of one label count."""
+    from ..reproduce import t_interval
+
+    return t_interval(seed_differences(seed_accuracies(seeds), against))
+
+
+def within(interval: tuple[float, float] | None, margin: float) -> bool:
+    """"The same within `margin`" holds only when the whole interval of the difference lies inside it."""
+    return interval is not None and -margin <= interval[0] and interval[1] <= margin
+
+
+def interval_verdict(interval: tuple[float, float] | None, margin: float) -> str:
+    if interval is None:
+        return "one seed: no interval"
+    if within(interval, margin):
+        return f"the same within {margin:g}"
+    return "higher" if interval[0] > 0 else "lower" if interval[1] < 0 else "cannot tell"
+
+
 def precision_table(cells: dict, tolerance: float = PRECISION_TOLERANCE, against: str = "bf16") -> str:
     """fp32 against bf16 (or `against`), seed by seed, from read_precision_runs (finished pairs only). A
-    seed's difference is `against` minus fp32 in points of test accuracy; the verdict is on their
-    mean, the spread between seeds beside it. No wall times: the runs shared the machine."""
+    seed's difference is `against` minus fp32 in points of test accuracy; beside their mean, its 95%
+    t-interval, and what that interval allows ("the same" only when all of it lies within `tolerance`).
+    No wall times: the runs shared the machine."""
+    from .reproduction import interval_words
+
     def spread(values, sign=False):
         mean = f"{statistics.fmean(values):{'+' if sign else ''}.2f}"
         return f"{mean} ± {statistics.stdev(values):.2f}" if len(values) > 1 else mean
@@ -59,9 +82,10 @@ def precision_table(cells: dict, tolerance: float = PRECISION_TOLERANCE, against
     for labels, seeds in cells.items():
         acc = seed_accuracies(seeds)
         diffs = seed_differences(acc, against)
+        interval = difference_interval(seeds, against)
         rows.append([labels, ", ".join(map(str, seeds)), spread(acc["fp32"]), spread(acc[against]),
                      ", ".join(f"{d:+.2f}" for d in diffs), spread(diffs, sign=True),
-                     "yes" if abs(statistics.fmean(diffs)) <= tolerance else "no"])
+                     interval_words(interval, sign=True), interval_verdict(interval, tolerance)])
     return markdown_table(["labels", "seeds", "fp32 test accuracy", f"{against} test accuracy",
                            f"{against} − fp32 per seed", "mean difference ± std (points)",
-                           f"mean within {tolerance:g} points"], rows)
+                           "95% interval of the mean difference", f"what it says (margin {tolerance:g})"], rows)
