@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
     bench.add_argument("--breakdown", action="store_true",
                        help="also profile the step and sum its time by kind of operator (CPU)")
+    bench.add_argument("--runs", type=int, default=None, metavar="R",
+                       help="time R runs stacked in one process against the same R runs one after another")
     bench.add_argument("--json", action="store_true", help="print one JSON line")
     bench.add_argument("--out", type=Path, help="also keep the JSON in this file (results/bench/...)")
     bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
@@ -157,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
                            help="the final table: both presets of the protocol, its fresh seeds, 50 epochs, fp32, "
                                 "into results/protocol (--labels, --jobs, --device and --print-commands still apply)")
     reproduce.add_argument("--allow-dirty", action="store_true", help="see train --help")
+    reproduce.add_argument("--stacked", action="store_true", help="all unfinished runs stacked in one process")
+    reproduce.add_argument("--stack", type=int, default=None, metavar="R",
+                           help="train the unfinished runs R at a time, stacked in this process (batched products; "
+                                "each still writes its own run folder) instead of one train process each")
     reproduce.add_argument("--print-commands", action="store_true",
                            help="print the train command of every run not yet finished, one per line, and stop")
 
@@ -193,11 +199,31 @@ def export_decoder_command(args) -> int:
     return 0
 
 
+def run_planned(runs: list, args, out: Path) -> list:
+    """The unfinished planned runs: one `train` process each (--jobs at a time), or --stack R at a time
+    stacked in this process. Returns the runs that failed."""
+    from .reproduce import run_all
+
+    say = lambda line: print(line, flush=True)  # noqa: E731
+    if not (args.stack or args.stacked):
+        return run_all(runs, args.jobs, out / "logs", report=say)
+    from .speed.stacked import train_stacked_runs
+
+    todo = [run for run in runs if run.state != "finished"]
+    size = max(1, len(todo)) if args.stacked else args.stack
+    for group in (todo[i:i + size] for i in range(0, len(todo), size)):
+        parsed = [build_parser().parse_args(list(run.argv)) for run in group]
+        train_stacked_runs([run.folder for run in group], [config_from_args(TrainConfig, a).check() for a in parsed],
+                           config_from_args(ModelConfig, parsed[0]), resume=True, report=say,
+                           allow_dirty=args.allow_dirty)
+    return []
+
+
 def protocol_command(args) -> int:
     """reproduce --protocol: run what is missing of the final table, then print it with its intervals."""
     from .chapters.reproduction import protocol_differences_table, protocol_table
     from .reproduce import (PROTOCOL_BASELINE, PROTOCOL_CHOSEN, PROTOCOL_LABELS, PROTOCOL_OUT, paired_difference,
-                            protocol_cell, protocol_plan, run_all)
+                            protocol_cell, protocol_plan)
 
     labels = args.labels or list(PROTOCOL_LABELS)
     if any(n not in PROTOCOL_LABELS for n in labels):
@@ -211,7 +237,7 @@ def protocol_command(args) -> int:
     if args.print_commands:
         print("".join(run.command() + "\n" for run in runs if run.state != "finished"), end="")
         return 0
-    failed = run_all(runs, args.jobs, out / "logs", report=lambda line: print(line, flush=True))
+    failed = run_planned(runs, args, out)
     table = {key: protocol_cell(cell) for key, cell in cells.items()}
     print(protocol_table(table))
     print()
@@ -223,9 +249,11 @@ def protocol_command(args) -> int:
 
 
 def reproduce_command(args) -> int:
-    from .reproduce import plan, run_all, summarise
+    from .reproduce import plan, summarise
     from .chapters.reproduction import table3
 
+    if args.stack is not None and args.stack < 1:
+        raise AAEError("--stack must be a positive number of runs")
     if args.protocol:
         return protocol_command(args)
     args.labels = args.labels or [100, 1000, "all"]
@@ -242,7 +270,7 @@ def reproduce_command(args) -> int:
     if args.print_commands:
         print("".join(run.command() + "\n" for run in runs if run.state != "finished"), end="")
         return 0
-    failed = run_all(runs, args.jobs, out / "logs", report=lambda line: print(line, flush=True))
+    failed = run_planned(runs, args, out)
     print(table3(summarise(runs), ours=f"ours, {args.epochs} epochs"))
     print("* quoted, not computed here (see aae_core/chapters/quoted.py for each number's source)")
     if failed:
@@ -263,6 +291,16 @@ def bench_command(args) -> int:
             args.out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise AAEError(f"cannot create {args.out.parent}: {err.strerror}") from None
+    if args.runs is not None:
+        if not 1 <= args.runs <= 64:
+            raise AAEError("--runs must be between 1 and 64")
+        from .speed.bench import format_stacked_bench, run_stacked_bench
+
+        result = run_stacked_bench(resolve_device(args.device), args.runs, args.batch_size, args.steps)
+        print(json.dumps(result) if args.json else format_stacked_bench(result))
+        if args.out is not None:
+            write_json(args.out, result)
+        return 0
     result = run_bench(resolve_device(args.device), args.precision, args.batch_size, args.steps,
                        reference=not args.no_reference, compare_kernels=args.compare_kernels,
                        breakdown=args.breakdown, bf16_weights=args.bf16_weights,

@@ -63,6 +63,7 @@ class Summary:
     finished_at: str | None = None
     resumed_at_commits: list = field(default_factory=list)
     continued_from: str | None = None
+    stacked_with: list | None = None  # the other run folders trained in the same process, batched with this one
 
     @classmethod
     def from_dict(cls, data: dict) -> "Summary":
@@ -304,6 +305,27 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Sem
     return model.to(device).eval()
 
 
+def run_summary(run: RunFolder, cfg: TrainConfig, model: SemiSupervisedAAE, data, history: list[dict], update: str,
+                device: torch.device, **extra) -> Summary:
+    """What summary.json says of a run that has trained to its last epoch: its test accuracy (measured
+    here, once) and the provenance of the code, machine and library that made it."""
+    from .evaluate import accuracy
+    from .provenance import provenance
+
+    return Summary.from_dict({
+        "test_accuracy": accuracy(model, data.test_x, data.test_y), "val_accuracy": history[-1]["val_accuracy"],
+        "epochs": cfg.epochs, "labels": cfg.labels, "seed": cfg.seed, "preset": cfg.preset, "epoch_def": cfg.epoch_def,
+        "recon_loss": cfg.recon_loss, "prior_std": cfg.prior_std, "unlabeled": len(data.unlabeled_x),
+        "label_subset": cfg.label_subset, "label_seed": cfg.labeled_images_seed, "supervised_only": cfg.supervised_only,
+        "lr_milestones": list(cfg.optimizer.milestones), "batch_size": cfg.batch_size,
+        "steps": sum(r["steps"] for r in history), "precision": cfg.precision, "update": update,
+        **provenance(device, sum(r["seconds"] for r in history)),
+        # the code that trained is the code the run started at (provenance() reads HEAD now)
+        "git_commit": run.git_commits()[0], "resumed_at_commits": run.git_commits()[1:],
+        "continued_from": run.config().get("continued_from"), **extra,
+    })
+
+
 def refuse_dirty_results(out: Path, allow_dirty: bool) -> None:
     """A run into results/ starts from a clean commit, so that its git_commit says exactly what code made
     it; scratch runs anywhere else are free."""
@@ -326,7 +348,6 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
 
     `train`, `reproduce` and the chapters' retrain cells all train through here."""
     from .data import prepare_data
-    from .evaluate import accuracy
     from .provenance import provenance
     from .train import NonFiniteLossError, make_trainer
 
@@ -362,20 +383,7 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
         run.record_divergence({"epoch": err.epoch, "step": err.step, "losses": err.losses, "message": str(err),
                                **provenance(device, sum(r["seconds"] for r in trainer.history))})
         raise
-    summary = Summary.from_dict({
-        "test_accuracy": accuracy(trainer.model, trainer.data.test_x, trainer.data.test_y),
-        "val_accuracy": trainer.history[-1]["val_accuracy"], "epochs": cfg.epochs, "labels": cfg.labels,
-        "seed": cfg.seed, "preset": cfg.preset, "epoch_def": cfg.epoch_def, "recon_loss": cfg.recon_loss,
-        "prior_std": cfg.prior_std, "unlabeled": len(data.unlabeled_x), "label_subset": cfg.label_subset,
-        "label_seed": cfg.labeled_images_seed, "supervised_only": cfg.supervised_only,
-        "lr_milestones": list(cfg.optimizer.milestones), "batch_size": cfg.batch_size,
-        "steps": sum(r["steps"] for r in trainer.history), "precision": cfg.precision,
-        "update": trainer.updater.description,
-        **provenance(device, sum(r["seconds"] for r in trainer.history)),
-        # the code that trained is the code the run started at (provenance() reads HEAD now)
-        "git_commit": run.git_commits()[0], "resumed_at_commits": run.git_commits()[1:],
-        "continued_from": run.config().get("continued_from"),
-    })
+    summary = run_summary(run, cfg, trainer.model, trainer.data, trainer.history, trainer.updater.description, device)
     run.finish(trainer.model, summary)
     say(f"test accuracy {summary.test_accuracy:.2f}%  ({run.path})")
     return summary

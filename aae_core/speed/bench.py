@@ -337,3 +337,38 @@ def format_bench(r: dict) -> str:
         lines.append(f"  plain reference  {r['reference_ms_per_step']:8.1f} ms per step "
                      f"({r['reference_ms_per_step'] / r['ms_per_step']:.2f}x the trainer)")
     return "\n".join(lines)
+
+
+def run_stacked_bench(device: torch.device, runs: int, batch_size: int = 100, steps: int = 20, warmup: int = 3) -> dict:
+    """R runs stacked (speed/stacked.py) against the same R runs stepped one after another with the
+    trainer's own step, in the same process, turn by turn: runs x steps per second of each, and the ratio."""
+    from .stacked import StackedRun, StackedTrainer
+
+    start = time.perf_counter()
+    model_cfg = ModelConfig()
+    cfgs = [TrainConfig(labels=batch_size, batch_size=batch_size, seed=seed, device=device.type) for seed in range(runs)]
+    data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
+    stacked = StackedTrainer([StackedRun.fresh(cfg, data, model_cfg, device) for cfg in cfgs], device)
+    stacked.set_learning_rates()
+    singles = []
+    for cfg in cfgs:
+        torch.manual_seed(cfg.seed)
+        singles.append(Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False))
+    timings = time_alternating({"stacked": stacked.step, "single": lambda: [t.train_step() for t in singles]},
+                               device, steps, warmup)
+    stacked_rate, single_rate = runs / timings["stacked"][0], runs / timings["single"][0]
+    stored = provenance(device, time.perf_counter() - start)
+    return {"runs": runs, "batch_size": batch_size, "steps_timed": steps,
+            "stacked_run_steps_per_s": stacked_rate, "single_run_steps_per_s": single_rate,
+            "stacked_over_single": stacked_rate / single_rate, "stacked_ms_per_step": 1e3 * timings["stacked"][0],
+            "single_ms_per_run_step": 1e3 * timings["single"][0] / runs, "single": "one run after another, "
+            "each with the trainer's own step and every thread", **stored, "device": str(device),
+            "device_name": stored["device"]}
+
+
+def format_stacked_bench(r: dict) -> str:
+    return "\n".join([
+        f"device {r['device_name']}, {r['runs']} runs, batch {r['batch_size']}, {r['steps_timed']} steps timed",
+        f"  stacked          {r['stacked_run_steps_per_s']:8.1f} run-steps/s   ({r['stacked_ms_per_step']:.1f} ms per stacked step)",
+        f"  one at a time    {r['single_run_steps_per_s']:8.1f} run-steps/s   ({r['single_ms_per_run_step']:.1f} ms per run's step)",
+        f"  stacked / single {r['stacked_over_single']:8.2f}x"])

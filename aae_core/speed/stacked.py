@@ -1,0 +1,360 @@
+"""R runs of the same network trained in one process: each layer of the R runs is one batched product.
+
+One run at batch 100 leaves most of a machine idle: a step is a few hundred small operations, each
+paying its own Python, launch and optimizer overhead. Stacking R runs along a leading axis turns each
+linear layer into one `torch.baddbmm` over weights of shape (R, out, in), so the overhead is paid once
+for all R. Everything else stays each run's own: its data (label draw, unlabeled pool), its batch
+order, its noise and prior samples (its own generator, drawn in the order a single run draws them),
+its learning-rate schedule and its momentum. The runs' losses are summed for the backward pass, and
+since each run's loss depends only on its own slice of the weights, each slice gets exactly its own
+run's gradient.
+
+Each run keeps a plain SemiSupervisedAAE and torch optimizers, into which the stacked weights and
+momenta are copied after every epoch: its checkpoint is a single run's checkpoint, and a stacked run
+resumes from R ordinary run folders (or a single trainer from one of them).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..config import PHASES, ModelConfig, TrainConfig
+from ..data import BatchCycler, SemiSupervisedData
+from ..errors import AAEError
+from ..evaluate import accuracy
+from ..losses import (classification_loss, discriminator_loss, generator_loss, reconstruction_loss,
+                      sample_categorical, sample_gaussian, sample_gaussian_mixture)
+from ..models import SemiSupervisedAAE
+from ..train import CHECK_EVERY, NonFiniteLossError, build_optimizers, frozen, phase_parameters, steps_per_epoch
+
+
+class StackedLinear(nn.Module):
+    """R linear layers as one: x (R, N, in) -> (R, N, out), weights stored as nn.Linear stores them."""
+
+    def __init__(self, layers: list[nn.Linear]):
+        super().__init__()
+        self.weight = nn.Parameter(torch.stack([layer.weight.detach() for layer in layers]))  # (R, out, in)
+        self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))  # (R, out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+
+def stack_sequential(networks: list[nn.Sequential]) -> nn.Sequential:
+    """The same layers in the same order, each Linear stacked over the R networks."""
+    return nn.Sequential(*(StackedLinear([net[i] for net in networks]) if isinstance(layer, nn.Linear) else layer
+                           for i, layer in enumerate(networks[0])))
+
+
+class StackedEncoder(nn.Module):
+    def __init__(self, encoders: list):
+        super().__init__()
+        self.trunk = stack_sequential([e.trunk for e in encoders])
+        self.head_y = StackedLinear([e.head_y for e in encoders])
+        self.head_z = StackedLinear([e.head_z for e in encoders])
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(x)  # (R, N, 1000)
+        return self.head_y(h), self.head_z(h)  # (R, N, 10), (R, N, 10)
+
+
+class StackedAAE(nn.Module):
+    """R SemiSupervisedAAEs as one module, its parameters in the order of one model's parameters."""
+
+    def __init__(self, models: list[SemiSupervisedAAE]):
+        super().__init__()
+        self.encoder = StackedEncoder([m.encoder for m in models])
+        self.decoder = stack_sequential([m.decoder for m in models])
+        self.disc_y = stack_sequential([m.disc_y for m in models])
+        self.disc_z = stack_sequential([m.disc_z for m in models])
+
+    def discriminators(self) -> dict[str, nn.Module]:
+        return {"y": self.disc_y, "z": self.disc_z}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y_logits, z = self.encoder(x)
+        return self.decoder(torch.cat([y_logits.softmax(dim=-1), z], dim=-1))
+
+
+def pad_and_stack(batches: list[torch.Tensor]) -> torch.Tensor:
+    """(R, N_max, ...) from R batches of up to N_max rows, the missing rows zeros."""
+    rows = max(len(batch) for batch in batches)
+    return torch.stack([torch.cat([batch, batch.new_zeros(rows - len(batch), *batch.shape[1:])]) for batch in batches])
+
+
+def check_stackable(cfgs: list[TrainConfig], model_cfgs: list[ModelConfig], data: list[SemiSupervisedData]) -> None:
+    """One line naming what keeps runs apart: the architecture, batch size, epoch length, or what
+    stacking does not do (AdamW, the NN baseline, runs without an adversary or without labels)."""
+    if len(set(model_cfgs)) > 1:
+        raise AAEError("runs of different architectures cannot be stacked")
+    for name in ("batch_size", "epochs", "device", "precision"):
+        if len({getattr(cfg, name) for cfg in cfgs}) > 1:
+            raise AAEError(f"runs with different {name.replace('_', ' ')}s cannot be stacked")
+    lengths = {steps_per_epoch(c.epoch_def, len(d.unlabeled_x), len(d.labeled_x), c.batch_size) for c, d in zip(cfgs, data)}
+    if len(lengths) > 1:
+        raise AAEError("runs with epochs of different lengths (--unlabeled, --epoch-def) cannot be stacked")
+    for cfg in cfgs:
+        if cfg.optimizer.name != "sgd" or cfg.supervised_only or not cfg.regularize or cfg.precision != "fp32":
+            raise AAEError(f"stacking trains fp32 SGD presets of the full AAE; {cfg.preset} "
+                           f"{'(NN baseline)' if cfg.supervised_only else ''} runs on its own")
+    if model_cfgs[0].n_classes == 0:
+        raise AAEError("stacking needs the semi-supervised AAE (n_classes > 0)")
+
+
+@dataclass
+class StackedRun:
+    """One run inside a stack: its settings, data, model and random streams, as a single Trainer has them."""
+
+    cfg: TrainConfig
+    data: SemiSupervisedData
+    model: SemiSupervisedAAE
+    sampler: torch.Generator
+    unlabeled_batches: BatchCycler
+    labeled_batches: BatchCycler
+    optimizers: dict  # torch optimizers over the model's own weights: the checkpoint's optimizer state
+
+    @classmethod
+    def fresh(cls, cfg: TrainConfig, data: SemiSupervisedData, model_cfg: ModelConfig, device) -> "StackedRun":
+        torch.manual_seed(cfg.seed)  # as make_trainer: the run's initial weights
+        model = SemiSupervisedAAE(model_cfg).to(device)
+        return cls(cfg, data.to(device), model, torch.Generator(device=device).manual_seed(cfg.seed),
+                   BatchCycler(len(data.unlabeled_x), cfg.batch_size, seed=cfg.seed + 1),
+                   BatchCycler(len(data.labeled_x), cfg.batch_size, seed=cfg.seed + 2),
+                   build_optimizers(model, cfg.optimizer))
+
+    def noise(self, x: torch.Tensor, std: float) -> torch.Tensor:
+        return x + std * torch.randn(x.shape, generator=self.sampler, device=x.device)
+
+    def prior(self, code: str, n: int) -> torch.Tensor:
+        """As Trainer.sample_prior, from this run's own generator."""
+        cfg = self.model.cfg
+        if code == "y":
+            return sample_categorical(n, cfg.n_classes, self.sampler)
+        sample = sample_gaussian_mixture if self.cfg.z_prior == "mixture" else sample_gaussian
+        return sample(n, cfg.style_dim, self.cfg.prior_std, self.sampler)
+
+
+class StackedTrainer:
+    """Trains R runs at once (see the module docstring); `fit` calls `on_epoch(run_index, record)` for each
+    run after each epoch, once the run's model and optimizers hold the stacked state."""
+
+    loss_names = ["recon", "disc_y", "disc_z", "gen_y", "gen_z", "class"]
+
+    def __init__(self, runs: list[StackedRun], device: torch.device, on_epoch: Callable | None = None):
+        self.runs, self.device, self.on_epoch = runs, device, on_epoch
+        self.net = StackedAAE([run.model for run in runs]).to(device)
+        phases = phase_parameters(self.net)
+        self.params = {phase: phases[phase] for phase in PHASES}
+        self.buffers: dict[str, list[torch.Tensor | None]] = {phase: [None] * len(ps) for phase, ps in self.params.items()}
+        self.epoch, self.history = 0, [[] for _ in runs]
+        self.momentum = {phase: self.per_run([run.cfg.optimizer.momentum.get(phase, 0.0) for run in runs])
+                         for phase in PHASES}
+
+    def per_run(self, values: list[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=self.device)
+
+    # ------------------------------------------------------------------ the step, phase by phase
+    def update(self, phase: str, loss: torch.Tensor) -> None:
+        """zero_grad, backward, and SGD with momentum with each run's own rate and momentum:
+        buf = m * buf + g (buf = g at the first step); w -= lr * buf, as torch's SGD."""
+        params = self.params[phase]
+        for p in params:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for i, p in enumerate(params):
+                if p.grad is None:
+                    continue
+                shape = (-1,) + (1,) * (p.dim() - 1)
+                buf = self.buffers[phase][i]
+                if buf is None:
+                    buf = self.buffers[phase][i] = p.grad.detach().clone()
+                else:
+                    buf.mul_(self.momentum[phase].view(shape)).add_(p.grad)
+                p.sub_(self.lr[phase].view(shape) * buf)
+                p.grad = None
+
+    def step(self) -> torch.Tensor:
+        """One step of every run; returns their losses (R, 6)."""
+        runs, net = self.runs, self.net
+        idx_u = [run.unlabeled_batches.next_on(self.device) for run in runs]
+        idx_l = [run.labeled_batches.next_on(self.device) for run in runs]
+        x_u = torch.stack([run.data.unlabeled_x[i] for run, i in zip(runs, idx_u)])  # (R, B, 784)
+        x_in = torch.stack([run.noise(x, run.cfg.noise_std) for run, x in zip(runs, x_u)])
+        # (1) reconstruction
+        x_hat = net(x_in)
+        recon = [reconstruction_loss(x_hat[r], x_u[r], run.cfg.recon_loss) for r, run in enumerate(runs)]
+        self.update("reconstruction", sum(recon))
+        # (2a) the discriminators, on prior samples and detached codes (one batch of 2N each)
+        y_logits, z = net.encoder(x_in)
+        codes = {"y": y_logits.softmax(dim=-1), "z": z}
+        n = x_u.shape[1]
+        d_losses = {}
+        for name, disc in net.discriminators().items():
+            prior = torch.stack([run.prior(name, n) for run in runs])
+            logits = disc(torch.cat([prior, codes[name].detach()], dim=1))  # (R, 2N, 1)
+            d_losses[name] = [discriminator_loss(*logits[r].split(n)) for r in range(len(runs))]
+        self.update("discriminator", sum(sum(v) for v in d_losses.values()))
+        # (2b) the encoder as generator, against the updated discriminators
+        discs = net.discriminators()
+        with frozen(*discs.values()):
+            g_losses = {name: [generator_loss(disc(codes[name])[r]) for r in range(len(runs))]
+                        for name, disc in discs.items()}
+            self.update("generator", sum(sum(v) for v in g_losses.values()))
+        # (3) semi-supervised: cross-entropy on each run's labeled batch
+        # (fewer labels than a batch make a smaller labeled batch: padded with zero rows that no loss reads)
+        x_l = pad_and_stack([run.noise(run.data.labeled_x[i], run.cfg.labeled_noise) for run, i in zip(runs, idx_l)])
+        y_l = [run.data.labeled_y[i] for run, i in zip(runs, idx_l)]
+        class_logits, _ = net.encoder(x_l)
+        classes = [classification_loss(class_logits[r, :len(y_l[r])], y_l[r]) for r in range(len(runs))]
+        self.update("semi_supervised", sum(classes))
+        return torch.stack([torch.stack([recon[r], d_losses["y"][r], d_losses["z"][r], g_losses["y"][r],
+                                         g_losses["z"][r], classes[r]]).detach() for r in range(len(runs))])
+
+    # ------------------------------------------------------------------ epochs and state
+    def set_learning_rates(self) -> None:
+        self.lr = {phase: self.per_run([run.cfg.optimizer.lr_at(phase, self.epoch) for run in self.runs])
+                   for phase in PHASES}
+
+    @property
+    def steps_per_epoch(self) -> int:
+        cfg, data = self.runs[0].cfg, self.runs[0].data
+        return steps_per_epoch(cfg.epoch_def, len(data.unlabeled_x), len(data.labeled_x), cfg.batch_size)
+
+    def train_epoch(self) -> None:
+        start, steps = time.perf_counter(), self.steps_per_epoch
+        self.set_learning_rates()
+        sums = torch.zeros(len(self.runs), len(self.loss_names), device=self.device)
+        for step in range(1, steps + 1):
+            sums += self.step()
+            if step % CHECK_EVERY == 0 or step == steps:
+                means = (sums / step).tolist()
+                for r, row in enumerate(means):
+                    bad = [name for name, v in zip(self.loss_names, row) if not math.isfinite(v)]
+                    if bad:
+                        raise NonFiniteLossError(
+                            f"run {r + 1} of the stack ({self.runs[r].cfg.preset}, seed {self.runs[r].cfg.seed}): "
+                            f"loss {', '.join(bad)} became NaN/inf in epoch {self.epoch + 1}; stopped, the last "
+                            f"good checkpoints (epoch {self.epoch}) are kept", self.epoch + 1, step, bad)
+        self.unstack()
+        seconds = time.perf_counter() - start
+        self.epoch += 1
+        for r, run in enumerate(self.runs):
+            record = {"epoch": self.epoch, "steps": steps, **{f"loss_{k}": v for k, v in zip(self.loss_names, means[r])},
+                      "val_accuracy": accuracy(run.model, run.data.val_x, run.data.val_y), "seconds": seconds}
+            self.history[r].append(record)
+            if self.on_epoch is not None:
+                self.on_epoch(r, record)
+
+    def fit(self, epochs: int) -> None:
+        while self.epoch < epochs:
+            self.train_epoch()
+
+    @torch.no_grad()
+    def unstack(self) -> None:
+        """Each run's model weights and torch momentum buffers from the stacked ones."""
+        for r, run in enumerate(self.runs):
+            for stacked, own in zip(self.net.parameters(), run.model.parameters()):
+                own.copy_(stacked[r])
+            own_phases = phase_parameters(run.model)
+            for phase in PHASES:
+                for buf, weight in zip(self.buffers[phase], own_phases[phase]):
+                    if buf is not None:
+                        run.optimizers[phase].state[weight]["momentum_buffer"] = buf[r].clone()
+
+    @torch.no_grad()
+    def restack(self) -> None:
+        """The stacked weights and momenta from the runs' own (after loading their checkpoints)."""
+        for i, stacked in enumerate(self.net.parameters()):
+            stacked.copy_(torch.stack([list(run.model.parameters())[i] for run in self.runs]))
+        for phase in PHASES:
+            own = [phase_parameters(run.model)[phase] for run in self.runs]
+            for i in range(len(self.params[phase])):
+                bufs = [run.optimizers[phase].state.get(params[i], {}).get("momentum_buffer")
+                        for run, params in zip(self.runs, own)]
+                self.buffers[phase][i] = None if any(b is None for b in bufs) else torch.stack(bufs)
+
+    def state_dict(self, r: int) -> dict:
+        """Run r's checkpoint, in the format of Trainer.state_dict (so a single Trainer can resume it)."""
+        run = self.runs[r]
+        return {"epoch": self.epoch, "history": self.history[r], "model": run.model.state_dict(),
+                "optimizers": {phase: opt.state_dict() for phase, opt in run.optimizers.items()},
+                "sampler": run.sampler.get_state(), "unlabeled_batches": run.unlabeled_batches.state_dict(),
+                "labeled_batches": run.labeled_batches.state_dict()}
+
+    def load_state_dicts(self, states: list[dict]) -> None:
+        epochs = {int(state["epoch"]) for state in states}
+        if len(epochs) > 1:
+            raise AAEError(f"the stacked runs stopped at different epochs ({sorted(epochs)}); resume them one by one")
+        for run, state, r in zip(self.runs, states, range(len(states))):
+            run.model.load_state_dict(state["model"])
+            for phase, opt in run.optimizers.items():
+                opt.load_state_dict(state["optimizers"][phase])
+            run.sampler.set_state(state["sampler"])
+            run.unlabeled_batches.load_state_dict(state["unlabeled_batches"])
+            run.labeled_batches.load_state_dict(state["labeled_batches"])
+            self.history[r] = list(state["history"])
+        self.epoch = epochs.pop()
+        self.restack()
+
+
+def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConfig = ModelConfig(), *,
+                       resume: bool = False, force: bool = False, report=None, mnist=None,
+                       allow_dirty: bool = False) -> list:
+    """Train the run folders `outs` (one per config) in one process, stacked, and return their summaries.
+    Each folder ends as a single run's would (config, history, checkpoint, summary.json, model.pt),
+    except for `stacked_with` in its summary; finished folders are left alone when resuming."""
+    from ..data import load_mnist, prepare_data
+    from ..devices import resolve_device
+    from ..runs import RunFolder, refuse_dirty_results, run_summary
+
+    say = report or (lambda line: None)
+    if len(outs) != len(cfgs) or len(outs) < 1:
+        raise AAEError("give one run folder per configuration")
+    if len({str(RunFolder(out).path.resolve()) for out in outs}) < len(outs):
+        raise AAEError("two of the stacked runs share a run folder")
+    folders = [RunFolder(out) for out in outs]
+    for cfg, folder in zip(cfgs, folders):
+        cfg.check()
+        refuse_dirty_results(folder.path, allow_dirty)
+    todo = [i for i, (cfg, folder) in enumerate(zip(cfgs, folders))
+            if force or not (resume and folder.finished_with(cfg))]
+    for i in set(range(len(outs))) - set(todo):
+        say(f"{folders[i].path}: already finished (test accuracy {folders[i].summary().test_accuracy:.2f}%)")
+    if not todo:
+        return [folder.summary() for folder in folders]
+    cfgs, folders = [cfgs[i] for i in todo], [folders[i] for i in todo]
+    device = resolve_device(cfgs[0].device)
+    mnist = mnist if mnist is not None else load_mnist()
+    data = [prepare_data(cfg, mnist) for cfg in cfgs]
+    check_stackable(cfgs, [model_cfg] * len(cfgs), data)
+    states = [folder.start(cfg, model_cfg, resume=resume, force=force) for cfg, folder in zip(cfgs, folders)]
+    runs = [StackedRun.fresh(cfg, d, model_cfg, device) for cfg, d in zip(cfgs, data)]
+
+    def save(r: int, record: dict) -> None:
+        folders[r].save_epoch(trainer.state_dict(r))
+        say(f"{folders[r].path}: epoch {record['epoch']:>4}/{cfgs[r].epochs}  val {record['val_accuracy']:.2f}%  "
+            f"{record['seconds']:.1f} s")
+
+    trainer = StackedTrainer(runs, device, on_epoch=save)
+    if any(state is not None for state in states):
+        if any(state is None for state in states):
+            raise AAEError("some of these runs have a checkpoint and some have none; resume them apart")
+        trainer.load_state_dicts(states)
+        say(f"resuming {len(runs)} stacked runs after epoch {trainer.epoch}")
+    trainer.fit(cfgs[0].epochs)
+    summaries = []
+    for r, (run, folder) in enumerate(zip(runs, folders)):
+        others = [str(f.path) for f in folders if f is not folder]
+        summary = run_summary(folder, run.cfg, run.model, run.data, trainer.history[r],
+                              f"stacked: {len(runs)} runs, batched products, SGD after each backward pass",
+                              device, stacked_with=others)
+        folder.finish(run.model, summary)
+        say(f"test accuracy {summary.test_accuracy:.2f}%  ({folder.path})")
+        summaries.append(summary)
+    return summaries
