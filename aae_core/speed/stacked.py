@@ -152,16 +152,12 @@ class StackedTrainer:
         self.params = {phase: phases[phase] for phase in PHASES}
         self.buffers: dict[str, list[torch.Tensor | None]] = {phase: [None] * len(ps) for phase, ps in self.params.items()}
         self.epoch, self.history = 0, [[] for _ in runs]
-        self.momentum = {phase: self.per_run([run.cfg.optimizer.momentum.get(phase, 0.0) for run in runs])
-                         for phase in PHASES}
-
-    def per_run(self, values: list[float]) -> torch.Tensor:
-        return torch.tensor(values, dtype=torch.float32, device=self.device)
+        self.momentum = {phase: [run.cfg.optimizer.momentum.get(phase, 0.0) for run in runs] for phase in PHASES}
 
     # ------------------------------------------------------------------ the step, phase by phase
     def update(self, phase: str, loss: torch.Tensor) -> None:
-        """zero_grad, backward, and SGD with momentum with each run's own rate and momentum:
-        buf = m * buf + g (buf = g at the first step); w -= lr * buf, as torch's SGD."""
+        """zero_grad, backward, and each run's slice updated by torch's fused SGD kernel with the run's own
+        rate and momentum: one pass over weight, gradient and momentum, the update a single run makes."""
         params = self.params[phase]
         for p in params:
             p.grad = None
@@ -170,13 +166,13 @@ class StackedTrainer:
             for i, p in enumerate(params):
                 if p.grad is None:
                     continue
-                shape = (-1,) + (1,) * (p.dim() - 1)
+                first = self.buffers[phase][i] is None
+                if first:  # the kernel starts the momentum at the gradient
+                    self.buffers[phase][i] = torch.empty_like(p)
                 buf = self.buffers[phase][i]
-                if buf is None:
-                    buf = self.buffers[phase][i] = p.grad.detach().clone()
-                else:
-                    buf.mul_(self.momentum[phase].view(shape)).add_(p.grad)
-                p.sub_(self.lr[phase].view(shape) * buf)
+                for r, (lr, momentum) in enumerate(zip(self.lr[phase], self.momentum[phase])):
+                    torch._fused_sgd_([p[r]], [p.grad[r]], [buf[r]], weight_decay=0.0, momentum=momentum, lr=lr,
+                                      dampening=0.0, nesterov=False, maximize=False, is_first_step=first)
                 p.grad = None
 
     def step(self) -> torch.Tensor:
@@ -218,8 +214,7 @@ class StackedTrainer:
 
     # ------------------------------------------------------------------ epochs and state
     def set_learning_rates(self) -> None:
-        self.lr = {phase: self.per_run([run.cfg.optimizer.lr_at(phase, self.epoch) for run in self.runs])
-                   for phase in PHASES}
+        self.lr = {phase: [run.cfg.optimizer.lr_at(phase, self.epoch) for run in self.runs] for phase in PHASES}
 
     @property
     def steps_per_epoch(self) -> int:
