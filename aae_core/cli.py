@@ -190,12 +190,13 @@ def agreement_command(args) -> int:
 
 
 def export_decoder_command(args) -> int:
-    from .chapters.export import WEIGHTS_SCRIPT, export_run_decoder
+    from .chapters.export import SCRIPTS, export_run
 
-    manifest = export_run_decoder(args.run, args.out)
-    size = (Path(args.out) / WEIGHTS_SCRIPT).stat().st_size
-    print(f"decoder of {args.run}: {manifest['weights_bytes'] / 1e6:.2f} MB of fp16 weights, "
-          f"{size / 1e6:.2f} MB as {Path(args.out) / WEIGHTS_SCRIPT}")
+    manifest = export_run(args.run, args.out)
+    for part, script in SCRIPTS.items():
+        size = (Path(args.out) / script).stat().st_size
+        print(f"{part} of {args.run}: {manifest[part]['weights_bytes'] / 1e6:.2f} MB of fp16 weights, "
+              f"{size / 1e6:.2f} MB as {Path(args.out) / script}")
     return 0
 
 

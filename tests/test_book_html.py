@@ -87,16 +87,17 @@ def test_internal_links_resolve(server, browser):
 
 
 EXPLORER_PAGE = "book/04_disentanglement.html"
+LIVE = ("/_static/lib/", "/_static/widgets/", "/_static/models/")  # chapter 4's live figures' files
 
 
 def canvas_image(page) -> str:
-    return page.evaluate("document.querySelector('.aae-explorer canvas').toDataURL()")
+    return page.evaluate("document.querySelector('.aae-explorer canvas.aae-digit').toDataURL()")
 
 
 def test_style_explorer_redraws_in_the_static_book(server, browser):
     visit = Visit(browser, server)
     page = visit.open(EXPLORER_PAGE)
-    page.wait_for_selector(".aae-explorer canvas", timeout=10000)
+    page.wait_for_selector(".aae-explorer[data-ready=true]", timeout=20000)
     assert page.locator(".aae-explorer input[type=range]").count() == 10
     drawn = [canvas_image(page)]
     slider = page.locator(".aae-explorer input[type=range]").first
@@ -105,29 +106,56 @@ def test_style_explorer_redraws_in_the_static_book(server, browser):
         page.keyboard.press("ArrowRight")
     assert float(slider.input_value()) == pytest.approx(1.0)
     drawn.append(canvas_image(page))
-    page.locator(".aae-digits button[data-digit='7']").click()
+    page.locator(".aae-explorer .aae-digits button[data-digit='7']").click()
     drawn.append(canvas_image(page))
     assert len(set(drawn)) == 3, "the canvas did not change when a slider or the digit changed"
     assert visit.problems == [], visit.problems
 
 
-def test_book_decoder_matches_the_torch_decoder(server, browser):
+def test_live_figures_load_their_files_once_and_only_on_their_page(server, browser):
+    visit, urls = Visit(browser, server), []
+    visit.page.on("request", lambda r: urls.append(r.url))
+    page = visit.open(EXPLORER_PAGE)
+    page.wait_for_selector(".aae-explorer[data-ready=true]", timeout=20000)
+    page.click(".aae-draw .aae-load")
+    page.wait_for_function("document.querySelector('.aae-draw').aaeDraw.result() !== null", timeout=20000)
+    live = [u.split("/_static/")[1] for u in urls if any(d in u for d in LIVE)]
+    assert sorted(live) == sorted(set(live)), f"loaded twice: {live}"
+    assert set(live) == {"lib/aae-nn.js", "widgets/aae-widgets.css", "widgets/aae-draw.js", "widgets/aae-explorer.js",
+                         "widgets/test-digits.js", "models/sgd-1000/decoder-weights.js", "models/sgd-1000/encoder-weights.js"}
+    assert visit.problems == [], visit.problems
+    users = {"book/01_background.html": LIVE[:1], EXPLORER_PAGE: LIVE}  # chapter 1's trainer runs on the library too
+    for path in pages():  # Jupyter Book's own tags would load them in every page's head
+        head, _, body = (HTML / path).read_text().partition("</head>")
+        assert [d for d in LIVE if d.lstrip("/") in head] == [], f"{path} loads {LIVE} in its head"
+        assert [d for d in LIVE if d.lstrip("/") in body and d not in users.get(path, ())] == [], path
+
+
+def test_book_networks_match_torch(server, browser, mnist):
     import torch
 
     from aae_core import load_checkpoint
     from aae_core.chapters.export import read_exported_weights
     from aae_core.chapters.generate import generate
 
-    manifest, _ = read_exported_weights(ROOT / "book" / "_static" / "decoder")
+    manifest, _ = read_exported_weights(ROOT / "book" / "_static" / "models" / "sgd-1000")
     model = load_checkpoint(ROOT / manifest["source"]["run"])
     digits = torch.tensor([0, 3, 7, 9])
     z = torch.tensor([[0.0] * 10, [1.0, -1.0] * 5, [-2.0] + [0.5] * 9, [0.3 * i for i in range(10)]])
+    x = mnist.test_x[:20]
     visit = Visit(browser, server)
     page = visit.open(EXPLORER_PAGE)
-    in_browser = torch.tensor(page.evaluate("""([digits, zs]) => {
-        const decoder = AAEDecoder.load(window.AAE_DECODER);
-        return digits.map((d, i) => Array.from(AAEDecoder.decode(decoder, d, zs[i])));
-    }""", [digits.tolist(), z.tolist()]))
-    difference = (in_browser - generate(model, digits, z)).abs().max().item()
+    page.wait_for_selector(".aae-explorer[data-ready=true]", timeout=20000)
+    out = page.evaluate("""async ([digits, zs, xs]) => {
+        const network = src => new Promise((ok, no) => AAENN.network(src, (e, net) => e ? no(e) : ok(net)));
+        const decoder = await network("../_static/models/sgd-1000/decoder-weights.js");
+        const encoder = await network("../_static/models/sgd-1000/encoder-weights.js");
+        return {pixels: digits.map((d, i) => Array.from(AAENN.decode(decoder, d, zs[i]))),
+                probs: Array.from(AAENN.encode(encoder, Float32Array.from(xs.flat()), xs.length).probs)};
+    }""", [digits.tolist(), z.tolist(), x.tolist()])
+    difference = (torch.tensor(out["pixels"]) - generate(model, digits, z)).abs().max().item()
     assert difference < 1e-2, f"JavaScript and torch decoders differ by {difference:.2e} per pixel"
+    with torch.no_grad():
+        probs, _ = model.encode(x)
+    assert (torch.tensor(out["probs"]).view(20, 10) - probs).abs().max() < 1e-3
     assert visit.problems == [], visit.problems

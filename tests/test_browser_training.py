@@ -33,6 +33,7 @@ def site(tmp_path_factory):
     """A page holding what chapter 1 emits, with the shipped scripts beside it in train/."""
     folder = tmp_path_factory.mktemp("trainer-site")
     shutil.copytree(STATIC, folder / "train")
+    shutil.copytree(STATIC.parent / "lib", folder / "lib")  # the book's layer library
     (folder / "index.html").write_text(
         '<!doctype html><html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, '
         'initial-scale=1"></head>'
@@ -87,6 +88,7 @@ def test_the_widget_html_loads_its_scripts_and_has_a_png_fallback():
     html = widget._repr_html_()
     for script in (DIGITS_SCRIPT, "aae-train-core.js", "aae-train.js"):
         assert f'src="../_static/train/{script}"' in html
+    assert 'src="../_static/lib/aae-nn.js"' in html
     assert widget._repr_png_().startswith(b"\x89PNG")
 
 

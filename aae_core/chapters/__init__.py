@@ -8,7 +8,8 @@
     plots.py         the figures: functions that return a matplotlib Figure
     generate.py      digits drawn by the decoder (fixed y, style grids, style transfer)
     judge.py         the independent CNN that reads generated digits, and what it measures
-    explorers.py     the style explorer, for Jupyter (ipywidgets) and for the HTML book (JavaScript)
-    export.py        the decoder's weights for the browser
+    explorers.py     the style explorer, for Jupyter (ipywidgets) and for the HTML book, and the draw pad
+    drawing.py       a drawing made into an MNIST digit (the draw pad's steps), and the test digits it loads
+    export.py        the encoder's and the decoder's weights for the browser
     browser_training.py  the 14x14 digits and the torch reference of the AAE that trains in the page
 """

@@ -1,9 +1,10 @@
 """Chapter 1's in-page trainer: an adversarial autoencoder that trains in the reader's browser.
 
 The static book has no kernel, so the trainer is plain JavaScript (`book/_static/train/`):
-`aae-train-core.js` holds the layers, their backward passes, chapter 1's losses, AdamW, seeded
-random numbers and the priors, and runs in a Web Worker; `aae-train.js` draws the page. The
-digits travel in a script, `train-digits.js` (browsers refuse `fetch` on `file://`), written by
+`aae-train-core.js` holds the layers (their forward pass is the book's library, `lib/aae-nn.js`),
+their backward passes, chapter 1's losses, AdamW, seeded random numbers and the priors, and runs
+in a Web Worker; `aae-train.js` draws the page. The digits travel in a script, `train-digits.js`
+(browsers refuse `fetch` on `file://`), written by
 
     python -c "from aae_core.chapters.browser_training import write_digits_script; write_digits_script()"
 
@@ -22,6 +23,7 @@ import base64
 import io
 import json
 import math
+import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,7 +145,8 @@ def sample_page_prior(name: str, n: int, generator: torch.Generator) -> torch.Te
 
 class BrowserTrainer:
     """The in-page trainer as page content: the controls and views of aae-train.js, run in the
-    reader's browser. `static` is the folder of book/_static/train as the page sees it.
+    reader's browser. `static` is the folder of book/_static/train as the page sees it; the layers
+    come from the book's library beside it (book/_static/lib/aae-nn.js).
 
     Its HTML needs trusted output in Jupyter (scripts run); elsewhere the PNG shows the three priors.
     """
@@ -152,6 +155,7 @@ class BrowserTrainer:
 
     def __init__(self, static: str = "../_static/train/", seed: int = 1):
         self.static, self.seed = static.rstrip("/") + "/", seed
+        self.lib = posixpath.normpath(self.static + "../lib") + "/"
         BrowserTrainer._count += 1
         self.element_id = f"aae-trainer-{BrowserTrainer._count}"
 
@@ -160,6 +164,7 @@ class BrowserTrainer:
                 f'<noscript>The in-page trainer needs JavaScript.</noscript></div>\n'
                 f'<link rel="stylesheet" href="{self.static}aae-train.css">\n'
                 f'<script src="{self.static}{DIGITS_SCRIPT}"></script>\n'
+                f'<script src="{self.lib}aae-nn.js"></script>\n'
                 f'<script src="{self.static}aae-train-core.js"></script>\n'
                 f'<script src="{self.static}aae-train.js"></script>\n'
                 f'<script>AAETrainPage.mount(document.getElementById("{self.element_id}"), '

@@ -1,8 +1,9 @@
 /* A small adversarial autoencoder that trains in plain JavaScript: chapter 1's in-page trainer.
  *
- * Everything the training needs is inside the one function AAETrainCore, so that the page can run
- * it twice: as a library in the page (window.AAETrain = AAETrainCore()) and, through its source
- * text, as a Web Worker built from a Blob (browsers refuse `new Worker("file.js")` on file://).
+ * Everything the training needs is inside the one function AAETrainCore(nn), with nn the book's
+ * layer library (lib/aae-nn.js: AAENNCore()), so that the page can run it twice: as a library in
+ * the page (window.AAETrain = AAETrainCore(AAENN)) and, through the source text of both, as a Web
+ * Worker built from a Blob (browsers refuse `new Worker("file.js")` on file://).
  * No framework, no DOM, nothing from the network.
  *
  * The network is chapter 1's demo at 14x14 (aae_core.chapters.browser_training builds the same one
@@ -14,7 +15,7 @@
  * codes, (2b) the encoder against the updated D; each phase with its own AdamW.
  * Matrices are Float32Array, row-major, weights (out, in) as torch stores them.
  */
-function AAETrainCore() {
+function AAETrainCore(nn) {
   "use strict";
 
   var DEFAULTS = {
@@ -120,23 +121,9 @@ function AAETrainCore() {
     for (var j = 0; j < this.b.length; j++) this.b[j] = (2 * random.uniform() - 1) * bound;
   };
 
-  // Y (n, out) = act(X (n, in) W^T + b)
+  // Y (n, out) = act(X (n, in) W^T + b): the library's dense layer
   Dense.prototype.forward = function (X, n, Y) {
-    var W = this.W, b = this.b, nIn = this.nIn, nOut = this.nOut, act = this.activation;
-    for (var i = 0; i < n; i++) {
-      var xo = i * nIn, yo = i * nOut;
-      for (var j = 0; j < nOut; j++) {
-        var wo = j * nIn, s0 = 0, s1 = 0, s2 = 0, s3 = 0, k = 0;
-        for (; k + 3 < nIn; k += 4) {
-          s0 += X[xo + k] * W[wo + k]; s1 += X[xo + k + 1] * W[wo + k + 1];
-          s2 += X[xo + k + 2] * W[wo + k + 2]; s3 += X[xo + k + 3] * W[wo + k + 3];
-        }
-        for (; k < nIn; k++) s0 += X[xo + k] * W[wo + k];
-        var s = (s0 + s1) + (s2 + s3) + b[j];
-        Y[yo + j] = act === "relu" ? (s > 0 ? s : 0) : act === "sigmoid" ? 1 / (1 + Math.exp(-s)) : s;
-      }
-    }
-    return Y;
+    return nn.dense(X, n, this.W, this.b, this.nIn, this.nOut, this.activation, Y);
   };
 
   // dY (n, out) is the loss's gradient at the layer's output Y; it is turned, in place, into the
@@ -504,7 +491,7 @@ function AAETrainCore() {
 
   // The source of a worker that runs this library and serves the page (see the file's header).
   function workerSource() {
-    return "var AAETrain = (" + AAETrainCore.toString() + ")();\n" +
+    return "var AAETrain = (" + AAETrainCore.toString() + ")((" + nn.core.toString() + ")());\n" +
       "AAETrain.serve({ post: function (m) { self.postMessage(m); }, " +
       "listen: function (f) { self.onmessage = function (e) { f(e.data); }; } });\n";
   }
@@ -516,4 +503,4 @@ function AAETrainCore() {
   };
 }
 
-if (typeof window !== "undefined") window.AAETrain = AAETrainCore();
+if (typeof window !== "undefined") window.AAETrain = AAETrainCore(window.AAENN);

@@ -15,15 +15,7 @@
   var LEARNING_RATES = [0.0003, 0.001, 0.003, 0.01, 0.03, 0.1];
   var HEAT_FAKE = [221, 208, 240], HEAT_MID = [255, 255, 255], HEAT_REAL = [196, 232, 190];  // D(z) = 0, 0.5, 1
 
-  function bytes(base64) { return Uint8Array.from(atob(base64), function (c) { return c.charCodeAt(0); }); }
-
-  function element(tag, attributes, parent, text) {
-    var node = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (key) { node.setAttribute(key, attributes[key]); });
-    if (text !== undefined) node.textContent = text;
-    if (parent) parent.appendChild(node);
-    return node;
-  }
+  var bytes = global.AAENN.bytes, element = global.AAENN.element;  // the book's library (lib/aae-nn.js)
 
   // The trainer, in a worker when the browser allows one, else in the page (the same code, and
   // the same messages); a worker that fails before its first answer hands over to the page.
@@ -31,7 +23,7 @@
     var engine = { kind: "worker" }, backlog = [];
     function inPage() {
       var handler = null;
-      global.AAETrainCore().serve({ post: function (m) { setTimeout(function () { onMessage(m); }, 0); },
+      global.AAETrainCore(global.AAENN).serve({ post: function (m) { setTimeout(function () { onMessage(m); }, 0); },
                                     listen: function (f) { handler = f; } });
       engine.kind = "page";
       engine.post = function (m) { setTimeout(function () { handler(m); }, 0); };
