@@ -19,7 +19,8 @@ import torch
 from ..errors import AAEError
 from ..models import SemiSupervisedAAE
 from ..provenance import git_commit
-from ..runs import RunFolder, atomic_write, load_checkpoint
+from ..runs import (LOCK, RunFolder, atomic_write, exclusive, load_checkpoint, make_folder, probe_writable,
+                    refuse_to_overwrite)
 
 WEIGHTS_SCRIPT = "decoder-weights.js"
 MANIFEST = "manifest.json"
@@ -55,12 +56,22 @@ def unpack_layer(buffer: bytes, span: list[int]) -> np.ndarray:
     return np.frombuffer(buffer, dtype="<f2", count=count, offset=2 * offset).astype(np.float32)
 
 
-def export_decoder(model: SemiSupervisedAAE, out: str | Path, source: dict) -> dict:
-    """Write decoder-weights.js and manifest.json into `out`; returns the manifest."""
+def export_decoder(model: SemiSupervisedAAE, out: str | Path, source: dict, force: bool = False) -> dict:
+    """Write decoder-weights.js and manifest.json into `out` (replacing an earlier export only with
+    `force`; the folder may hold other files, such as the explorer's script); returns the manifest."""
     if not model.cfg.n_classes:
         raise AAEError("this model has no y code: only a semi-supervised AAE's decoder can be explored")
     out = Path(out)
-    RunFolder(out).ensure_writable()
+    for name in (WEIGHTS_SCRIPT, MANIFEST):
+        refuse_to_overwrite(out / name, force)
+    probe_writable(out)
+    make_folder(out)
+    with exclusive(out / LOCK, f"{out}"):
+        return write_decoder(model, out, source)
+
+
+def write_decoder(model: SemiSupervisedAAE, out: Path, source: dict) -> dict:
+    """The work of export_decoder, in a checked and locked folder."""
     buffer, layers = pack_decoder(model)
     manifest = {
         "format": FORMAT, "dtype": "float16", "byte_order": "little",
@@ -76,7 +87,7 @@ def export_decoder(model: SemiSupervisedAAE, out: str | Path, source: dict) -> d
     return manifest
 
 
-def export_run_decoder(run_path: str | Path, out: str | Path) -> dict:
+def export_run_decoder(run_path: str | Path, out: str | Path, force: bool = False) -> dict:
     """export_decoder for a run folder (or model.pt), with where the weights came from in the manifest."""
     model = load_checkpoint(run_path, "cpu")
     run = RunFolder(run_path)
@@ -86,7 +97,7 @@ def export_run_decoder(run_path: str | Path, out: str | Path) -> dict:
         source.update({k: getattr(summary, k) for k in ("preset", "labels", "epochs", "steps", "test_accuracy",
                                                          "git_commit")})
         source["prior_std"] = run.train_config().prior_std
-    return export_decoder(model, out, source)
+    return export_decoder(model, out, source, force)
 
 
 def read_exported_weights(folder: str | Path) -> tuple[dict, bytes]:
