@@ -260,7 +260,7 @@ def test_unwritable_outputs_fail_before_the_work(tmp_path, run_cli):
 @pytest.mark.parametrize("args,words", [
     (["agreement", "run", "--classifier", "judge", "--out", "a.json", "--samples", "100000000"], ["--samples"]),
     (["agreement", "run", "--classifier", "judge", "--out", "a.json", "--seed", str(2**63)], ["--seed"]),
-    (["bench", "--batch-size", "100000"], ["--batch-size"]),
+    (["bench", "--batch-size", "100000"], ["batch size", "2,000"]),
     (["classifier", "--out", "judge", "--seed", "-1"], ["--seed"]),
     (["reproduce", "--labels", "10", "--unlabeled", "0", "--out", "table"], ["unlabeled", "0"]),
     (["reproduce", "--labels", "10", "--seeds", str(2**63), "--out", "table"], ["seed"]),

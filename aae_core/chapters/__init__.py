@@ -11,4 +11,5 @@
     explorers.py     the style explorer, for Jupyter (ipywidgets) and for the HTML book (JavaScript)
     export.py        the decoder's weights for the browser
     browser_training.py  the 14x14 digits and the torch reference of the AAE that trains in the page
+    parameters.py    the chapters' papermill parameters, checked before a chapter computes anything
 """
