@@ -65,12 +65,12 @@ def fingerprint(train_cfg: TrainConfig, model_cfg: ModelConfig) -> str:
     out, so that one added later (its default is the old behaviour) keeps every stored run's fingerprint."""
     defaults = defining_settings(TrainConfig(), ModelConfig())
     changed = {k: v for k, v in defining_settings(train_cfg, model_cfg).items() if v != defaults[k]}
-    text = json.dumps({"settings": changed, "split_seed": SPLIT_SEED}, sort_keys=True, default=list)
+    text = json.dumps({"settings": changed, "split_seed": SPLIT_SEED}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def setting_changes(old: dict, new: dict) -> str:
-    """'seed 0 -> 1, epochs 2 -> 1' for the settings that differ between two dicts ('' when none)."""
+    """"seed 0 -> 1, preset 'adamw' -> 'paper-sgd'" for the settings that differ between two dicts ('' when none)."""
     return ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in {**old, **new} if old.get(k) != new.get(k))
 
 
