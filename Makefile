@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install chromium malloc book test unit bench bench-repeats clean
+.PHONY: install chromium malloc book test unit fuzz bench bench-repeats clean
 
 install: $(STAMP)
 
@@ -32,6 +32,13 @@ test: install chromium malloc book
 # Only the Python tests (no book build, no browser).
 unit: install
 	$(BIN)/python -m pytest tests --ignore=tests/test_book_html.py --ignore=tests/test_book_buttons.py
+
+# `train` under a few hundred random combinations of options, valid and invalid (tests/test_fuzz.py runs a few
+# dozen with the unit tests): each must end in a run, one line on stderr, or a diverged run. Run it before
+# resolving a change to the command line or the run folder; it prints the count of each outcome.
+FUZZ_CASES ?= 300
+fuzz: install
+	AAE_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest tests/test_fuzz.py -q -s
 
 # The bench results the performance chapter reads (DEVICE=cuda on a GPU machine); replaces $(BENCH_DIR)/$(DEVICE)-*.json.
 # bf16 computes with weight copies; one more bench at batch 100 times bf16 under autocast, for comparison.

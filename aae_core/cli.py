@@ -14,7 +14,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
-                     TrainConfig)
+                     TrainConfig, check_seed)
 from .errors import AAEError
 
 
@@ -38,6 +38,17 @@ def labels_arg(text: str) -> int | str:
         raise argparse.ArgumentTypeError(f"must be 'all' or a number, got {text!r}") from None
 
 
+def path_arg(text: str) -> str:
+    """A file or folder name, refused when it cannot name one (empty, or a part over 255 bytes)."""
+    from .runs import check_path
+
+    try:
+        check_path(text)
+    except AAEError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 def phase_value(text: str) -> tuple[str, float]:
     """'generator=0.3' -> ('generator', 0.3); the phase name is checked with the rest of the config."""
     phase, _, value = text.partition("=")
@@ -49,6 +60,7 @@ def phase_value(text: str) -> tuple[str, float]:
 
 NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead of replaying one CUDA graph"
 ARG_TYPES = {"labels": labels_arg, "phase_value": phase_value}
+MAX_SAMPLES = 10_000  # agreement: generated images per digit (100,000 images of 784 floats: 314 MB)
 
 
 def config_options(config_class) -> list:
@@ -75,6 +87,12 @@ def config_from_args(config_class, args):
     return config_class(**values)
 
 
+def train_settings(argv) -> tuple[TrainConfig, ModelConfig]:
+    """The settings a `train` command line asks for (unchecked): what `reproduce` plans and compares."""
+    args = build_parser().parse_args(list(argv))
+    return config_from_args(TrainConfig, args), config_from_args(ModelConfig, args)
+
+
 def add_train_parser(commands) -> None:
     train = commands.add_parser("train", help="train one model into a run folder",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -85,9 +103,10 @@ def add_train_parser(commands) -> None:
     add_config_options(groups, ModelConfig)
     groups["speed"].add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
     folder = train.add_argument_group("the run folder")
-    folder.add_argument("--out", required=True, help="run folder to create (or to resume)")
+    folder.add_argument("--out", required=True, type=path_arg,
+                        help="run folder to create (or to resume): new, empty, or a run folder")
     folder.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
-    folder.add_argument("--continue-from", metavar="RUN", default=None,
+    folder.add_argument("--continue-from", metavar="RUN", default=None, type=path_arg,
                         help="start from the checkpoint of run folder RUN (same settings, more --epochs), "
                              "leaving RUN as it is")
     folder.add_argument("--force", action="store_true", help="overwrite a finished or unfinished run in --out")
@@ -102,13 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
 
     evaluate = commands.add_parser("evaluate", help="test accuracy of a trained run")
-    evaluate.add_argument("run", help="run folder, checkpoint.pt or model.pt")
+    evaluate.add_argument("run", type=path_arg, help="run folder, checkpoint.pt or model.pt")
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.add_argument("--json", action="store_true", help="print one JSON line")
     bench = commands.add_parser("bench", help="time the trainer's step against this machine's matrix-multiply rate")
     bench.add_argument("--device", choices=DEVICES, default="auto")
     bench.add_argument("--precision", choices=BENCH_PRECISIONS, default="fp32")
-    bench.add_argument("--batch-size", type=int, default=100)
+    bench.add_argument("--batch-size", type=int, default=100, help="images per batch (at most 2,000)")
     bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
     bench.add_argument("--compare-kernels", action="store_true",
                        help="also time the step with torch's optimizer step after the backward pass, "
@@ -122,21 +141,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=None, metavar="R",
                        help="time R runs stacked in one process against the same R runs one after another")
     bench.add_argument("--json", action="store_true", help="print one JSON line")
-    bench.add_argument("--out", type=Path, help="also keep the JSON in this file (results/bench/...)")
+    bench.add_argument("--out", type=path_arg, help="also keep the JSON in this file (results/bench/...)")
     bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
     classifier = commands.add_parser("classifier", help="train the independent CNN that judges generated digits")
-    classifier.add_argument("--out", required=True, help="folder for model.pt, history.jsonl and summary.json")
+    classifier.add_argument("--out", required=True, type=path_arg,
+                            help="folder for model.pt, history.jsonl and summary.json")
     classifier.add_argument("--epochs", type=int, default=3)
     classifier.add_argument("--seed", type=int, default=0)
     classifier.add_argument("--device", choices=DEVICES, default="auto")
     classifier.add_argument("--force", action="store_true", help="overwrite a finished classifier in --out")
 
     agreement = commands.add_parser("agreement", help="does the decoder draw the digit y asks for? (chapter 4)")
-    agreement.add_argument("runs", nargs="+", metavar="RUN", help="run folders to judge")
-    agreement.add_argument("--classifier", required=True, help="folder written by the classifier command")
-    agreement.add_argument("--out", required=True, help="JSON file to write")
-    agreement.add_argument("--samples", type=int, default=200, help="generated images per digit")
+    agreement.add_argument("runs", nargs="+", metavar="RUN", type=path_arg, help="run folders to judge")
+    agreement.add_argument("--classifier", required=True, type=path_arg,
+                           help="folder written by the classifier command")
+    agreement.add_argument("--out", required=True, type=path_arg, help="JSON file to write")
+    agreement.add_argument("--samples", type=int, default=200,
+                           help=f"generated images per digit (at most {MAX_SAMPLES})")
     agreement.add_argument("--seed", type=int, default=0)
     agreement.add_argument("--device", choices=DEVICES, default="auto")
     agreement.add_argument("--force", action="store_true", help="overwrite --out")
@@ -152,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--device", choices=DEVICES, default="auto")
     reproduce.add_argument("--unlabeled", type=int, default=None, help="subsample the unlabeled pool (quick runs)")
     reproduce.add_argument("--jobs", type=int, default=1, help="runs at a time (the CPU threads are split between them)")
-    reproduce.add_argument("--out", default=None,
+    reproduce.add_argument("--out", default=None, type=path_arg,
                            help="folder of the runs (default results/table3, results/nn-baseline with "
                                 "--supervised-only, results/table3-PRESET for another preset)")
     reproduce.add_argument("--protocol", action="store_true",
@@ -167,8 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                            help="print the train command of every run not yet finished, one per line, and stop")
 
     export = commands.add_parser("export-decoder", help="decoder weights for the browser (chapter 4's explorer)")
-    export.add_argument("run", help="run folder or model.pt")
-    export.add_argument("--out", required=True, help="folder for decoder-weights.js and manifest.json")
+    export.add_argument("run", type=path_arg, help="run folder or model.pt")
+    export.add_argument("--out", required=True, type=path_arg, help="folder for decoder-weights.js and manifest.json")
+    export.add_argument("--force", action="store_true", help="overwrite an exported decoder in --out")
     return parser
 
 
@@ -176,6 +199,7 @@ def classifier_command(args) -> int:
     from .chapters.judge import train_judge
     from .devices import resolve_device
 
+    check_seed("--seed", args.seed)
     summary = train_judge(args.out, args.epochs, args.seed, resolve_device(args.device), args.force)
     print(f"classifier test accuracy {summary['test_accuracy']:.2f}%  ({args.out})")
     return 0
@@ -185,6 +209,9 @@ def agreement_command(args) -> int:
     from .chapters.judge import judge_runs
     from .devices import resolve_device
 
+    check_seed("--seed", args.seed)
+    if not 1 <= args.samples <= MAX_SAMPLES:
+        raise AAEError(f"--samples must be from 1 to {MAX_SAMPLES:,} generated images per digit, got {args.samples}")
     judge_runs(args.runs, args.classifier, args.out, args.samples, args.seed, resolve_device(args.device), args.force)
     return 0
 
@@ -192,7 +219,7 @@ def agreement_command(args) -> int:
 def export_decoder_command(args) -> int:
     from .chapters.export import SCRIPTS, export_run
 
-    manifest = export_run(args.run, args.out)
+    manifest = export_run(args.run, args.out, args.force)
     for part, script in SCRIPTS.items():
         size = (Path(args.out) / script).stat().st_size
         print(f"{part} of {args.run}: {manifest[part]['weights_bytes'] / 1e6:.2f} MB of fp16 weights, "
@@ -223,10 +250,10 @@ def run_planned(runs: list, args, out: Path) -> list:
 def protocol_command(args) -> int:
     """reproduce --protocol: run what is missing of the final table, then print it with its intervals."""
     from .chapters.reproduction import protocol_differences_table, protocol_table
-    from .reproduce import (PROTOCOL_BASELINE, PROTOCOL_CHOSEN, PROTOCOL_LABELS, PROTOCOL_OUT, paired_difference,
-                            protocol_cell, protocol_plan)
+    from .reproduce import (PROTOCOL_BASELINE, PROTOCOL_CHOSEN, PROTOCOL_LABELS, PROTOCOL_OUT, check_plan,
+                            paired_difference, protocol_cell, protocol_plan)
 
-    labels = args.labels or list(PROTOCOL_LABELS)
+    labels = list(dict.fromkeys(args.labels or PROTOCOL_LABELS))
     if any(n not in PROTOCOL_LABELS for n in labels):
         raise AAEError(f"the protocol's label counts are {', '.join(map(str, PROTOCOL_LABELS))}")
     if args.jobs < 1:
@@ -235,6 +262,7 @@ def protocol_command(args) -> int:
     extra = ["--device", args.device] + (["--allow-dirty"] if args.allow_dirty else [])
     cells = protocol_plan(out, labels, extra=extra)
     runs = [run for cell in cells.values() for run in cell]
+    check_plan(runs, out, writing=not args.print_commands)
     if args.print_commands:
         print("".join(run.command() + "\n" for run in runs if run.state != "finished"), end="")
         return 0
@@ -250,7 +278,7 @@ def protocol_command(args) -> int:
 
 
 def reproduce_command(args) -> int:
-    from .reproduce import plan, summarise
+    from .reproduce import check_plan, plan, summarise
     from .chapters.reproduction import table3
 
     if args.stack is not None and args.stack < 1:
@@ -258,16 +286,15 @@ def reproduce_command(args) -> int:
     if args.protocol:
         return protocol_command(args)
     args.labels = args.labels or [100, 1000, "all"]
-    for labels in args.labels:  # a bad value fails here, before any run starts
-        TrainConfig(labels=labels, epochs=args.epochs, preset=args.preset).check()
     if args.jobs < 1:
         raise AAEError("--jobs must be a positive integer")
     out = Path(args.out or ("results/nn-baseline" if args.supervised_only else
                             "results/table3" if args.preset == "paper-sgd" else f"results/table3-{args.preset}"))
     options = ["--preset", args.preset, "--precision", args.precision, "--device", args.device]
     options += ["--allow-dirty"] if args.allow_dirty else []
-    options += ["--unlabeled", str(args.unlabeled)] if args.unlabeled else []
+    options += ["--unlabeled", str(args.unlabeled)] if args.unlabeled is not None else []
     runs = plan(args.labels, args.seeds, args.epochs, out, options + (["--supervised-only"] if args.supervised_only else []))
+    check_plan(runs, out, writing=not args.print_commands)  # bad settings and taken folders fail before any run
     if args.print_commands:
         print("".join(run.command() + "\n" for run in runs if run.state != "finished"), end="")
         return 0
@@ -281,17 +308,13 @@ def reproduce_command(args) -> int:
 
 def bench_command(args) -> int:
     from .devices import resolve_device
-    from .runs import refuse_to_overwrite, write_json
-    from .speed.bench import format_bench, run_bench
+    from .runs import claim_output_file, write_json
+    from .speed.bench import check_bench_options, format_bench, run_bench
 
-    if args.batch_size < 1 or args.steps < 1:
-        raise AAEError("--batch-size and --steps must be positive integers")
-    if args.out is not None:  # checked before the minute of timing, not after
-        refuse_to_overwrite(args.out, args.force)
-        try:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise AAEError(f"cannot create {args.out.parent}: {err.strerror}") from None
+    check_bench_options(args.batch_size, args.steps, args.precision)
+    out = Path(args.out) if args.out is not None else None
+    if out is not None:  # checked before the minute of timing, not after
+        claim_output_file(out, args.force)
     if args.runs is not None:
         if not 1 <= args.runs <= 64:
             raise AAEError("--runs must be between 1 and 64")
@@ -299,16 +322,16 @@ def bench_command(args) -> int:
 
         result = run_stacked_bench(resolve_device(args.device), args.runs, args.batch_size, args.steps)
         print(json.dumps(result) if args.json else format_stacked_bench(result))
-        if args.out is not None:
-            write_json(args.out, result)
+        if out is not None:
+            write_json(out, result)
         return 0
     result = run_bench(resolve_device(args.device), args.precision, args.batch_size, args.steps,
                        reference=not args.no_reference, compare_kernels=args.compare_kernels,
                        breakdown=args.breakdown, bf16_weights=args.bf16_weights,
                        cuda_graphs=False if args.no_cuda_graphs else None)
     print(json.dumps(result) if args.json else format_bench(result))
-    if args.out is not None:
-        write_json(args.out, result)
+    if out is not None:
+        write_json(out, result)
     return 0
 
 
@@ -317,9 +340,7 @@ def train_command(args) -> int:
     from .speed.updaters import SpeedOptions, updater_with
 
     cfg = config_from_args(TrainConfig, args).check()
-    model_cfg = config_from_args(ModelConfig, args)
-    if not (model_cfg.init_std >= 0):
-        raise AAEError("--init-std must be 0 (PyTorch's default initialisation) or positive")
+    model_cfg = config_from_args(ModelConfig, args).check()
     speed = SpeedOptions(cuda_graphs=False if args.no_cuda_graphs else None)
     train_run(args.out, cfg, model_cfg, resume=args.resume, continue_from=args.continue_from, force=args.force,
               progress=not args.quiet, updater=updater_with(speed), report=lambda line: print(line, flush=True),
@@ -360,6 +381,10 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     except AAEError as err:
         sys.stderr.write(f"{PROG} {args.command}: error: {err}\n")
+        return 2
+    except OSError as err:  # a file fault no check foresaw: still one line, naming the file
+        where = f"{err.filename}: " if err.filename else ""
+        sys.stderr.write(f"{PROG} {args.command}: error: {where}{err.strerror or err}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG} {args.command}: interrupted; the last finished epoch is kept (--resume continues)\n")

@@ -7,6 +7,7 @@ Nothing here reads files or argv: `runs.py` stores these as JSON, `cli.py` fills
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import AAEError
@@ -24,6 +25,25 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 BF16_WEIGHTS = ("copies", "autocast")  # with bf16: compute with bf16 weight copies, or cast fp32 weights in each phase
 OPTIMIZER_KERNELS = ("fused", "foreach", "loop")  # how an optimizer step runs; the math is the same
 N_TRAIN = 50_000  # the training split; the other 10,000 training images validate
+MAX_SEED = 2**63 - 1  # seeds are int64 wherever torch stores them
+
+
+def check_seed(name: str, value) -> None:
+    """A seed is a whole number in 0..2^63-1; AAEError naming `name` otherwise."""
+    if not is_int(value) or not 0 <= value <= MAX_SEED:
+        raise AAEError(f"{name} must be a whole number from 0 to 2^63-1, got {value!r}")
+
+
+def is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_finite(name: str, value, positive: bool = False) -> None:
+    """A float setting is a finite number, at least 0 (above 0 if `positive`): NaN and inf would train on
+    silently, or be reported as a diverged run."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not (number and (value > 0 if positive else value >= 0)):
+        raise AAEError(f"{name} must be a finite number {'above' if positive else 'of at least'} 0, got {value!r}")
 
 
 # Groups of `train --help`, in order: each setting below names its group (none: API only).
@@ -53,6 +73,16 @@ class ModelConfig:
     disc_hidden_dim: int = setting(1000, "width of the two hidden layers of D_y and D_z")
     init_std: float = setting(0.01, "std of the N(0, std^2) initial weights (Latała's code); 0 = PyTorch's default",
                               "recipe", type=float)
+
+    def check(self) -> "ModelConfig":
+        """Raise AAEError naming the first size or std out of range (a crafted model.pt, a typo); return self."""
+        for name in ("input_dim", "hidden_dim", "style_dim", "disc_hidden_dim"):
+            if not (is_int(getattr(self, name)) and getattr(self, name) >= 1):
+                raise AAEError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not (is_int(self.n_classes) and self.n_classes >= 0):
+            raise AAEError(f"n_classes must be 0 or a positive integer, got {self.n_classes!r}")
+        check_finite("init_std", self.init_std)
+        return self
 
 
 @dataclass(frozen=True)
@@ -182,34 +212,45 @@ class TrainConfig:
         if unsupervised and self.labels == 0:
             if self.epoch_def == "labeled":
                 raise AAEError("epoch_def 'labeled' needs labels")
-        elif self.labels != "all" and not (
-            isinstance(self.labels, int) and 10 <= self.labels <= N_TRAIN and self.labels % 10 == 0
-        ):
+        elif self.labels != "all" and not (is_int(self.labels) and 10 <= self.labels <= N_TRAIN
+                                           and self.labels % 10 == 0):
             raise AAEError(f"labels must be 'all' or a multiple of 10 between 10 and {N_TRAIN}, got {self.labels!r}")
         choices = {"preset": PRESETS, "epoch_def": EPOCH_DEFS, "recon_loss": RECON_LOSSES, "z_prior": Z_PRIORS,
                    "precision": PRECISIONS, "device": DEVICES, "label_subset": LABEL_SUBSETS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise AAEError(f"unknown {name} {getattr(self, name)!r}; choose from {', '.join(allowed)}")
+        for name in ("regularize", "supervised_only"):
+            if not isinstance(getattr(self, name), bool):
+                raise AAEError(f"{name} must be true or false, got {getattr(self, name)!r}")
         for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise AAEError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        if self.unlabeled is not None and not self.batch_size <= self.unlabeled <= N_TRAIN:
-            raise AAEError(f"unlabeled must be between the batch size ({self.batch_size}) and {N_TRAIN}, got {self.unlabeled}")
-        if self.lr_milestones is not None and any(not isinstance(m, int) or m < 1 for m in self.lr_milestones):
+            if not (is_int(getattr(self, name)) and getattr(self, name) >= 1):
+                raise AAEError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check_seed("seed", self.seed)
+        if self.label_seed is not None:
+            check_seed("label_seed", self.label_seed)
+        if self.unlabeled is not None and not (is_int(self.unlabeled) and self.batch_size <= self.unlabeled <= N_TRAIN):
+            raise AAEError(f"unlabeled must be between the batch size ({self.batch_size}) and {N_TRAIN}, "
+                           f"got {self.unlabeled!r}")
+        if self.batch_size > N_TRAIN:  # a batch larger than the pool would silently shrink to it
+            raise AAEError(f"batch_size must be at most the {N_TRAIN} unlabeled images, got {self.batch_size}")
+        if self.lr_milestones is not None and any(not is_int(m) or m < 1 for m in self.lr_milestones):
             raise AAEError(f"lr_milestones must be positive epochs, got {list(self.lr_milestones)}")
         if self.supervised_only and self.labels == 0:
             raise AAEError("supervised_only needs labels")
-        for name, low, high in (("phase_lr", 0.0, float("inf")), ("phase_momentum", 0.0, 1.0)):
+        for name in ("phase_lr", "phase_momentum"):
             for phase, value in (getattr(self, name) or {}).items():
                 if phase not in PHASES:
                     raise AAEError(f"unknown phase {phase!r} in {name}; choose from {', '.join(PHASES)}")
-                if not (isinstance(value, (int, float)) and low <= value < high) or (name == "phase_lr" and value == 0):
-                    raise AAEError(f"{name} of {phase} must be {'positive' if name == 'phase_lr' else 'in [0, 1)'}, got {value!r}")
+                check_finite(f"{name} of {phase}", value, positive=name == "phase_lr")
+                if name == "phase_momentum" and value >= 1:
+                    raise AAEError(f"phase_momentum of {phase} must be in [0, 1), got {value!r}")
         if self.phase_momentum and PRESETS[self.preset].name != "sgd":
             raise AAEError(f"phase_momentum is for SGD presets; {self.preset} has none")
-        if self.prior_std <= 0 or self.noise_std < 0 or self.labeled_noise < 0:
-            raise AAEError("prior_std must be positive, noise_std and labeled_noise_std non-negative")
+        check_finite("noise_std", self.noise_std)
+        if self.labeled_noise_std is not None:
+            check_finite("labeled_noise_std", self.labeled_noise_std)
+        check_finite("prior_std", self.prior_std, positive=True)
         return self
 
 

@@ -6,6 +6,7 @@ where they are missing (aae_core.download; AAE_OFFLINE=1 never fetches).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,10 +48,32 @@ def ensure_mnist(root: str | Path | None = None) -> Path:
     return raw
 
 
+def check_mnist_files(raw: Path) -> None:
+    """Each IDX file is MNIST's own: its size and md5 (a swapped, truncated or foreign file would load,
+    or fail only after an epoch)."""
+    for name, (size, md5) in FILES.items():
+        path = raw / name
+        try:
+            actual = path.stat().st_size
+            digest = hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() if actual == size else None
+        except OSError as err:
+            raise AAEError(f"cannot read {path} ({err.strerror})") from None
+        if actual != size:
+            swapped = next((other for other, (n, _) in FILES.items() if n == actual), None)
+            raise AAEError(f"{path} holds {actual:,} bytes, not the {size:,} of MNIST's {name}"
+                           f"{f' (it is the size of {swapped}: swapped files?)' if swapped else ''}; "
+                           "replace it with the original IDX file")
+        if digest != md5:
+            raise AAEError(f"{path} is not MNIST's {name} (md5 {digest}, not {md5}); "
+                           "replace it with the original IDX file")
+
+
 def load_mnist(root: str | Path | None = None) -> MNIST:
-    """Read the four IDX files under root/MNIST/raw through torchvision (fetched first where missing)."""
+    """Read the four IDX files under root/MNIST/raw through torchvision (fetched first where missing,
+    checked against MNIST's sizes and md5 sums before they are read)."""
     root = Path(root) if root is not None else data_dir()
     raw = ensure_mnist(root)
+    check_mnist_files(raw)
     from torchvision.datasets import MNIST as TorchvisionMNIST  # imported late: import aae_core stays light
 
     def as_tensors(train: bool):
@@ -108,15 +131,28 @@ class SemiSupervisedData:
         return SemiSupervisedData(*(getattr(self, f).to(device) for f in self.__dataclass_fields__))
 
 
+def labeled_indices(cfg: TrainConfig, train_y: torch.Tensor) -> torch.Tensor:
+    """Indices into the training split of the labeled images `cfg` draws (by cfg.label_seed, default cfg.seed)."""
+    label_seed = cfg.labeled_images_seed
+    return (random_labeled_subset(len(train_y), cfg.n_labeled, label_seed) if cfg.label_subset == "random"
+            else balanced_labeled_subset(train_y, cfg.n_labeled, label_seed))
+
+
+def labeled_images_hash(cfg: TrainConfig, mnist: MNIST) -> str:
+    """A short hash of the labeled images' indices in the full training set: a run folder records it, so
+    that a resume which would draw other images (other MNIST files, other drawing code) is refused."""
+    train_idx, _ = train_val_split(len(mnist.train_x))
+    chosen = train_idx[labeled_indices(cfg, mnist.train_y[train_idx])]
+    return hashlib.sha256(chosen.to(torch.int64).numpy().tobytes()).hexdigest()[:16]
+
+
 def prepare_data(cfg: TrainConfig, mnist: MNIST | None = None) -> SemiSupervisedData:
     """Split MNIST as `cfg` asks: labeled subset by cfg.label_seed (default cfg.seed), unlabeled pool
     optionally subsampled."""
     mnist = mnist if mnist is not None else load_mnist()
     train_idx, val_idx = train_val_split(len(mnist.train_x))
     x, y = mnist.train_x[train_idx], mnist.train_y[train_idx]
-    label_seed = cfg.labeled_images_seed
-    labeled = (random_labeled_subset(len(y), cfg.n_labeled, label_seed) if cfg.label_subset == "random"
-               else balanced_labeled_subset(y, cfg.n_labeled, label_seed))
+    labeled = labeled_indices(cfg, y)
     unlabeled_x = x
     if cfg.unlabeled is not None and cfg.unlabeled < len(x):
         gen = torch.Generator().manual_seed(cfg.seed)

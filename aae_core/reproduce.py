@@ -15,7 +15,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .runs import RunFolder
+from .config import ModelConfig, TrainConfig
+from .errors import AAEError
+from .runs import RunFolder, make_folder, probe_writable
 
 
 @dataclass(frozen=True)
@@ -24,33 +26,58 @@ class PlannedRun:
     seed: int
     folder: Path
     argv: tuple[str, ...]  # the train command, without the interpreter
+    train_cfg: TrainConfig  # the settings that command asks for (what a finished folder must hold)
+    model_cfg: ModelConfig
 
     @property
     def state(self) -> str:
-        """'finished', 'unfinished' (resumable) or 'missing'."""
+        """'finished', 'unfinished' (resumable), 'missing', or 'other': the folder holds a run of other
+        settings, which is never counted as this one."""
         run = RunFolder(self.folder)
-        return "finished" if run.finished else "unfinished" if run.started else "missing"
+        if not (run.finished or run.started):
+            return "missing"
+        if run.differs_from(self.train_cfg, self.model_cfg):
+            return "other"
+        return "finished" if run.finished else "unfinished"
 
     def command(self) -> str:
         return shlex.join(["python", "-m", "aae_core", *self.argv])
 
 
 def plan(labels: list, seeds: list[int], epochs: int, out: Path, train_options: list[str]) -> list[PlannedRun]:
-    """One run per (labels, seed), in table order; `train_options` are passed to every run."""
+    """One run per (labels, seed), in table order, each pair once; `train_options` are passed to every run
+    (they must be the options the runs were made with: a finished folder counts only with its own settings)."""
+    from .cli import train_settings
+
     runs = []
-    for n in labels:
-        for seed in seeds:
+    for n in dict.fromkeys(labels):
+        for seed in dict.fromkeys(seeds):
             folder = out / f"labels-{n}" / f"seed-{seed}"
             argv = ("train", "--labels", str(n), "--seed", str(seed), "--epochs", str(epochs), *train_options,
                     "--out", str(folder), "--resume", "--quiet")
-            runs.append(PlannedRun(n, seed, folder, argv))
+            runs.append(PlannedRun(n, seed, folder, argv, *train_settings(argv)))
     return runs
+
+
+def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
+    """Before any run starts: every run's settings in range, no folder holding a run of other settings
+    (it would be resumed into a failure, or counted under these), and `out` writable when `writing`."""
+    for run in runs:
+        run.train_cfg.check()
+        run.model_cfg.check()
+    for run in runs:
+        if run.state == "other":
+            differs = RunFolder(run.folder).differs_from(run.train_cfg, run.model_cfg)
+            raise AAEError(f"{run.folder} holds a run of other settings ({differs}); give another --out, "
+                           "or move that folder away")
+    if writing:
+        probe_writable(out)
 
 
 def run_all(runs: list[PlannedRun], jobs: int, log_dir: Path, report=print) -> list[PlannedRun]:
     """Run every unfinished run, `jobs` at a time (threads split between them); returns the failures."""
     todo = [run for run in runs if run.state != "finished"]
-    log_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(log_dir)
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // jobs))}
     failed, active = [], []
 

@@ -58,7 +58,21 @@ def finished_run(tmp_path_factory):
     (["--unlabeled", "5"], ["unlabeled"]),
     (["--noise-std", "-0.1"], ["noise_std"]),
     (["--labeled-noise-std", "-0.1"], ["labeled_noise_std"]),
-    (["--init-std", "-1"], ["init-std"]),
+    (["--init-std", "-1"], ["init_std"]),
+    (["--init-std", "nan"], ["init_std", "nan"]),
+    (["--init-std", "inf"], ["init_std", "inf"]),
+    (["--prior-std", "nan"], ["prior_std", "nan"]),
+    (["--prior-std", "0"], ["prior_std"]),
+    (["--noise-std", "inf"], ["noise_std", "inf"]),
+    (["--labeled-noise-std", "nan"], ["labeled_noise_std", "nan"]),
+    (["--phase-lr", "generator=nan"], ["phase_lr", "generator", "nan"]),
+    (["--phase-momentum", "generator=inf"], ["phase_momentum", "generator", "inf"]),
+    (["--batch-size", "100000"], ["batch_size", "50000"]),
+    (["--seed", str(2**63)], ["seed", "2^63-1"]),
+    (["--seed", "-1"], ["seed"]),
+    (["--label-seed", str(2**64)], ["label_seed"]),
+    (["--out", ""], ["--out", "empty"]),
+    (["--out", "x" * 300], ["--out", "255"]),
     (["--phase-lr", "gen=0.1"], ["phase", "gen"]),
     (["--phase-lr", "generator=fast"], ["PHASE=NUMBER", "fast"]),
     (["--phase-lr", "generator=0"], ["phase_lr", "generator"]),
@@ -223,6 +237,7 @@ def test_continue_from_refuses_with_one_line(tmp_path, finished_run, case):
     result = cli("train", *QUICK, "--epochs", "3", *extra, "--continue-from", source, "--out", out)
     assert_one_line_error(result, {"no checkpoint": "checkpoint", "other settings": "seed", "other model": "init_std",
                                    "taken --out": "already holds"}[case])
+    assert "--force" not in result.stderr  # which --continue-from refuses
     assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
 
 

@@ -1,8 +1,11 @@
+from pathlib import Path
+
 import pytest
 import torch
 
 from aae_core.config import TrainConfig
-from aae_core.data import balanced_labeled_subset, BatchCycler, load_mnist, prepare_data, train_val_split
+from aae_core.data import (RAW_FILES, balanced_labeled_subset, BatchCycler, data_dir, load_mnist, prepare_data,
+                           train_val_split)
 from aae_core.errors import AAEError
 
 
@@ -41,6 +44,51 @@ def test_prepare_data_splits(mnist):
 def test_missing_data_folder_names_it(tmp_path):
     with pytest.raises(AAEError, match=str(tmp_path)):
         load_mnist(tmp_path)
+
+
+def mnist_copy(tmp_path, change) -> Path:
+    """A data folder whose MNIST/raw links to the real files, with `change(raw)` applied."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in RAW_FILES:
+        (raw / name).symlink_to(data_dir() / "MNIST" / "raw" / name)
+    change(raw)
+    return tmp_path
+
+
+def swap_train_and_test(raw):
+    for kind in ("images-idx3", "labels-idx1"):
+        train, test = raw / f"train-{kind}-ubyte", raw / f"t10k-{kind}-ubyte"
+        target = train.readlink()
+        train.unlink()
+        train.symlink_to(test.readlink())
+        test.unlink()
+        test.symlink_to(target)
+
+
+def truncate_labels(raw):
+    labels = raw / "train-labels-idx1-ubyte"
+    data = labels.read_bytes()
+    labels.unlink()
+    labels.write_bytes(data[:-100])
+
+
+def change_one_label(raw):
+    labels = raw / "t10k-labels-idx1-ubyte"
+    data = bytearray(labels.read_bytes())
+    labels.unlink()
+    data[-1] = (data[-1] + 1) % 10
+    labels.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("change,words", [(swap_train_and_test, ["train-images", "swapped"]),
+                                          (truncate_labels, ["train-labels", "60,008"]),
+                                          (change_one_label, ["t10k-labels", "md5"])])
+def test_wrong_mnist_files_are_refused_before_any_use(tmp_path, change, words):
+    with pytest.raises(AAEError) as refused:
+        load_mnist(mnist_copy(tmp_path, change))
+    for word in words:
+        assert word in str(refused.value)
 
 
 def test_batch_cycler_covers_each_pass_and_resumes():

@@ -1,7 +1,9 @@
 """The chapters as committed: conventions a reader relies on, and a tiny retrain through papermill."""
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 
 import nbformat
 import papermill
@@ -68,3 +70,37 @@ def test_result_chapters_retrain_with_tiny_parameters(tmp_path, chapter, paramet
     nb = nbformat.read(out, as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert all(line in printed for line in expected), printed[-500:]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_parameters_parse_cleanly_for_papermill(path, caplog):
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        papermill.inspect_notebook(str(path))
+    assert [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING] == []
+
+
+@pytest.mark.parametrize("parameters,words", [({"labels": 7}, ["parameter labels", "7"]),
+                                              ({"results": "/nonexistent"}, ["parameter results", "not a folder"])])
+def test_a_bad_parameter_stops_a_chapter_in_the_cell_after_the_parameters(tmp_path, parameters, words):
+    """Whatever `retrain` is (here False, the default), before any result is read or computed."""
+    with pytest.raises(papermill.PapermillExecutionError) as stopped:
+        papermill.execute_notebook(str(ROOT / "book" / "03_reproduction.ipynb"), str(tmp_path / "03.ipynb"),
+                                   cwd=str(ROOT / "book"), parameters=parameters, progress_bar=False,
+                                   kernel_name="python3")
+    assert stopped.value.ename == "AAEError" and stopped.value.exec_count == 3  # parameters, injected, checks
+    assert all(word in stopped.value.evalue for word in words), stopped.value.evalue
+
+
+def test_executed_chapters_carry_no_machine_paths(tmp_path):
+    spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
+    build_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build_book)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["injected-parameters"]})])
+    nb.metadata["papermill"] = {"input_path": "/home/someone/aae-book/book/03.ipynb",
+                                "output_path": "/home/someone/aae-book/_build/executed/book/03.ipynb"}
+    path = tmp_path / "03.ipynb"
+    nbformat.write(nb, path)
+    build_book.tidy_executed(path)
+    tidied = nbformat.read(path, as_version=4)
+    assert "/home/someone" not in path.read_text() and tidied.metadata.papermill.input_path == "03.ipynb"
+    assert "remove-cell" in tidied.cells[0].metadata.tags

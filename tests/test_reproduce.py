@@ -16,12 +16,18 @@ def test_runs_the_missing_cells_then_prints_the_table(tmp_path):
     assert (out / "labels-10" / "seed-0" / "summary.json").exists() and (out / "labels-20" / "seed-0" / "model.pt").exists()
     assert "| labels | ours, 1 epochs |" in first.stdout and "(1 seed)" in first.stdout
     assert "quoted" in first.stdout
-    row = summarise(plan([10], [0], 1, out, []))[0]
+    row = summarise(plan([10], [0], 1, out, ["--unlabeled", "200"]))[0]  # the settings the runs were made with
     assert row["val_mean"] == RunFolder(out / "labels-10" / "seed-0").summary().val_accuracy
     # Everything finished: nothing is trained again, and no command is left to print.
     again = cli(*args, check=True)
     assert "starting" not in again.stdout and again.stdout.count("(1 seed)") == 2
     assert cli(*args, "--print-commands", check=True).stdout == ""
+    # A finished cell of other settings is never printed under these: refused before any run starts.
+    before = (out / "labels-10" / "seed-0" / "summary.json").read_bytes()
+    longer = [*args[:args.index("--epochs")], "--epochs", "3", *args[args.index("--epochs") + 2:]]
+    assert_one_line_error(cli(*longer), "labels-10", "epochs 1 -> 3")
+    assert_one_line_error(cli(*args, "--preset", "adamw"), "preset 'paper-sgd' -> 'adamw'")
+    assert (out / "labels-10" / "seed-0" / "summary.json").read_bytes() == before
 
 
 def test_print_commands_lists_train_commands_a_user_can_run(tmp_path):

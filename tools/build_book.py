@@ -31,17 +31,23 @@ def execute(notebook: Path, target: Path) -> float:
     start = time.perf_counter()
     papermill.execute_notebook(str(notebook), str(target), cwd=str(notebook.parent), kernel_name="python3",
                                progress_bar=False)
-    hide_injected_parameters(target)
+    tidy_executed(target)
     return time.perf_counter() - start
 
 
-def hide_injected_parameters(path: Path) -> None:
-    """papermill's 'injected-parameters' cell only repeats overrides: keep it out of the page."""
+def tidy_executed(path: Path) -> None:
+    """The executed copy as the page shows it and readers download it: papermill's 'injected-parameters'
+    cell kept out of the page (it only repeats overrides), and papermill's record of the notebook's
+    paths reduced to file names (no folder of the machine that built the book)."""
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = tags + ["remove-cell"]
+    record = nb.metadata.get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if record.get(key):
+            record[key] = Path(record[key]).name
     nbformat.write(nb, path)
 
 

@@ -12,4 +12,5 @@
     drawing.py       a drawing made into an MNIST digit (the draw pad's steps), and the test digits it loads
     export.py        the encoder's and the decoder's weights for the browser
     browser_training.py  the 14x14 digits and the torch reference of the AAE that trains in the page
+    parameters.py    the chapters' papermill parameters, checked before a chapter computes anything
 """

@@ -24,7 +24,8 @@ import torch
 from ..errors import AAEError
 from ..models import SemiSupervisedAAE
 from ..provenance import git_commit
-from ..runs import RunFolder, atomic_write, load_checkpoint
+from ..runs import (LOCK, RunFolder, atomic_write, exclusive, load_checkpoint, make_folder, probe_writable,
+                    refuse_to_overwrite)
 
 SCRIPTS = {"encoder": "encoder-weights.js", "decoder": "decoder-weights.js"}
 WEIGHTS_SCRIPT = SCRIPTS["decoder"]
@@ -72,12 +73,22 @@ def unpack_layer(buffer: bytes, span: list[int]) -> np.ndarray:
     return np.frombuffer(buffer, dtype="<f2", count=count, offset=2 * offset).astype(np.float32)
 
 
-def export_model(model: SemiSupervisedAAE, out: str | Path, source: dict) -> dict:
-    """Write encoder-weights.js, decoder-weights.js and manifest.json into `out`; returns the manifest."""
+def export_model(model: SemiSupervisedAAE, out: str | Path, source: dict, force: bool = False) -> dict:
+    """Write encoder-weights.js, decoder-weights.js and manifest.json into `out` (replacing an earlier
+    export only with `force`; the folder may hold other files); returns the manifest."""
     if not model.cfg.n_classes:
         raise AAEError("this model has no y code: only a semi-supervised AAE can be explored")
     out = Path(out)
-    RunFolder(out).ensure_writable()
+    for name in (*SCRIPTS.values(), MANIFEST):
+        refuse_to_overwrite(out / name, force)
+    probe_writable(out)
+    make_folder(out)
+    with exclusive(out / LOCK, f"{out}"):
+        return write_model(model, out, source)
+
+
+def write_model(model: SemiSupervisedAAE, out: Path, source: dict) -> dict:
+    """The work of export_model, in a checked and locked folder."""
     nc, sd = model.cfg.n_classes, model.cfg.style_dim
     manifest = {"format": FORMAT, "dtype": "float16", "byte_order": "little", "n_classes": nc, "style_dim": sd,
                 "image_shape": [28, 28], "source": source}
@@ -97,7 +108,7 @@ def export_model(model: SemiSupervisedAAE, out: str | Path, source: dict) -> dic
     return manifest
 
 
-def export_run(run_path: str | Path, out: str | Path) -> dict:
+def export_run(run_path: str | Path, out: str | Path, force: bool = False) -> dict:
     """export_model for a run folder (or model.pt), with where the weights came from in the manifest."""
     model = load_checkpoint(run_path, "cpu")
     run = RunFolder(run_path)
@@ -107,7 +118,7 @@ def export_run(run_path: str | Path, out: str | Path) -> dict:
         source.update({k: getattr(summary, k) for k in ("preset", "labels", "epochs", "steps", "test_accuracy",
                                                          "git_commit")})
         source["prior_std"] = run.train_config().prior_std
-    return export_model(model, out, source)
+    return export_model(model, out, source, force)
 
 
 def read_exported_weights(folder: str | Path, part: str = "decoder") -> tuple[dict, bytes]:

@@ -17,12 +17,15 @@ from ..data import BatchCycler, load_mnist, train_val_split
 from ..errors import AAEError
 from ..evaluate import accuracy
 from ..provenance import provenance
-from ..runs import RunFolder, atomic_write, load_checkpoint, read_json, refuse_to_overwrite, torch_load, write_json, write_jsonl
+from ..runs import (LOCK, RunFolder, atomic_write, claim_output_file, exclusive, load_checkpoint, make_folder,
+                    probe_writable, read_json_object, refuse_foreign_files, refuse_to_overwrite, torch_load,
+                    write_json, write_jsonl)
 from ..models import SemiSupervisedAAE
 from .generate import generate, model_device
 from .tables import markdown_table
 
 TRAINING = {"optimizer": "adam", "lr": 1e-3, "batch_size": 128}  # recorded in the folder's config.json
+JUDGE_FILES = ("config.json", "history.jsonl", "model.pt", "summary.json")
 
 
 class DigitCNN(nn.Module):
@@ -78,10 +81,10 @@ def save_classifier(model: DigitCNN, path) -> None:
 def load_classifier(folder, device="cpu") -> DigitCNN:
     """The judge from a classifier folder (model.pt), in eval mode."""
     path = Path(folder) / "model.pt" if Path(folder).is_dir() else Path(folder)
-    model = DigitCNN()
+    model, payload = DigitCNN(), torch_load(path)
     try:
-        model.load_state_dict(torch_load(path)["state_dict"])
-    except (KeyError, RuntimeError):
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, IndexError, RuntimeError):
         raise AAEError(f"{path} holds no DigitCNN weights") from None
     return model.to(device).eval()
 
@@ -149,10 +152,26 @@ def train_judge(out: str | Path, epochs: int = 3, seed: int = 0, device: torch.d
     out = Path(out)
     if epochs < 1:
         raise AAEError("--epochs must be a positive integer")
-    refuse_to_overwrite(out / "summary.json", force)
+    check_judge_out(out, force)
+    probe_writable(out)
     mnist = load_mnist()
+    make_folder(out)
+    with exclusive(out / LOCK, f"classifier folder {out}"):
+        return train_judge_into(out, mnist, epochs, seed, device, report)
+
+
+def check_judge_out(out: Path, force: bool) -> None:
+    """The classifier's --out: new, empty, or a classifier folder (a finished one replaced only with force)."""
+    refuse_foreign_files(out, JUDGE_FILES, "a classifier's")
+    config = out / "config.json"
+    if config.exists() and read_json_object(config, "a classifier's config.json").get("model") != "DigitCNN":
+        raise AAEError(f"{out} holds the config.json of something else than the classifier; give a new or empty --out")
+    refuse_to_overwrite(out / "summary.json", force)
+
+
+def train_judge_into(out: Path, mnist, epochs: int, seed: int, device: torch.device, report) -> dict:
+    """The work of train_judge, in a checked and locked folder."""
     train_idx, val_idx = train_val_split(len(mnist.train_x))
-    RunFolder(out).ensure_writable()
     start = time.perf_counter()
     model, history = train_classifier(mnist.train_x[train_idx].to(device), mnist.train_y[train_idx].to(device),
                                       epochs=epochs, seed=seed, progress=report)
@@ -174,13 +193,23 @@ def judge_runs(runs: list, classifier: str | Path, out: str | Path, samples: int
     out = Path(out)
     if samples < 1:
         raise AAEError("--samples must be a positive integer")
-    refuse_to_overwrite(out, force)
+    claim_output_file(out, force)
     judge = load_classifier(classifier, device)
+    judge_accuracy = read_json_object(Path(classifier) / "summary.json", "a classifier's summary").get("test_accuracy")
+    for path in runs:  # every run checked before the first is judged
+        if not RunFolder(path).finished:
+            raise AAEError(f"{path} is not a finished run (no summary.json)")
+        RunFolder(path).summary()
+    with exclusive(out.parent / f".{out.name}{LOCK}", str(out)):
+        return judge_runs_into(runs, judge, judge_accuracy, classifier, out, samples, seed, device, report)
+
+
+def judge_runs_into(runs: list, judge: DigitCNN, judge_accuracy, classifier, out: Path, samples: int, seed: int,
+                    device: torch.device, report) -> dict:
+    """The work of judge_runs, its output checked and locked."""
     start, models = time.perf_counter(), {}
     for path in runs:
         run = RunFolder(path)
-        if not run.finished:
-            raise AAEError(f"{path} is not a finished run (no summary.json)")
         model, cfg, summary = load_checkpoint(path, device), run.train_config(), run.summary()
         models[str(path)] = {
             "preset": cfg.preset, "labels": cfg.labels, "epochs": cfg.epochs, "steps": summary.steps,
@@ -190,8 +219,7 @@ def judge_runs(runs: list, classifier: str | Path, out: str | Path, samples: int
         }
         report(f"{path}: agreement {models[str(path)]['agreement']['overall']:.1f}%  "
                f"style stability {models[str(path)]['style_stability']['overall']:.1f}%")
-    result = {"classifier": {"path": str(classifier),
-                             "test_accuracy": read_json(Path(classifier) / "summary.json")["test_accuracy"]},
+    result = {"classifier": {"path": str(classifier), "test_accuracy": judge_accuracy},
               "samples_per_digit": samples, "seed": seed, "models": models,
               **provenance(device, time.perf_counter() - start)}
     write_json(out, result)

@@ -302,24 +302,30 @@ def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConf
                        resume: bool = False, force: bool = False, report=None, mnist=None,
                        allow_dirty: bool = False) -> list:
     """Train the run folders `outs` (one per config) in one process, stacked, and return their summaries.
-    Each folder ends as a single run's would (config, history, checkpoint, summary.json, model.pt),
-    except for `stacked_with` in its summary; finished folders are left alone when resuming."""
-    from ..data import load_mnist, prepare_data
+    Each folder ends as a single run's would (config, history, checkpoint, summary.json, model.pt, its
+    fingerprint), except for `stacked_with` in its summary; each is locked while the stack writes it.
+    Finished folders are left alone when resuming."""
+    from contextlib import ExitStack
+
+    from ..data import labeled_images_hash, load_mnist, prepare_data
     from ..devices import resolve_device
-    from ..runs import RunFolder, refuse_dirty_results, run_summary
+    from ..runs import RunFolder, make_folder, probe_writable, refuse_dirty_results, run_summary
 
     say = report or (lambda line: None)
     if len(outs) != len(cfgs) or len(outs) < 1:
         raise AAEError("give one run folder per configuration")
-    if len({str(RunFolder(out).path.resolve()) for out in outs}) < len(outs):
-        raise AAEError("two of the stacked runs share a run folder")
     folders = [RunFolder(out) for out in outs]
+    if len({str(folder.path.resolve()) for folder in folders}) < len(folders):
+        raise AAEError("two of the stacked runs share a run folder")
+    model_cfg.check()
     for cfg, folder in zip(cfgs, folders):
         cfg.check()
+        folder.check_out(force)
         refuse_dirty_results(folder.path, allow_dirty)
+        probe_writable(folder.path)
     todo = [i for i, (cfg, folder) in enumerate(zip(cfgs, folders))
-            if force or not (resume and folder.finished_with(cfg))]
-    for i in set(range(len(outs))) - set(todo):
+            if force or not (resume and folder.finished_with(cfg, model_cfg))]
+    for i in sorted(set(range(len(outs))) - set(todo)):
         say(f"{folders[i].path}: already finished (test accuracy {folders[i].summary().test_accuracy:.2f}%)")
     if not todo:
         return [folder.summary() for folder in folders]
@@ -328,28 +334,34 @@ def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConf
     mnist = mnist if mnist is not None else load_mnist()
     data = [prepare_data(cfg, mnist) for cfg in cfgs]
     check_stackable(cfgs, [model_cfg] * len(cfgs), data)
-    states = [folder.start(cfg, model_cfg, resume=resume, force=force) for cfg, folder in zip(cfgs, folders)]
-    runs = [StackedRun.fresh(cfg, d, model_cfg, device) for cfg, d in zip(cfgs, data)]
+    with ExitStack() as locks:
+        for folder in folders:
+            make_folder(folder.path)
+            locks.enter_context(folder.locked())
+        states = [folder.start(cfg, model_cfg, resume=resume, force=force,
+                               labeled_images=labeled_images_hash(cfg, mnist)) for cfg, folder in zip(cfgs, folders)]
+        runs = [StackedRun.fresh(cfg, d, model_cfg, device) for cfg, d in zip(cfgs, data)]
 
-    def save(r: int, record: dict) -> None:
-        folders[r].save_epoch(trainer.state_dict(r))
-        say(f"{folders[r].path}: epoch {record['epoch']:>4}/{cfgs[r].epochs}  val {record['val_accuracy']:.2f}%  "
-            f"{record['seconds']:.1f} s")
+        def save(r: int, record: dict) -> None:
+            folders[r].save_epoch(trainer.state_dict(r), cfgs[r], model_cfg)
+            say(f"{folders[r].path}: epoch {record['epoch']:>4}/{cfgs[r].epochs}  val {record['val_accuracy']:.2f}%  "
+                f"{record['seconds']:.1f} s")
 
-    trainer = StackedTrainer(runs, device, on_epoch=save)
-    if any(state is not None for state in states):
-        if any(state is None for state in states):
-            raise AAEError("some of these runs have a checkpoint and some have none; resume them apart")
-        trainer.load_state_dicts(states)
-        say(f"resuming {len(runs)} stacked runs after epoch {trainer.epoch}")
-    trainer.fit(cfgs[0].epochs)
-    summaries = []
-    for r, (run, folder) in enumerate(zip(runs, folders)):
-        others = [str(f.path) for f in folders if f is not folder]
-        summary = run_summary(folder, run.cfg, run.model, run.data, trainer.history[r],
-                              f"stacked: {len(runs)} runs, batched products, SGD after each backward pass",
-                              device, stacked_with=others)
-        folder.finish(run.model, summary)
-        say(f"test accuracy {summary.test_accuracy:.2f}%  ({folder.path})")
-        summaries.append(summary)
+        trainer = StackedTrainer(runs, device, on_epoch=save)
+        if any(state is not None for state in states):
+            if any(state is None for state in states):
+                raise AAEError("some of these runs have a checkpoint and some have none; resume them apart")
+            trainer.load_state_dicts(states)
+            say(f"resuming {len(runs)} stacked runs after epoch {trainer.epoch}")
+        trainer.fit(cfgs[0].epochs)
+        summaries = []
+        for r, (run, folder) in enumerate(zip(runs, folders)):
+            config = folder.config()
+            summary = run_summary(folder, run.cfg, run.model, run.data, trainer.history[r],
+                                  f"stacked: {len(runs)} runs, batched products, fused SGD after each backward pass",
+                                  device, stacked_with=[str(f.path) for f in folders if f is not folder],
+                                  fingerprint=config["fingerprint"], labeled_images=config.get("labeled_images"))
+            folder.finish(run.model, summary)
+            say(f"test accuracy {summary.test_accuracy:.2f}%  ({folder.path})")
+            summaries.append(summary)
     return summaries
