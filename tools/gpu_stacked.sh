@@ -4,7 +4,7 @@
 #   DRY=1 PYTHON=.venv/bin/python bash tools/gpu_stacked.sh ../shared/data /tmp/gpu-dry   (1 epoch, 200 images, CPU)
 # There: AAE_GIT_COMMIT=<commit> bash tools/gpu_stacked.sh MNIST_DIR OUT_DIR
 # MNIST_DIR holds MNIST/raw with the four IDX files (the machine reaches no network); OUT_DIR gets the run
-# folders (protocol/ and epochs-500/, without checkpoint.pt) as runs.tgz, the stacked bench and log.txt.
+# folders (protocol/ and epochs-500/, without checkpoint.pt) as runs.tgz, the stacked bench (for results/bench-stacked) and log.txt.
 # The stacked step is not yet recorded as a CUDA graph, so a stack launches its kernels eagerly: time
 # the bench first and size the stacks to the minutes left.
 set -u
