@@ -1,6 +1,6 @@
 """Settings of a run, as frozen dataclasses, and the named optimizer presets.
 
-The presets are the hyperparameter tables of the seed reproduction report
+The presets are the hyperparameter tables of Latała's reproduction report
 (Latała, "Adversarial Autoencoders in a Semi-Supervised Setting", Tables 1 and 2),
 which in turn follow Makhzani et al. 2015, "Adversarial Autoencoders".
 Nothing here reads files or argv: `runs.py` stores these as JSON, `cli.py` fills them.
@@ -105,7 +105,7 @@ class OptimizerConfig:
         return self.lr[phase] * self.gamma**drops
 
 
-# Seed report, Table 1 (the paper's settings): SGD with momentum, separate optimizer per phase.
+# Latała's Table 1 (the paper's settings): SGD with momentum, separate optimizer per phase.
 TABLE1_SGD = OptimizerConfig(
     name="sgd",
     lr={"reconstruction": 0.01, "discriminator": 0.1, "generator": 0.1, "semi_supervised": 0.1},
@@ -122,7 +122,7 @@ PRESETS = {
     # at epoch 40 instead of 50, so a 50-epoch run ends after ten quieter epochs rather than at the
     # noisy plateau of lr 0.1 (Table 1's drop at 50 is never reached by a 50-epoch run).
     "sgd-early-drop": replace(TABLE1_SGD, milestones=(40, 1000)),
-    # Seed report, Table 2 (its disentanglement runs): AdamW everywhere, one learning rate.
+    # Latała's Table 2 (its disentanglement runs): AdamW everywhere, one learning rate.
     "adamw": OptimizerConfig(name="adamw", lr={phase: 0.001 for phase in PHASES}),
 }
 

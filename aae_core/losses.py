@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, form: str = "sum") -> torch.Tensor:
     """Squared error: "sum" over the 784 pixels, averaged over the batch (the paper's squared
-    Euclidean distance), or "mean" over pixels too (nn.MSELoss, the seed repository): 784x weaker."""
+    Euclidean distance), or "mean" over pixels too (nn.MSELoss, Latała's code): 784x weaker."""
     squared = (x_hat - x).pow(2)
     return squared.mean() if form == "mean" else squared.sum(dim=1).mean()
 

@@ -72,7 +72,7 @@ class SemiSupervisedAAE(nn.Module):
             self.apply(self._init_normal)
 
     def _init_normal(self, module: nn.Module) -> None:
-        # Small Gaussian weights, as the seed repository: the softmax starts near uniform.
+        # Small Gaussian weights, as Latała's code: the softmax starts near uniform.
         if isinstance(module, nn.Linear):
             nn.init.normal_(module.weight, std=self.cfg.init_std)
             nn.init.zeros_(module.bias)

@@ -31,7 +31,7 @@ def samples_per_digit(model: SemiSupervisedAAE, n_cols: int = 10, prior_std: flo
 def style_grid(model: SemiSupervisedAAE, digit: int, dims: tuple[int, int] = (0, 1), half_width: float = 1.0,
                n: int = 9) -> torch.Tensor:
     """Digit `digit` over an n x n grid of two style dimensions in [-half_width, half_width]^2,
-    the others at 0 (the seed report's grid is 2.0 by 2.0 around the origin: half_width 1).
+    the others at 0 (Latała's grid is 2.0 by 2.0 around the origin: half_width 1).
     Rows run from high to low `dims[1]`, columns from low to high `dims[0]`."""
     values = torch.linspace(-half_width, half_width, n)
     z = torch.zeros(n, n, model.cfg.style_dim)

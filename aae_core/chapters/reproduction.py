@@ -11,7 +11,7 @@ from .tables import duration, markdown_table, mean_std
 
 
 def step_matching_table(runs: dict) -> str:
-    """How many steps each run trained, in the seed repository's epochs and in ours, and where its
+    """How many steps each run trained, in Latała's epochs and in ours, and where its
     learning rate dropped: {name: RunFolder} of finished runs."""
     rows = []
     for name, run in runs.items():
@@ -21,8 +21,8 @@ def step_matching_table(runs: dict) -> str:
         drops = [f"{m * ours:,} ({m * ours // seed_epoch})" for m in cfg.optimizer.milestones if m <= cfg.epochs]
         rows.append([name, cfg.labels, f"{summary.steps:,}", f"{summary.steps // seed_epoch:,}",
                      cfg.epochs, ", ".join(drops) or "none", duration(summary.wall_seconds)])
-    return markdown_table(["run", "labels", "steps", "seed's epochs", "our epochs",
-                           "LR ÷10 after step (seed's epoch)", "wall time"], rows)
+    return markdown_table(["run", "labels", "steps", "Latała's epochs", "our epochs",
+                           "LR ÷10 after step (Latała's epoch)", "wall time"], rows)
 
 
 def settings_changed(config: dict, keep=("labels", "epochs", "seed", "device", "precision")) -> str:

@@ -38,7 +38,7 @@ def epochs_table(label_counts=(100, 1000, "all"), batch_size: int = 100) -> str:
         ours = steps_per_epoch("unlabeled", N_TRAIN, n_labeled, batch_size)
         seed = steps_per_epoch("labeled", N_TRAIN, n_labeled, batch_size)
         rows.append([labels, ours, seed, f"{ours // seed}×"])
-    return markdown_table(["labels", "steps per epoch (ours)", "steps per epoch (seed repository)",
+    return markdown_table(["labels", "steps per epoch (ours)", "steps per epoch (Latała's code)",
                            "ours is longer by"], rows)
 
 
