@@ -66,7 +66,7 @@ def breakdown_table(results: list[dict]) -> str:
     return markdown_table(["step", "batch", "matrix products alone", *kinds, "profiled step"], rows)
 
 
-# Issue 5's speed targets for a CPU at batch 100 (set on a 2-core AMD EPYC): ms per step, and the
+# The speed targets for a CPU at batch 100 (set on a 2-core AMD EPYC): ms per step, and the
 # least share of the matrix-multiply rate the step should reach
 SPEED_TARGETS_MS = {"fp32": 45.0, "bf16": 25.0}
 
