@@ -147,6 +147,21 @@ def t_interval(values: list[float]) -> tuple[float, float] | None:
     return mean - half, mean + half
 
 
+def within(interval: tuple[float, float] | None, margin: float) -> bool:
+    """"The same within `margin`" holds only when the whole interval of the difference lies inside it."""
+    return interval is not None and -margin <= interval[0] and interval[1] <= margin
+
+
+def interval_verdict(interval: tuple[float, float] | None, margin: float | None = None) -> str:
+    """What a 95% interval of a difference allows: higher or lower only when all of it lies on one side
+    of zero, the same only when all of it lies within `margin`, otherwise that the data cannot tell."""
+    if interval is None:
+        return "too few seeds"
+    if margin is not None and within(interval, margin):
+        return f"the same within {margin:g} points"
+    return "higher" if interval[0] > 0 else "lower" if interval[1] < 0 else "cannot tell"
+
+
 def protocol_plan(out: Path = PROTOCOL_OUT, labels=PROTOCOL_LABELS, seeds=PROTOCOL_SEEDS,
                   epochs: int = PROTOCOL_EPOCHS, extra: list[str] = ()) -> dict[tuple, list[PlannedRun]]:
     """{(labels, preset): the cell's runs}, `out`/<preset>/labels-<L>/seed-<S>, both presets per label count."""

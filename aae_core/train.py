@@ -61,6 +61,19 @@ def frozen(*modules: torch.nn.Module):
             p.requires_grad_(True)
 
 
+def with_noise(x: torch.Tensor, std: float, generator: torch.Generator) -> torch.Tensor:
+    """x plus Gaussian noise of `std`, drawn from the run's own generator."""
+    return x + std * torch.randn(x.shape, generator=generator, device=x.device)
+
+
+def sample_prior(code: str, n: int, model_cfg: ModelConfig, cfg: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    """n samples of the prior of code 'y' (one-hot categorical) or 'z' (the run's Gaussian or mixture)."""
+    if code == "y":
+        return sample_categorical(n, model_cfg.n_classes, generator)
+    sample = sample_gaussian_mixture if cfg.z_prior == "mixture" else sample_gaussian
+    return sample(n, model_cfg.style_dim, cfg.prior_std, generator)
+
+
 def phase_parameters(model: SemiSupervisedAAE) -> dict[str, list[torch.nn.Parameter]]:
     """What each phase moves: (1) encoder and decoder, (2a) the discriminators, (2b) and (3) the
     whole encoder, trunk and heads."""
@@ -169,8 +182,7 @@ class Trainer:
     def add_noise(self, x: torch.Tensor, std: float | None = None) -> torch.Tensor:
         """Gaussian input noise of `std` (default the run's noise_std; training only); the
         reconstruction target stays clean."""
-        std = self.cfg.noise_std if std is None else std
-        return x + std * torch.randn(x.shape, generator=self.sampler, device=x.device)
+        return with_noise(x, self.cfg.noise_std if std is None else std, self.sampler)
 
     def reconstruction_phase(self, x_in: torch.Tensor, x_target: torch.Tensor) -> torch.Tensor:
         """(1) Encoder and decoder learn to reconstruct x_target (N, 784) from x_in."""
@@ -182,11 +194,7 @@ class Trainer:
 
     def sample_prior(self, code: str, n: int) -> torch.Tensor:
         """n samples of the prior of code 'y' (one-hot categorical) or 'z' (Gaussian or mixture)."""
-        cfg = self.model.cfg
-        if code == "y":
-            return sample_categorical(n, cfg.n_classes, self.sampler)  # (n, 10)
-        sample = sample_gaussian_mixture if self.cfg.z_prior == "mixture" else sample_gaussian
-        return sample(n, cfg.style_dim, self.cfg.prior_std, self.sampler)  # (n, 10)
+        return sample_prior(code, n, self.model.cfg, self.cfg, self.sampler)  # (n, 10)
 
     def regularization_phase(self, x_in: torch.Tensor) -> dict[str, torch.Tensor]:
         """(2) D_y and D_z learn prior vs. code; then the encoder learns to fool them."""

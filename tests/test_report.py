@@ -39,7 +39,7 @@ def test_pairs_are_read_by_seed_and_unfinished_pairs_left_out(tmp_path):
     assert row_100[5] == "-0.95 ± 1.91" and row_100[6] == "[-18.10, +16.20]"  # t(0.975, 1) = 12.706
     assert row_100[7].startswith("cannot tell")  # the interval decides, not the mean
     assert row_100[2] == "92.50 ± 0.71"
-    assert row_all[5] == "+0.10" and row_all[7].startswith("one seed")
+    assert row_all[5] == "+0.10" and row_all[7].startswith("too few seeds")
 
 
 def test_no_pairs_no_cells(tmp_path):

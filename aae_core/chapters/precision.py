@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 
+from ..reproduce import interval_verdict, t_interval, within  # noqa: F401 (within: for chapter 5)
 from .tables import markdown_table
 
 
@@ -49,22 +50,7 @@ def mean_difference(seeds: dict, against: str = "bf16") -> float:
 
 def difference_interval(seeds: dict, against: str = "bf16") -> tuple[float, float] | None:
     """The 95% t-interval of the mean of `against` minus fp32 over the seeds of one label count."""
-    from ..reproduce import t_interval
-
     return t_interval(seed_differences(seed_accuracies(seeds), against))
-
-
-def within(interval: tuple[float, float] | None, margin: float) -> bool:
-    """"The same within `margin`" holds only when the whole interval of the difference lies inside it."""
-    return interval is not None and -margin <= interval[0] and interval[1] <= margin
-
-
-def interval_verdict(interval: tuple[float, float] | None, margin: float) -> str:
-    if interval is None:
-        return "one seed: no interval"
-    if within(interval, margin):
-        return f"the same within {margin:g}"
-    return "higher" if interval[0] > 0 else "lower" if interval[1] < 0 else "cannot tell"
 
 
 def precision_table(cells: dict, tolerance: float = PRECISION_TOLERANCE, against: str = "bf16") -> str:

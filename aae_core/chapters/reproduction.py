@@ -6,6 +6,7 @@ import statistics
 from dataclasses import fields
 
 from ..config import N_TRAIN, ModelConfig, TrainConfig, model_config_from_dict
+from ..reproduce import interval_verdict
 from ..train import steps_per_epoch
 from .tables import duration, markdown_table, mean_std
 
@@ -190,17 +191,9 @@ def protocol_table(cells: dict) -> str:
 def protocol_differences_table(differences: dict, margin: float | None = None) -> str:
     """Chosen preset − `paper-sgd`, paired by seed ({labels: reproduce.paired_difference}); the verdict says
     what the 95% interval allows: better, worse, the same within `margin`, or that the data cannot tell."""
-    def verdict(d):
-        low_high = d["interval"]
-        if low_high is None:
-            return "too few seeds"
-        low, high = low_high
-        if margin is not None and -margin <= low and high <= margin:
-            return f"the same within {margin:g} points"
-        return "higher" if low > 0 else "lower" if high < 0 else "cannot tell"
-
     rows = [[labels, len(d["seeds"]), ", ".join(f"{x:+.2f}" for x in d["differences"]) or "–",
-             f"{d['mean']:+.2f}" if d["mean"] is not None else "–", interval_words(d["interval"], sign=True), verdict(d)]
+             f"{d['mean']:+.2f}" if d["mean"] is not None else "–", interval_words(d["interval"], sign=True),
+             interval_verdict(d["interval"], margin)]
             for labels, d in differences.items()]
     return markdown_table(["labels", "paired seeds", "chosen − paper-sgd per seed", "mean", "95% interval",
                            "what the interval says"], rows)

@@ -27,10 +27,10 @@ from ..config import PHASES, ModelConfig, TrainConfig
 from ..data import BatchCycler, SemiSupervisedData
 from ..errors import AAEError
 from ..evaluate import accuracy
-from ..losses import (classification_loss, discriminator_loss, generator_loss, reconstruction_loss,
-                      sample_categorical, sample_gaussian, sample_gaussian_mixture)
+from ..losses import classification_loss, discriminator_loss, generator_loss, reconstruction_loss
 from ..models import SemiSupervisedAAE
-from ..train import CHECK_EVERY, NonFiniteLossError, build_optimizers, frozen, phase_parameters, steps_per_epoch
+from ..train import (CHECK_EVERY, NonFiniteLossError, build_optimizers, frozen, phase_parameters, sample_prior,
+                     steps_per_epoch, with_noise)
 
 
 class StackedLinear(nn.Module):
@@ -128,15 +128,10 @@ class StackedRun:
                    build_optimizers(model, cfg.optimizer))
 
     def noise(self, x: torch.Tensor, std: float) -> torch.Tensor:
-        return x + std * torch.randn(x.shape, generator=self.sampler, device=x.device)
+        return with_noise(x, std, self.sampler)
 
     def prior(self, code: str, n: int) -> torch.Tensor:
-        """As Trainer.sample_prior, from this run's own generator."""
-        cfg = self.model.cfg
-        if code == "y":
-            return sample_categorical(n, cfg.n_classes, self.sampler)
-        sample = sample_gaussian_mixture if self.cfg.z_prior == "mixture" else sample_gaussian
-        return sample(n, cfg.style_dim, self.cfg.prior_std, self.sampler)
+        return sample_prior(code, n, self.model.cfg, self.cfg, self.sampler)
 
 
 class StackedTrainer:
