@@ -4,20 +4,83 @@ No pyplot state, no plt.show(): a notebook displays the returned Figure, a scrip
 """
 from __future__ import annotations
 
+import functools
+
+import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
 DIGIT_COLORS = "tab10"
+
+# The book's page is about 690 px wide and figures render at 100 dpi: a figure at most WIDTH inches
+# wide is shown near its own size, so 9-point text stays at least 9 px on screen. Opaque white
+# backgrounds keep figures readable in dark mode.
+WIDTH = 7.0
+STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "xtick.labelsize": 9,
+         "ytick.labelsize": 9, "legend.fontsize": 9, "figure.titlesize": 11, "figure.facecolor": "white",
+         "savefig.facecolor": "white", "axes.facecolor": "white"}
+
+# Twenty colours, the ten strong ones first: runs of one figure get distinct colours up to twenty.
+RUN_PALETTE = [matplotlib.colormaps["tab20"](i) for i in (*range(0, 20, 2), *range(1, 20, 2))]
+
+# Words for the history's keys, used for panel titles and axis labels.
+METRIC_NAMES = {
+    "val_accuracy": "validation accuracy (%)",
+    "loss_recon": "reconstruction loss",
+    "loss_class": "classification loss (cross-entropy)",
+    "loss_disc_y": "discriminator loss on y",
+    "loss_gen_y": "encoder's adversarial loss on y",
+    "loss_disc_z": "discriminator loss on z",
+    "loss_gen_z": "encoder's adversarial loss on z",
+    "loss_disc": "discriminator loss",
+    "loss_gen": "encoder's adversarial loss",
+    "loss_kl": "KL divergence",
+}
+
+
+def metric_name(key: str) -> str:
+    """A history key in words ('loss_recon' -> 'reconstruction loss')."""
+    return METRIC_NAMES.get(key, key.removeprefix("loss_").replace("_", " "))
+
+
+def run_colors(names, key=None) -> dict:
+    """One colour per run name, distinct up to twenty; names with the same `key(name)` (e.g. two presets
+    run on one seed) share a colour, so paired runs read as pairs."""
+    keys = [key(name) if key else name for name in names]
+    order = list(dict.fromkeys(keys))
+    return {name: RUN_PALETTE[order.index(k) % len(RUN_PALETTE)] for name, k in zip(names, keys)}
+
+
+def book_style(function):
+    """Draw the figure under the book's style (font sizes, opaque background)."""
+    @functools.wraps(function)
+    def styled(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return function(*args, **kwargs)
+    return styled
+
+
+def panel_grid(n_panels: int, panel_height: float, width: float = WIDTH, per_row: int = 2, **subplots):
+    """A figure with n panels, at most `per_row` side by side, stacked in rows: readable at page width."""
+    n_cols = min(per_row, n_panels)
+    n_rows = -(-n_panels // n_cols)
+    fig = Figure(figsize=(width, panel_height * n_rows + 0.4), layout="constrained")
+    axes = fig.subplots(n_rows, n_cols, squeeze=False, **subplots).flatten()
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes[:n_panels]
 
 
 def _as_numpy(x) -> np.ndarray:
     return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
-def plot_codes_2d(panels: dict, title: str = "2-D codes of validation digits") -> Figure:
-    """Scatter plots of 2-D codes, one panel per entry {panel title: (codes (N, 2), digits (N,) or None)}."""
-    fig = Figure(figsize=(5.2 * len(panels), 5), layout="constrained")
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+@book_style
+def plot_codes_2d(panels: dict, title: str = "2-D codes of validation digits", same_axes: bool = False) -> Figure:
+    """Scatter plots of 2-D codes, one panel per entry {panel title: (codes (N, 2), digits (N,) or None)},
+    two to a row; `same_axes` gives every panel the same limits, so the clouds compare by position."""
+    fig, axes = panel_grid(len(panels), 3.2, sharex=same_axes, sharey=same_axes)
+    points = None
     for ax, (name, (codes, digits)) in zip(axes, panels.items()):
         codes = _as_numpy(codes)
         if digits is None:  # e.g. samples of the prior: no digit to colour by
@@ -26,7 +89,8 @@ def plot_codes_2d(panels: dict, title: str = "2-D codes of validation digits") -
             points = ax.scatter(codes[:, 0], codes[:, 1], c=_as_numpy(digits), cmap=DIGIT_COLORS, vmin=-0.5,
                                 vmax=9.5, s=3, alpha=0.7)
         ax.set(title=name, xlabel="code dimension 1", ylabel="code dimension 2", aspect="equal")
-    fig.colorbar(points, ax=axes.tolist(), ticks=range(10), label="digit")
+    if points is not None:
+        fig.colorbar(points, ax=axes.tolist(), ticks=range(10), label="digit")
     fig.suptitle(title)
     return fig
 
@@ -44,44 +108,50 @@ def _draw_images(axes: np.ndarray, images, row_labels: list[str] | None, col_lab
     for r, label in enumerate(row_labels or []):
         axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center")
     for c, label in enumerate(col_labels or []):
-        axes[0, c].set_title(label, fontsize=9)
+        axes[0, c].set_title(label)
 
 
+@book_style
 def image_grid(images, n_cols: int, title: str = "", row_labels: list[str] | None = None,
                col_labels: list[str] | None = None, size: float = 0.9) -> Figure:
     """Images (N, 784) in [0, 1] as a grid with n_cols columns, optional row and column labels."""
     n_rows = int(np.ceil(len(images) / n_cols))
-    fig = Figure(figsize=(size * n_cols + (0.6 if row_labels else 0), size * n_rows + 0.5), layout="constrained")
+    margin = 1.1 if row_labels else 0
+    size = min(size, (WIDTH - margin) / n_cols)
+    fig = Figure(figsize=(size * n_cols + margin, size * n_rows + 0.5), layout="constrained")
     _draw_images(fig.subplots(n_rows, n_cols, squeeze=False), images, row_labels, col_labels)
     if title:
         fig.suptitle(title)
     return fig
 
 
+@book_style
 def plot_history(histories: dict, keys: list[str], title: str = "Training curves", x: str = "epoch",
-                 log_y: tuple = (), dashed: tuple = ()) -> Figure:
-    """One panel per history key (e.g. 'loss_recon', 'val_accuracy'), one line per run {name: history}.
-    x = "steps" puts training steps on a log axis: runs with different epoch lengths line up. Keys in
-    `log_y` get a log y axis (a loss near zero still shows its ratios); runs named in `dashed` are
-    drawn dashed (a baseline beside its variants)."""
-    fig = Figure(figsize=(4.2 * len(keys), 3.4), layout="constrained")
-    axes = fig.subplots(1, len(keys), squeeze=False)[0]
+                 log_y: tuple = (), dashed: tuple = (), colors: dict | None = None) -> Figure:
+    """One panel per history key (e.g. 'loss_recon', 'val_accuracy'), one line per run {name: history},
+    two panels to a row. x = "steps" puts training steps on a log axis: runs with different epoch
+    lengths line up. Keys in `log_y` get a log y axis (a loss near zero still shows its ratios); runs
+    named in `dashed` are drawn dashed (a baseline beside its variants). `colors` {name: colour} keeps
+    a run's colour the same across a chapter's figures (run_colors makes one)."""
+    colors = colors or run_colors(list(histories))
+    fig, axes = panel_grid(len(keys), 2.9)
     for ax, key in zip(axes, keys):
         for name, history in histories.items():
             records = [r for r in history if key in r]
             xs = np.cumsum([r["steps"] for r in history])[[i for i, r in enumerate(history) if key in r]] \
                 if x == "steps" else [r["epoch"] for r in records]
             ax.plot(xs, [r[key] for r in records], marker="o" if len(records) < 30 else None, markersize=3, label=name,
-                    linestyle="--" if name in dashed else "-")
-        ax.set(title=key.replace("loss_", "loss: ").replace("_", " "), xlabel="training steps" if x == "steps" else "epoch",
-               ylabel="accuracy (%)" if "accuracy" in key else "loss (epoch mean)")
+                    linestyle="--" if name in dashed else "-", color=colors.get(name))
+        ax.set(title=metric_name(key), xlabel="training steps" if x == "steps" else "epoch",
+               ylabel="accuracy (%)" if "accuracy" in key else "epoch mean")
         if x == "steps":
             ax.set_xscale("log")
         if key in log_y:
             ax.set_yscale("log")
         ax.grid(alpha=0.3)
     if len(histories) > 1:
-        axes[-1].legend(fontsize=8)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center",
+                   ncols=min(3, len(histories)), frameon=False)
     fig.suptitle(title)
     return fig
 
@@ -91,13 +161,13 @@ def seed_list(seeds) -> str:
     return f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
 
 
+@book_style
 def plot_precision_curves(cells: dict, reference: dict | None = None) -> Figure:
     """Validation accuracy per epoch, fp32 against bf16, one panel per label count and one line per
     seed ({labels: {seed: {"fp32": RunFolder, "bf16": RunFolder}}}, as report.read_precision_runs);
     `reference` {labels: history} adds another run of the same settings, dashed."""
     colors = {"fp32": "tab:blue", "bf16": "tab:orange"}
-    fig = Figure(figsize=(4.6 * len(cells), 3.6), layout="constrained")
-    axes = fig.subplots(1, len(cells), squeeze=False)[0]
+    fig, axes = panel_grid(len(cells), 3.0)
     for ax, (labels, seeds) in zip(axes, cells.items()):
         for precision, color in colors.items():
             for k, (seed, runs) in enumerate(seeds.items()):
@@ -110,20 +180,21 @@ def plot_precision_curves(cells: dict, reference: dict | None = None) -> Figure:
                     linestyle="--", label="fp32, Table 3 run (seed 0)")
         ax.set(title=f"{labels} labels", xlabel="epoch", ylabel="validation accuracy (%)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend()
     fig.suptitle("fp32 against bf16: validation accuracy per epoch")
     return fig
 
 
+@book_style
 def plot_confusion(matrix, title: str = "Confusion matrix on the test set") -> Figure:
     """Counts (10, 10): row = true digit, column = predicted digit; the diagonal is what is right."""
     matrix = _as_numpy(matrix)
-    fig = Figure(figsize=(5.6, 4.8), layout="constrained")
+    fig = Figure(figsize=(6.2, 5.4), layout="constrained")
     ax = fig.subplots()
     image = ax.imshow(np.log1p(matrix), cmap="Blues")
     for (i, j), v in np.ndenumerate(matrix):
         if v:
-            ax.text(j, i, str(v), ha="center", va="center", fontsize=7,
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=9,
                     color="white" if np.log1p(v) > np.log1p(matrix.max()) / 2 else "black")
     ax.set(xticks=range(len(matrix)), yticks=range(len(matrix)), xlabel="predicted digit", ylabel="true digit",
            title=title)
@@ -131,21 +202,23 @@ def plot_confusion(matrix, title: str = "Confusion matrix on the test set") -> F
     return fig
 
 
+@book_style
 def plot_priors(y_samples, z_samples, title: str = "Samples of the two priors") -> Figure:
     """Left: how often each category of y's one-hot prior is drawn. Right: two dimensions of z's prior."""
     y, z = _as_numpy(y_samples), _as_numpy(z_samples)
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
     left, right = fig.subplots(1, 2)
     left.bar(range(y.shape[1]), y.sum(axis=0), color="tab:blue")
-    left.set(title=f"categorical prior on y ({len(y)} one-hot samples)", xlabel="category", ylabel="samples",
+    left.set(title=f"categorical prior on y\n({len(y)} one-hot samples)", xlabel="category", ylabel="samples",
              xticks=range(y.shape[1]))
     right.scatter(z[:, 0], z[:, 1], s=3, alpha=0.5, color="tab:orange")
-    right.set(title=f"Gaussian prior on z (dimensions 1 and 2 of {z.shape[1]})", xlabel="z1", ylabel="z2",
+    right.set(title=f"Gaussian prior on z\n(dimensions 1 and 2 of {z.shape[1]})", xlabel="z1", ylabel="z2",
               aspect="equal")
     fig.suptitle(title)
     return fig
 
 
+@book_style
 def plot_phase_changes(changes: dict, title: str = "What each phase moves") -> Figure:
     """Relative weight change per network (columns) after each phase (rows): {phase: {network: value}}."""
     phases = list(changes)
@@ -163,22 +236,27 @@ def plot_phase_changes(changes: dict, title: str = "What each phase moves") -> F
     return fig
 
 
+@book_style
 def image_grids(panels: dict, n_cols: int, title: str = "", row_labels: list[str] | None = None,
                 size: float = 0.55) -> Figure:
-    """Several image grids side by side, one per entry {panel title: images (N, 784)}."""
+    """Several image grids, one per entry {panel title: images (N, 784)}: side by side where they fit
+    the page's width, else stacked."""
     n_rows = int(np.ceil(len(next(iter(panels.values()))) / n_cols))
-    fig = Figure(figsize=(len(panels) * (size * n_cols + 0.5), size * n_rows + 0.8), layout="constrained")
-    for sub, (name, images) in zip(np.atleast_1d(fig.subfigures(1, len(panels))), panels.items()):
+    side_by_side = len(panels) * (size * n_cols + 0.5) <= WIDTH
+    across, down = (len(panels), 1) if side_by_side else (1, len(panels))
+    fig = Figure(figsize=(across * (size * n_cols + 0.5), down * (size * n_rows + 0.5) + 0.4), layout="constrained")
+    for sub, (name, images) in zip(np.atleast_1d(fig.subfigures(down, across)), panels.items()):
         _draw_images(sub.subplots(n_rows, n_cols, squeeze=False), images, row_labels, None)
-        sub.suptitle(name, fontsize=10)
+        sub.suptitle(name)
     if title:
         fig.suptitle(title)
     return fig
 
 
+@book_style
 def plot_agreement(per_digit: dict, title: str = "Generated digits read back by the independent CNN") -> Figure:
     """Grouped bars: for each digit, the percentage of samples the judge reads as that digit, per model."""
-    fig = Figure(figsize=(10, 3.6), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
     ax = fig.subplots()
     width = 0.8 / len(per_digit)
     for k, (name, values) in enumerate(per_digit.items()):
@@ -186,16 +264,16 @@ def plot_agreement(per_digit: dict, title: str = "Generated digits read back by 
     ax.set(xticks=range(10), xlabel="digit y given to the decoder", ylabel="read as that digit (%)", ylim=(0, 122),
            yticks=range(0, 101, 20), title=title)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center", ncols=len(per_digit), frameon=False)
+    ax.legend(loc="upper center", ncols=len(per_digit), frameon=False)
     return fig
 
 
+@book_style
 def plot_bench_scaling(results: list[dict], title: str = "Trainer step against batch size") -> Figure:
     """Per kind of step (read_benches' 'step': fp32, bf16 with weight copies or autocast): ms per step
     of the trainer, the plain loop and the GEMMs alone (left), and images per second through the
     trainer (right), from stored `bench` outputs."""
-    fig = Figure(figsize=(9, 3.4), layout="constrained")
-    time_ax, rate_ax = fig.subplots(1, 2)
+    fig, (time_ax, rate_ax) = panel_grid(2, 3.0)
     for step in sorted({r["step"] for r in results}):
         runs = [r for r in results if r["step"] == step]
         batches = [r["batch_size"] for r in runs]
@@ -214,6 +292,6 @@ def plot_bench_scaling(results: list[dict], title: str = "Trainer step against b
         ax.set_xticks([r["batch_size"] for r in results], labels=[str(r["batch_size"]) for r in results])
         ax.minorticks_off()
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    fig.legend(*time_ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(title)
     return fig

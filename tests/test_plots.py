@@ -1,0 +1,46 @@
+"""The book's figures read at the page's width: at most plots.WIDTH inches wide, no text under 9 points,
+an opaque background, and titles and axes in words rather than history keys."""
+import numpy as np
+import pytest
+import torch
+
+from aae_core.chapters import plots
+
+HISTORY = [{"epoch": e, "steps": 500, "val_accuracy": 90 + e, "loss_recon": 30 - e, "loss_class": 1 / e,
+            "loss_gen_y": 0.7, "loss_disc_y": 1.3} for e in range(1, 6)]
+IMAGES = torch.rand(80, 784)
+
+
+def figures():
+    codes = (torch.randn(200, 2), torch.randint(0, 10, (200,)))
+    yield "codes", plots.plot_codes_2d({"a": codes, "b": codes, "prior": (torch.randn(200, 2), None)}, same_axes=True)
+    yield "history", plots.plot_history({f"run {k}": HISTORY for k in range(12)},
+                                        ["val_accuracy", "loss_recon", "loss_class"])
+    yield "grid", plots.image_grid(IMAGES, n_cols=10, row_labels=[f"component {k}" for k in range(8)])
+    yield "grids", plots.image_grids({"SGD": IMAGES[:50], "AdamW": IMAGES[:50]}, n_cols=10)
+    yield "confusion", plots.plot_confusion(np.random.randint(0, 50, (10, 10)))
+    yield "priors", plots.plot_priors(torch.eye(10)[torch.randint(0, 10, (100,))], torch.randn(100, 5))
+    yield "agreement", plots.plot_agreement({"SGD": list(range(90, 100)), "AdamW": list(range(80, 90))})
+
+
+@pytest.mark.parametrize("name,fig", list(figures()), ids=lambda v: v if isinstance(v, str) else "")
+def test_figures_read_at_page_width(name, fig):
+    fig.canvas.draw()
+    assert fig.get_figwidth() <= plots.WIDTH + 0.01
+    assert fig.get_facecolor()[3] == 1.0, "transparent figures vanish in dark mode"
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+             if t.get_text().strip() and t.get_visible()]
+    assert texts and min(t.get_fontsize() for t in texts) >= 9
+    assert not [t.get_text() for t in texts if "loss_" in t.get_text() or "val_accuracy" in t.get_text()]
+
+
+def test_run_colours_are_distinct_up_to_twenty_and_pairs_share_one():
+    names = [f"run {k}" for k in range(20)]
+    assert len(set(plots.run_colors(names).values())) == 20
+    paired = plots.run_colors(["paper-sgd seed 0", "recipe seed 0", "paper-sgd seed 1"], key=lambda n: n[-1])
+    assert paired["paper-sgd seed 0"] == paired["recipe seed 0"] != paired["paper-sgd seed 1"]
+
+
+def test_history_keys_in_words():
+    assert plots.metric_name("loss_recon") == "reconstruction loss"
+    assert plots.metric_name("loss_something_new") == "something new"
