@@ -33,6 +33,25 @@ from ..train import (CHECK_EVERY, NonFiniteLossError, build_optimizers, frozen, 
                      steps_per_epoch, with_noise)
 
 
+class StackedProduct(torch.autograd.Function):
+    """x (R, N, in) times weights (R, out, in), plus bias (R, out), with the backward written out: autograd
+    would form the weights' gradient as x^T g in the (R, in, out) layout and transpose it, a batched product
+    that runs at about a third of the speed on CPU; g^T x gives the (R, out, in) gradient directly."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias):
+        ctx.save_for_backward(x, weight)
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad):  # grad (R, N, out)
+        x, weight = ctx.saved_tensors
+        grad_x = torch.bmm(grad, weight) if ctx.needs_input_grad[0] else None  # (R, N, in)
+        grad_weight = torch.bmm(grad.transpose(1, 2), x) if ctx.needs_input_grad[1] else None  # (R, out, in)
+        grad_bias = grad.sum(dim=1) if ctx.needs_input_grad[2] else None  # (R, out)
+        return grad_x, grad_weight, grad_bias
+
+
 class StackedLinear(nn.Module):
     """R linear layers as one: x (R, N, in) -> (R, N, out), weights stored as nn.Linear stores them."""
 
@@ -42,7 +61,7 @@ class StackedLinear(nn.Module):
         self.bias = nn.Parameter(torch.stack([layer.bias.detach() for layer in layers]))  # (R, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+        return StackedProduct.apply(x, self.weight, self.bias)
 
 
 def stack_sequential(networks: list[nn.Sequential]) -> nn.Sequential:
@@ -165,9 +184,13 @@ class StackedTrainer:
                 if first:  # the kernel starts the momentum at the gradient
                     self.buffers[phase][i] = torch.empty_like(p)
                 buf = self.buffers[phase][i]
-                for r, (lr, momentum) in enumerate(zip(self.lr[phase], self.momentum[phase])):
-                    torch._fused_sgd_([p[r]], [p.grad[r]], [buf[r]], weight_decay=0.0, momentum=momentum, lr=lr,
-                                      dampening=0.0, nesterov=False, maximize=False, is_first_step=first)
+                rates = list(zip(self.lr[phase], self.momentum[phase]))
+                # the update is elementwise: runs with one rate and momentum are updated in one call
+                slices = [(p, p.grad, buf, *rates[0])] if len(set(rates)) == 1 else \
+                    [(p[r], p.grad[r], buf[r], lr, momentum) for r, (lr, momentum) in enumerate(rates)]
+                for weight, grad, momentum_buffer, lr, momentum in slices:
+                    torch._fused_sgd_([weight], [grad], [momentum_buffer], weight_decay=0.0, momentum=momentum,
+                                      lr=lr, dampening=0.0, nesterov=False, maximize=False, is_first_step=first)
                 p.grad = None
 
     def step(self) -> torch.Tensor:
