@@ -7,9 +7,9 @@ import torch.nn.functional as F
 
 def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor,
                         form: str = "sum") -> torch.Tensor:
-    """Squared error: "sum" over the 784 pixels, averaged over the batch (the paper's
-    squared Euclidean distance), or "mean" over pixels too (nn.MSELoss, Latała's code):
-    784x weaker."""
+    """Squared error: "sum" over the 784 pixels, averaged over the batch (the
+    paper's squared Euclidean distance), or "mean" over pixels too
+    (nn.MSELoss, Latała's code): 784x weaker."""
     squared = (x_hat - x).pow(2)
     return squared.mean() if form == "mean" else squared.sum(dim=1).mean()
 
@@ -25,7 +25,8 @@ def discriminator_loss(real_logits: torch.Tensor,
 def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """The encoder, as generator, learns to make D call its codes real (the
     non-saturating GAN loss)."""
-    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    ones = torch.ones_like(fake_logits)
+    return F.binary_cross_entropy_with_logits(fake_logits, ones)
 
 
 def classification_loss(y_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -128,14 +128,15 @@ def mixture_log_density(z: torch.Tensor, std: float, n_components: int = 10,
     return torch.logsumexp(log_component, dim=1) - math.log(n_components)
 
 
-def vae_loss(model: VAE, x_in: torch.Tensor, x: torch.Tensor, prior_std: float,
-             generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """The VAE's two terms, each a mean over the batch: the AAE's reconstruction loss,
-    and KL(q(z|x) || p(z)) = E_q[log q(z|x) - log p(z)] estimated at one draw of z. The
-    mixture has no closed-form KL, but its density is known: all the estimate needs."""
+def vae_loss(model: VAE, x_in: torch.Tensor, x: torch.Tensor,
+             prior_std: float, generator: torch.Generator):
+    """The VAE's two terms, each a mean over the batch: the AAE's
+    reconstruction loss, and KL(q(z|x) || p(z)) = E_q[log q(z|x) - log p(z)]
+    estimated at one draw of z. The mixture has no closed-form KL, but its
+    density is known: all that the estimate needs."""
     z, log_var, eps = model.sample(x_in, generator)
     recon = reconstruction_loss(model.decoder(z), x)
-    # log q(z|x) at the drawn z: a Gaussian's log-density, z - mean = std * eps
+    # log q(z|x) at the drawn z, a Gaussian's log-density (z - mean = std*eps)
     log_q = -0.5 * (eps.pow(2) + log_var + math.log(2 * math.pi)).sum(dim=1)
     kl = (log_q - mixture_log_density(z, prior_std)).mean()
     return recon, kl
@@ -392,17 +393,17 @@ def demo_models(results: str | Path, retrain: bool, settings: DemoSettings,
         runs = load_demo(results)
         settings = runs["aae"].settings()
         summary = runs["aae"].summary()
-        say(f"Read the three models from {results}: {settings.epochs} epochs on "
-            f"{settings.unlabeled:,} images, hidden layers of {settings.hidden} units "
-            f"(commit {summary['git_commit'][:10]}).")
+        say(f"Read the three models from {results}:\n{settings.epochs} epochs on "
+            f"{settings.unlabeled:,} images, hidden layers of {settings.hidden} units, "
+            f"commit {summary['git_commit'][:10]}.")
         return ({kind: run.model() for kind, run in runs.items()},
                 {kind: run.history() for kind, run in runs.items()}, settings)
     settings.check()
     data = prepare_data(settings.train_config())
     device = resolve_device(settings.device)
     trained = {kind: train_model(kind, settings, data, device)[0] for kind in KINDS}
-    say(f"Trained the three models here: {settings.epochs} epochs on {settings.unlabeled:,} images, "
-        f"hidden layers of {settings.hidden} units.")
+    say(f"Trained the three models here:\n{settings.epochs} epochs on {settings.unlabeled:,} "
+        f"images, hidden layers of {settings.hidden} units.")
     return ({kind: runner.model.eval() for kind, runner in trained.items()},
             {kind: runner.history for kind, runner in trained.items()}, settings)
 
@@ -432,10 +433,10 @@ def share_table(clouds: dict[str, torch.Tensor], std: float) -> str:
     """One line per cloud of codes: the share within 2 std of a prior component, and how many of
     the ten components those codes fill."""
     width = max(map(len, clouds))
-    lines = [f"{'':<{width}}  within 2σ of a component  components filled (of 10)"]
+    lines = [f"{'':<{width}}  within 2σ  components filled"]
     for name, codes in clouds.items():
-        lines.append(f"{name:<{width}}  {share_near_mixture(codes, std):23.1f}%"
-                     f"{components_filled(codes, std):27.1f}")
+        lines.append(f"{name:<{width}}  {share_near_mixture(codes, std):8.1f}%"
+                     f"{components_filled(codes, std):19.1f}")
     return "\n".join(lines)
 
 

@@ -166,7 +166,7 @@
         var share = Math.round(100 * beyond / n);
         view.outside.textContent = share ? share + "% of the codes beyond the edges" : "";
         g.fillStyle = "#555";
-        g.font = Math.round(w / 26) + "px sans-serif";
+        g.font = Math.round(Math.max(w / 26, 10 * (window.devicePixelRatio || 1))) + "px sans-serif";
         g.textBaseline = "bottom";
         for (t = Math.ceil(lo / step) * step; t <= hi; t += step) {
           if (t !== 0 && t > lo && t < hi) g.fillText(String(t), X(t) + 3, w - 2);
