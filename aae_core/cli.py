@@ -205,7 +205,7 @@ def add_demo_parser(commands) -> None:
                       help="folder for the three run folders (autoencoder, vae, aae)")
     demo.add_argument("--epochs", type=int, default=200, help="passes over the training images")
     demo.add_argument("--unlabeled", type=int, default=10_000, help="training images")
-    demo.add_argument("--hidden", type=int, default=128, help="width of every hidden layer")
+    demo.add_argument("--hidden", type=int, default=112, help="width of every hidden layer")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--snapshots", type=int, nargs="+", default=[1, 3, 10, 30], metavar="EPOCH",
                       help="epochs whose codes and decoder the latent map shows (and the last)")

@@ -40,6 +40,7 @@ from ..train import make_trainer, with_noise
 
 KINDS = {"autoencoder": "plain autoencoder", "vae": "variational autoencoder",
          "aae": "adversarial autoencoder"}
+SHORT = {"autoencoder": "plain AE", "vae": "VAE", "aae": "AAE"}  # where space is short
 COLORS = {"autoencoder": "tab:brown", "vae": "tab:purple", "aae": "tab:green"}  # one per model, every figure
 RUN_FILES = ("config.json", "history.jsonl", "summary.json", "model.pt", "snapshots.pt")
 MIXTURE = {"n_components": 10, "radius": 4.0}  # losses.sample_gaussian_mixture's defaults
@@ -51,7 +52,7 @@ class DemoSettings:
 
     epochs: int = 200  # passes over the training images
     unlabeled: int = 10_000  # training images (of the 50,000 in the training split)
-    hidden: int = 128  # width of every hidden layer (encoder, decoder, D_z)
+    hidden: int = 112  # width of every hidden layer (encoder, decoder, D_z)
     seed: int = 0
     prior_std: float = 0.3  # std of each of the prior's ten Gaussians (their means: radius 4)
     snapshots: tuple = (1, 3, 10, 30)  # epochs whose codes and decoder the latent map shows (and the last)

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from ..errors import AAEError
 from ..provenance import git_commit
 from ..runs import LOCK, atomic_write, check_path, exclusive, make_folder, probe_writable
-from .demo import KINDS, VIEW, DemoRun, load_demo, prior_samples
+from .demo import KINDS, SHORT, VIEW, DemoRun, load_demo, prior_samples
 from .explorers import BrowserWidget
 from .export import pack
 
@@ -91,7 +91,8 @@ def write_files(runs: dict[str, DemoRun], out: Path) -> dict:
         summary = run.summary()
         source = {"run": str(run.path), "git_commit": summary["git_commit"], "model": KINDS[kind]}
         codes = np.stack([snapshots[kind]["codes"][e].numpy() for e in epochs]).astype("<f2")
-        models.append({"kind": kind, "label": KINDS[kind], "codes": b64(codes), "source": source})
+        models.append({"kind": kind, "label": KINDS[kind], "short": SHORT[kind], "codes": b64(codes),
+                       "source": source})
         for epoch in epochs:
             text, _ = decoder_text(run.snapshot_decoder(epoch), {**source, "epoch": epoch})
             files[decoder_script(kind, epoch)] = text
@@ -143,7 +144,7 @@ def read_latent_map(folder: str | Path) -> dict:
     def array(text: str, dtype: str) -> np.ndarray:
         return np.frombuffer(base64.b64decode(text), dtype=dtype)
 
-    return {"epochs": bundle["epochs"], "range": bundle["range"], "labels": array(bundle["labels"], "u1"),
+    return {"epochs": bundle["epochs"], "range": bundle["range"], "labels": array(bundle["labels"], "u1").copy(),
             "prior": array(bundle["prior"], "<f2").reshape(n, 2).astype(np.float32),
             "codes": {m["kind"]: array(m["codes"], "<f2").reshape(e, n, 2).astype(np.float32)
                       for m in bundle["models"]}}

@@ -44,7 +44,9 @@
       el("span", { "class": "aae-label" }, bar, "decode with");
       var switcher = el("div", { "class": "aae-switch", role: "group", "aria-label": "model" }, bar);
       data.models.forEach(function (m) {
-        el("button", { type: "button", "data-model": m.kind, "aria-pressed": "false" }, switcher, m.label)
+        el("button", { type: "button", "data-model": m.kind, "aria-pressed": "false", title: m.label,
+                       "aria-label": m.label },
+           switcher, m.short || m.label)
           .addEventListener("click", function () { setModel(m.kind); });
       });
       var time = el("div", { "class": "aae-epochs" }, root);
