@@ -79,6 +79,7 @@ def write_latent_map(results: str | Path, out: str | Path) -> dict:
 
 def write_files(runs: dict[str, DemoRun], out: Path) -> dict:
     """The work of write_latent_map, in a checked and locked folder."""
+    commit = git_commit()  # before the first file: the export changes tracked files
     snapshots = {kind: run.snapshots() for kind, run in runs.items()}
     epochs = snapshots["aae"]["epochs"]
     if any(s["epochs"] != epochs for s in snapshots.values()):
@@ -109,7 +110,7 @@ def write_files(runs: dict[str, DemoRun], out: Path) -> dict:
         atomic_write(out / name, lambda tmp, text=text: Path(tmp).write_text(text))
     for name in set(earlier) - set(files):  # an earlier export's decoders of other epochs
         (out / name).unlink(missing_ok=True)
-    manifest = {"format": FORMAT, "epochs": epochs, "exported_at_commit": git_commit(),
+    manifest = {"format": FORMAT, "epochs": epochs, "exported_at_commit": commit,
                 "runs": {kind: {"path": str(run.path), "git_commit": run.summary()["git_commit"]}
                          for kind, run in runs.items()},
                 "files": {name: len(text.encode()) for name, text in sorted(files.items())}}
