@@ -1,4 +1,5 @@
-"""Command line: `python -m aae_core {train,evaluate,reproduce,bench,classifier,agreement,export-decoder}`.
+"""Command line: `python -m aae_core {train,evaluate,reproduce,bench,classifier,agreement,export-decoder,
+demo-2d}`.
 Parsing and reporting; the work happens in the modules each command imports.
 
 Every user mistake ends as one line on stderr and exit status 2 (no traceback); a loss that
@@ -192,7 +193,27 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("run", type=path_arg, help="run folder or model.pt")
     export.add_argument("--out", required=True, type=path_arg, help="folder for decoder-weights.js and manifest.json")
     export.add_argument("--force", action="store_true", help="overwrite an exported decoder in --out")
+    add_demo_parser(commands)
     return parser
+
+
+def add_demo_parser(commands) -> None:
+    """demo-2d: chapter 1's three models (defaults: aae_core.chapters.demo.DemoSettings, the shipped runs')."""
+    demo = commands.add_parser("demo-2d", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                               help="train chapter 1's demo: an autoencoder, a VAE and an AAE with 2-D codes")
+    demo.add_argument("--out", required=True, type=path_arg,
+                      help="folder for the three run folders (autoencoder, vae, aae)")
+    demo.add_argument("--epochs", type=int, default=200, help="passes over the training images")
+    demo.add_argument("--unlabeled", type=int, default=10_000, help="training images")
+    demo.add_argument("--hidden", type=int, default=112, help="width of every hidden layer")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--snapshots", type=int, nargs="+", default=[1, 3, 10, 30], metavar="EPOCH",
+                      help="epochs whose codes and decoder the latent map shows (and the last)")
+    demo.add_argument("--device", choices=DEVICES, default="cpu")
+    demo.add_argument("--export", type=path_arg, metavar="FOLDER",
+                      help="then write the latent map's scripts into FOLDER (book/_static/models/demo-2d)")
+    demo.add_argument("--force", action="store_true", help="retrain models already finished in --out")
+    demo.add_argument("--allow-dirty", action="store_true", help="see train --help")
 
 
 def classifier_command(args) -> int:
@@ -224,6 +245,26 @@ def export_decoder_command(args) -> int:
         size = (Path(args.out) / script).stat().st_size
         print(f"{part} of {args.run}: {manifest[part]['weights_bytes'] / 1e6:.2f} MB of fp16 weights, "
               f"{size / 1e6:.2f} MB as {Path(args.out) / script}")
+    return 0
+
+
+def demo_command(args) -> int:
+    from .chapters.demo import DemoSettings, train_demo
+
+    settings = DemoSettings(epochs=args.epochs, unlabeled=args.unlabeled, hidden=args.hidden, seed=args.seed,
+                            snapshots=tuple(args.snapshots), device=args.device)
+    if args.export is not None:
+        from .runs import probe_writable
+
+        probe_writable(Path(args.export))  # before the minutes of training, not after
+    train_demo(args.out, settings.check(), force=args.force, allow_dirty=args.allow_dirty,
+               report=lambda line: print(line, flush=True))
+    if args.export is not None:
+        from .chapters.latent_map import write_latent_map
+
+        manifest = write_latent_map(args.out, args.export)
+        print(f"latent map: {len(manifest['files'])} scripts, {sum(manifest['files'].values()) / 1e6:.2f} MB "
+              f"in {args.export}")
     return 0
 
 
@@ -367,7 +408,7 @@ def evaluate_command(args) -> int:
 
 COMMANDS = {"train": train_command, "evaluate": evaluate_command, "bench": bench_command,
             "classifier": classifier_command, "agreement": agreement_command,
-            "export-decoder": export_decoder_command, "reproduce": reproduce_command}
+            "export-decoder": export_decoder_command, "reproduce": reproduce_command, "demo-2d": demo_command}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,22 +5,28 @@ import torch
 import torch.nn.functional as F
 
 
-def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor, form: str = "sum") -> torch.Tensor:
-    """Squared error: "sum" over the 784 pixels, averaged over the batch (the paper's squared
-    Euclidean distance), or "mean" over pixels too (nn.MSELoss, Latała's code): 784x weaker."""
+def reconstruction_loss(x_hat: torch.Tensor, x: torch.Tensor,
+                        form: str = "sum") -> torch.Tensor:
+    """Squared error: "sum" over the 784 pixels, averaged over the batch (the
+    paper's squared Euclidean distance), or "mean" over pixels too
+    (nn.MSELoss, Latała's code): 784x weaker."""
     squared = (x_hat - x).pow(2)
     return squared.mean() if form == "mean" else squared.sum(dim=1).mean()
 
 
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+def discriminator_loss(real_logits: torch.Tensor,
+                       fake_logits: torch.Tensor) -> torch.Tensor:
     """D learns to call prior samples real (1) and encoder codes fake (0)."""
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    ones, zeros = torch.ones_like(real_logits), torch.zeros_like(fake_logits)
+    return (F.binary_cross_entropy_with_logits(real_logits, ones)
+            + F.binary_cross_entropy_with_logits(fake_logits, zeros))
 
 
 def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """The encoder, as generator, learns to make D call its codes real (non-saturating GAN loss)."""
-    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    """The encoder, as generator, learns to make D call its codes real (the
+    non-saturating GAN loss)."""
+    ones = torch.ones_like(fake_logits)
+    return F.binary_cross_entropy_with_logits(fake_logits, ones)
 
 
 def classification_loss(y_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

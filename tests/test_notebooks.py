@@ -44,7 +44,7 @@ def test_chapters_import_the_package_not_copy_it(path):
 def test_chapter_1_retrains_with_tiny_parameters(tmp_path):
     out = tmp_path / "01.ipynb"
     papermill.execute_notebook(str(ROOT / "book" / "01_background.ipynb"), str(out), cwd=str(ROOT / "book"),
-                               parameters={"epochs": 1, "unlabeled": 300, "hidden": 16}, progress_bar=False,
+                               parameters={"retrain": True, "epochs": 1, "unlabeled": 300, "hidden": 16}, progress_bar=False,
                                kernel_name="python3")
     nb = nbformat.read(out, as_version=4)
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]

@@ -12,5 +12,8 @@
     drawing.py       a drawing made into an MNIST digit (the draw pad's steps), and the test digits it loads
     export.py        the encoder's and the decoder's weights for the browser
     browser_training.py  the 14x14 digits and the torch reference of the AAE that trains in the page
+    demo.py          chapter 1's demo: an autoencoder, a VAE and an AAE with 2-D codes, their run
+                     folders and figures
+    latent_map.py    chapter 1's latent map: the demo's codes and decoders for the browser
     parameters.py    the chapters' papermill parameters, checked before a chapter computes anything
 """

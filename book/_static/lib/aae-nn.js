@@ -127,7 +127,11 @@ function AAENNCore() {
 
 (function (global) {
   "use strict";
-  if (global.AAENN) return;
+  if (global.AAENN) {  // loaded again (chapter 1's trainer has its own tag): mount what this tag asks for
+    var again = document.currentScript;
+    if (again && again.getAttribute("data-aae-static") !== null) global.AAENN.mountAll(again.getAttribute("data-aae-static"));
+    return;
+  }
   var nn = AAENNCore(), Network = nn.Network;
 
   // ------------------------------------------------------------------ loading
