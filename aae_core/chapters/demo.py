@@ -37,6 +37,7 @@ from ..provenance import git_commit, provenance
 from ..runs import (LOCK, check_path, exclusive, make_folder, probe_writable, read_json_object,
                     refuse_dirty_results, refuse_foreign_files, torch_load, write_json, write_jsonl)
 from ..train import make_trainer, with_noise
+from .plots import WIDTH, book_style
 
 KINDS = {"autoencoder": "plain autoencoder", "vae": "variational autoencoder",
          "aae": "adversarial autoencoder"}
@@ -455,13 +456,14 @@ def beyond_view(codes) -> float:
     return 100.0 * float(((codes < VIEW[0]) | (codes > VIEW[1])).any(axis=1).mean())
 
 
+@book_style
 def plot_codes(panels: dict[str, tuple], prior: torch.Tensor, title: str) -> Figure:
     """Two panels per row, all with the same axes (VIEW): each model's codes (N, 2) coloured by digit
     over the prior's samples in grey, then the prior alone. {panel title: (codes, digits)}. Codes
     beyond the window are drawn on its edge, and the panel's title says how many there are."""
     n = len(panels) + 1
     rows = (n + 1) // 2
-    fig = Figure(figsize=(8.4, 4.1 * rows + 0.5), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 3.4 * rows + 0.5), layout="constrained")
     axes = fig.subplots(rows, 2, squeeze=False).ravel()
     prior = prior.numpy()
     for ax, (name, (codes, digits)) in zip(axes, [*panels.items(), ("samples of the prior", (None, None))]):
@@ -484,9 +486,10 @@ def plot_codes(panels: dict[str, tuple], prior: torch.Tensor, title: str) -> Fig
     return fig
 
 
+@book_style
 def plot_reconstruction(histories: dict[str, list[dict]], title: str) -> Figure:
     """The reconstruction loss per epoch, one line per model (COLORS)."""
-    fig = Figure(figsize=(7.2, 3.6), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
     ax = fig.subplots()
     for kind, history in histories.items():
         ax.plot([r["epoch"] for r in history], [r["loss_recon"] for r in history], color=COLORS[kind],
@@ -497,11 +500,12 @@ def plot_reconstruction(histories: dict[str, list[dict]], title: str) -> Figure:
     return fig
 
 
+@book_style
 def plot_decoded_prior(images: dict[str, torch.Tensor], n_per_component: int, title: str) -> Figure:
     """Decodings of the same prior samples by each model, one block of rows per model and one column
     per prior component (counter-clockwise from the one at angle 0). {model: images
     (10 * n_per_component, 784), component by component}."""
-    fig = Figure(figsize=(7.6, 0.78 * n_per_component * len(images) + 0.5 * len(images) + 0.6),
+    fig = Figure(figsize=(WIDTH, 0.7 * n_per_component * len(images) + 0.5 * len(images) + 0.6),
                  layout="constrained")
     for sub, (name, block) in zip(np.atleast_1d(fig.subfigures(len(images), 1)), images.items()):
         axes = sub.subplots(n_per_component, 10, squeeze=False)
@@ -512,6 +516,6 @@ def plot_decoded_prior(images: dict[str, torch.Tensor], n_per_component: int, ti
                 ax.imshow(grid[r, k].numpy(), cmap="gray_r", vmin=0, vmax=1)
                 ax.set_xticks([])
                 ax.set_yticks([])
-        sub.suptitle(name, fontsize=11)
+        sub.suptitle(name)
     fig.suptitle(title)
     return fig
