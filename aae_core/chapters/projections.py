@@ -13,7 +13,7 @@ from matplotlib import colormaps, patheffects
 from matplotlib.figure import Figure
 
 from ..models import SemiSupervisedAAE, evaluating
-from .generate import model_device
+from .generate import generate, model_device
 
 
 @torch.no_grad()
@@ -44,6 +44,29 @@ def digit_from_style(z: torch.Tensor, digits: torch.Tensor, k: int = 10) -> floa
     right = torch.cat([neighbour_digits(z[second], z[first], digits[first], k) == digits[second],
                        neighbour_digits(z[first], z[second], digits[second], k) == digits[first]])
     return 100.0 * right.float().mean().item()
+
+
+def sample_styles(model: SemiSupervisedAAE, n: int, prior_std: float = 1.0, seed: int = 0) -> torch.Tensor:
+    """The n styles z (n, style_dim) that generate.samples_per_digit draws for its n columns
+    (the same generator, the same order), so that a figure can mark where they lie."""
+    return prior_std * torch.randn(n, model.cfg.style_dim, generator=torch.Generator().manual_seed(seed))
+
+
+@torch.no_grad()
+def what_samples_follow(model: SemiSupervisedAAE, judge, codes: torch.Tensor, digits: torch.Tensor,
+                        samples_per_digit: int = 200, prior_std: float = 1.0, seed: int = 0,
+                        k: int = 10) -> dict:
+    """Decode y = d with styles z from the prior (judge.generated_agreement's draws, so "y" is its
+    agreement) and let `judge` read each image. Returns the percentages read as the digit y
+    asked for ("y") and as the digit most common among z's k nearest codes of real digits
+    ("z"; `codes` (N, D) with their `digits` (N,)): which of the two codes decides the digit."""
+    gen = torch.Generator().manual_seed(seed)
+    asked = torch.arange(model.cfg.n_classes).repeat_interleave(samples_per_digit)
+    z = prior_std * torch.randn(len(asked), model.cfg.style_dim, generator=gen)
+    device = model_device(model)
+    read = judge.classify(generate(model, asked.to(device), z.to(device))).cpu()
+    near = neighbour_digits(z, codes, digits, k)
+    return {"y": 100.0 * (read == asked).float().mean().item(), "z": 100.0 * (read == near).float().mean().item()}
 
 
 def _oriented(basis: torch.Tensor) -> torch.Tensor:
@@ -94,25 +117,28 @@ def plot_style_projection(panels: dict, axis_labels: tuple[str, str],
     n_cols = min(2, len(panels))
     n_rows = int(np.ceil(len(panels) / n_cols))
     fig = Figure(figsize=(3.7 * n_cols + 0.2, 3.8 * n_rows + 0.4), layout="constrained")
-    axes = fig.subplots(n_rows, n_cols, squeeze=False, sharex=True, sharey=True)
+    axes = fig.subplots(n_rows, n_cols, squeeze=False)
     cmap = colormaps["tab10"]
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
     for ax, (name, panel) in zip(axes.flat, panels.items()):
         points, digits = np.asarray(panel["points"], dtype=float), np.asarray(panel["digits"])
         order = np.random.default_rng(0).permutation(len(points))  # no digit drawn wholly on top
-        ax.scatter(points[order, 0], points[order, 1], color=cmap(digits[order] % 10), s=3, alpha=0.35,
+        ax.scatter(points[order, 0], points[order, 1], color=cmap(digits[order] % 10), s=5, alpha=0.35,
                    linewidths=0)
         for digit in np.unique(digits):
             mine = points[digits == digit]
             centre = mine.mean(axis=0)
-            ax.plot(*_ellipse(centre, np.cov(mine.T)), color=cmap(digit % 10), linewidth=1.6)
+            ax.plot(*_ellipse(centre, np.cov(mine.T)), color=cmap(digit % 10), linewidth=1.8)
             ax.text(*centre, str(digit), ha="center", va="center", fontsize=12, weight="bold",
                     color=cmap(digit % 10), path_effects=halo)
         for label, (x, y) in panel.get("marks", {}).items():
             ax.plot(x, y, marker="*", markersize=14, color="black", markeredgecolor="white")
             ax.annotate(label, (x, y), xytext=(6, 4), textcoords="offset points", fontsize=9,
                         weight="bold", path_effects=halo)
-        ax.set(title=name, xlabel=axis_labels[0], ylabel=axis_labels[1], aspect="equal")
+        low, high = np.percentile(points, [0.5, 99.5], axis=0)  # the cloud, not its stragglers
+        pad = 0.05 * (high - low).max()
+        ax.set(title=name, xlabel=axis_labels[0], ylabel=axis_labels[1], aspect="equal",
+               xlim=(low[0] - pad, high[0] + pad), ylim=(low[1] - pad, high[1] + pad))
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
