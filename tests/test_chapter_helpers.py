@@ -15,7 +15,7 @@ from aae_core.chapters.phases import (PHASE_COLORS, layer_table, model_parts, mo
 from aae_core.chapters.projections import (digit_from_style, discriminant_plane, neighbour_digits,
                                            plot_style_projection, principal_plane, project, style_codes, vote)
 from aae_core.config import ModelConfig
-from aae_core.train import Trainer, make_trainer
+from aae_core.train import PlainUpdater, Trainer, make_trainer, phase_parameters
 from conftest import ROOT, TINY
 
 
@@ -95,6 +95,7 @@ def test_phase_figure_uses_a_log_axis_and_the_diagrams_colours():
         tuple(int(PHASE_COLORS[name][i:i + 2], 16) for i in (1, 3, 5)) for name in ("reconstruction", "regularization")}
     assert "none" in [text.get_text() for text in ax.texts]  # the decoder in (2): no bar, a word
     assert "log scale" in ax.get_ylabel()
+    assert book_style_problems(fig) == []
 
 
 def test_diagram_uses_the_figures_phase_colours():
@@ -123,10 +124,22 @@ def test_source_block_is_the_packages_source_dedented():
     assert inspect.getsource(Trainer.semi_supervised_phase).replace("\n    ", "\n").strip() in block
 
 
-@pytest.mark.parametrize("method", ["reconstruction_phase", "regularization_phase", "semi_supervised_phase"])
-def test_the_phase_methods_chapter_2_prints_fit_its_code_boxes(method):
-    block = source_block(getattr(Trainer, method))
-    assert max(len(line) for line in block.splitlines()) <= 88
+@pytest.mark.parametrize("function", [phase_parameters, PlainUpdater.update, Trainer.reconstruction_phase,
+                                      Trainer.regularization_phase, Trainer.semi_supervised_phase],
+                         ids=lambda f: f.__name__)
+def test_the_code_chapter_2_prints_fits_its_boxes(function):
+    """A code box at 1280 px holds 77 characters of the theme's 14 px code font."""
+    assert max(len(line) for line in source_block(function).splitlines()) <= 77
+
+
+def book_style_problems(fig: Figure) -> list[str]:
+    """What keeps a figure from reading at the page's width in both colour modes."""
+    fig.canvas.draw()
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+             if t.get_text().strip() and t.get_visible()]
+    problems = [f"{fig.get_figwidth():.1f} inches wide"] if fig.get_figwidth() > 7.0 + 0.01 else []
+    problems += [f"text {t.get_text()!r} at {t.get_fontsize()} pt" for t in texts if t.get_fontsize() < 9]
+    return problems + (["transparent"] if fig.get_facecolor()[3] < 1 else [])
 
 
 # ----------------------------------------------------------------- chapter 4: where the style codes lie
@@ -190,3 +203,4 @@ def test_projection_figure_has_a_panel_per_model_with_digit_names_and_marks(n_pa
     assert ax.get_title() == "model 0" and ax.get_xlabel() == "first direction"
     names = [text.get_text() for text in ax.texts]
     assert sorted(names) == [str(d) for d in range(10)] + ["the 4"]  # each digit's name, the mark's
+    assert book_style_problems(fig) == []

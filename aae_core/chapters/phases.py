@@ -97,7 +97,7 @@ def plot_phase_moves(changes: dict, title: str = "How far each phase of one step
     parts = list(next(iter(changes.values())))
     values = np.array([[changes[p][part] for part in parts] for p in phases])
     width = 0.8 / len(phases)
-    fig = Figure(figsize=(6.8, 4.0), layout="constrained")
+    fig = Figure(figsize=(6.8, 4.0), layout="constrained", facecolor="white")  # opaque in dark mode
     ax = fig.subplots()
     positive = values[values > 0]
     floor = 10 ** np.floor(np.log10(positive.min())) / 10 if positive.size else 1e-8
@@ -108,7 +108,7 @@ def plot_phase_moves(changes: dict, title: str = "How far each phase of one step
                label=phase)
         for x, v in zip(xs, values[k]):
             if v <= 0:
-                ax.text(x, floor * 1.3, "none", rotation=90, ha="center", va="bottom", fontsize=8, color="0.35")
+                ax.text(x, floor * 1.3, "none", rotation=90, ha="center", va="bottom", fontsize=9, color="0.3")
     ax.set_yscale("log")
     ax.set_ylim(floor, values.max() * 2)
     names = [part.replace("encoder ", "encoder\n").replace("D_y", "$D_y$").replace("D_z", "$D_z$")
