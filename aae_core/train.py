@@ -74,14 +74,18 @@ def sample_prior(code: str, n: int, model_cfg: ModelConfig, cfg: TrainConfig, ge
     return sample(n, model_cfg.style_dim, cfg.prior_std, generator)
 
 
-def phase_parameters(model: SemiSupervisedAAE) -> dict[str, list[torch.nn.Parameter]]:
-    """What each phase moves: (1) encoder and decoder, (2a) the discriminators, (2b) and (3) the
-    whole encoder, trunk and heads."""
+def phase_parameters(
+    model: SemiSupervisedAAE,
+) -> dict[str, list[torch.nn.Parameter]]:
+    """What each phase moves: (1) encoder and decoder, (2a) the
+    discriminators, (2b) and (3) the whole encoder, trunk and heads."""
+    encoder, decoder = model.encoder, model.decoder
+    discriminators = model.discriminators().values()
     return {
-        "reconstruction": [*model.encoder.parameters(), *model.decoder.parameters()],
-        "discriminator": [p for disc in model.discriminators().values() for p in disc.parameters()],
-        "generator": list(model.encoder.parameters()),
-        "semi_supervised": list(model.encoder.parameters()),
+        "reconstruction": [*encoder.parameters(), *decoder.parameters()],
+        "discriminator": [p for d in discriminators for p in d.parameters()],
+        "generator": list(encoder.parameters()),
+        "semi_supervised": list(encoder.parameters()),
     }
 
 
@@ -184,8 +188,9 @@ class Trainer:
         reconstruction target stays clean."""
         return with_noise(x, self.cfg.noise_std if std is None else std, self.sampler)
 
-    def reconstruction_phase(self, x_in: torch.Tensor, x_target: torch.Tensor) -> torch.Tensor:
-        """(1) Encoder and decoder learn to reconstruct x_target (N, 784) from x_in."""
+    def reconstruction_phase(self, x_in: torch.Tensor,
+                             x_target: torch.Tensor) -> torch.Tensor:
+        """(1) Encoder and decoder learn to reconstruct x_target (N, 784)."""
         with self.updater.autocast("reconstruction"):
             x_hat = self.updater.network("reconstruction")(x_in)  # (N, 784)
         loss = reconstruction_loss(x_hat.float(), x_target, self.cfg.recon_loss)
@@ -196,28 +201,36 @@ class Trainer:
         """n samples of the prior of code 'y' (one-hot categorical) or 'z' (Gaussian or mixture)."""
         return sample_prior(code, n, self.model.cfg, self.cfg, self.sampler)  # (n, 10)
 
-    def regularization_phase(self, x_in: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(2) D_y and D_z learn prior vs. code; then the encoder learns to fool them."""
-        net = self.updater.network("discriminator")  # the generator's too: (2b) reuses the codes of (2a)
+    def regularization_phase(self,
+                             x_in: torch.Tensor) -> dict[str, torch.Tensor]:
+        """(2) D_y, D_z learn prior vs. code; the encoder learns to fool them."""
+        # the generator's network too: (2b) reuses the codes of (2a)
+        net = self.updater.network("discriminator")
         discs, n = net.discriminators(), len(x_in)
         with self.updater.autocast("discriminator"):
             y_logits, z = net.encoder(x_in)  # (N, 10), (N, 10)
             codes = {"y": y_logits.float().softmax(dim=1), "z": z}
-            # (2a) Update D: codes are detached, so only the discriminators learn here. Prior
-            # samples and codes go through each D as one batch of 2N (the same math as two passes).
-            d_losses = {name: discriminator_loss(*disc(torch.cat([self.sample_prior(name, n), codes[name].detach()]))
-                                                 .float().split(n))
-                        for name, disc in discs.items()}
+            # (2a) Update D: codes are detached, so only the discriminators
+            # learn here. Prior samples and codes go through each D as one
+            # batch of 2N (the same math as two passes).
+            d_losses = {}
+            for name, disc in discs.items():
+                prior = self.sample_prior(name, n)
+                both = torch.cat([prior, codes[name].detach()])  # (2N, 10)
+                d_losses[name] = discriminator_loss(*disc(both).float().split(n))
         self.updater.update("discriminator", sum(d_losses.values()))
-        # (2b) Update the encoder against the updated D. The encoder has not changed since its
-        # forward pass above, so those codes are exactly what a fresh pass would give.
+        # (2b) Update the encoder against the updated D. The encoder has not
+        # changed since its forward pass above, so those codes are exactly what
+        # a fresh pass would give.
         with self.updater.autocast("generator"), frozen(*discs.values()):
-            g_losses = {name: generator_loss(disc(codes[name]).float()) for name, disc in discs.items()}
+            g_losses = {name: generator_loss(disc(codes[name]).float())
+                        for name, disc in discs.items()}
             self.updater.update("generator", sum(g_losses.values()))
         return {**{f"disc_{k}": v.detach() for k, v in d_losses.items()},
                 **{f"gen_{k}": v.detach() for k, v in g_losses.items()}}
 
-    def semi_supervised_phase(self, x_in: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def semi_supervised_phase(self, x_in: torch.Tensor,
+                              labels: torch.Tensor) -> torch.Tensor:
         """(3) The y head learns the labels of one labeled batch."""
         with self.updater.autocast("semi_supervised"):
             y_logits, _ = self.updater.network("semi_supervised").encoder(x_in)
