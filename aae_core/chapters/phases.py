@@ -19,6 +19,7 @@ from torch import nn
 from ..config import PHASES, PRESETS
 from ..models import SemiSupervisedAAE, evaluating
 from .tables import markdown_table
+from .plots import book_style
 
 # Okabe-Ito colours (told apart with any colour vision): the diagram's legend uses the same three.
 PHASE_COLORS = {"reconstruction": "#0072B2", "regularization": "#D55E00", "semi-supervised": "#009E73"}
@@ -89,6 +90,7 @@ def presets_table(names: list[str]) -> str:
     return markdown_table(header, rows)
 
 
+@book_style
 def plot_phase_moves(changes: dict, title: str = "How far each phase of one step moves each part") -> Figure:
     """Bars on a log axis: the relative weight change of each part of the model (groups) after
     each phase ({phase: {part: value}}, phases named as in PHASE_COLORS, optionally with a

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 
 from ..models import SemiSupervisedAAE, evaluating
 from .generate import generate, model_device
+from .plots import book_style
 
 
 @torch.no_grad()
@@ -108,6 +109,7 @@ def project(z: torch.Tensor, plane: tuple[torch.Tensor, torch.Tensor]) -> torch.
     return ((z.double() - mean) @ basis).float()
 
 
+@book_style
 def plot_style_projection(panels: dict, axis_labels: tuple[str, str],
                           title: str = "Style codes z of test digits, by true digit") -> Figure:
     """One scatter per model, at most two per row: {panel title: {"points": (N, 2), "digits": (N,),
