@@ -1,4 +1,4 @@
-"""Tables the book renders from run folders: here the fp32-against-bf16 check of chapter 5."""
+"""Tables the book renders from run folders: here the fp32-against-bf16 check of appendix B."""
 from __future__ import annotations
 
 import json
@@ -37,7 +37,7 @@ def test_pairs_are_read_by_seed_and_unfinished_pairs_left_out(tmp_path):
     row_100, row_all = table[2].split(" | "), table[3].split(" | ")
     assert row_100[1] == "0, 1" and row_100[4] == "-2.30, +0.40"
     assert row_100[5] == "-0.95 ± 1.91" and row_100[6] == "[-18.10, +16.20]"  # t(0.975, 1) = 12.706
-    assert row_100[7].startswith("cannot tell")  # the interval decides, not the mean
+    assert row_100[7].startswith("the data cannot tell")  # the interval decides, not the mean
     assert row_100[2] == "92.50 ± 0.71"
     assert row_all[5] == "+0.10" and row_all[7].startswith("too few seeds")
 
@@ -222,8 +222,8 @@ def test_chosen_on_validation_picks_by_validation_among_complete_presets():
         "b": [row(100, [99.0, 99.0], 96.5), row("all", [99.9], 99.9)],  # b with all labels: one seed of two
     }).splitlines()
     assert lines[2].startswith("| 100 | `a` | `a` 96.80%, `b` 96.50% | 96.50")  # the better test score is not chosen
-    assert lines[2].endswith("| 96.60 | no (-0.10) |")
-    assert lines[3].startswith("| all | `a` | `a` 98.00% |") and lines[3].endswith("| 98.75 | yes |")
+    assert lines[2].endswith("| 96.60 | -0.10 |")  # a difference, not a verdict: the text weighs it
+    assert lines[3].startswith("| all | `a` | `a` 98.00% |") and lines[3].endswith("| 98.75 | +0.15 |")
 
 
 def test_breakdown_table_lists_the_profiled_benches_only():
