@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from ..reproduce import t_interval, within  # noqa: F401 (within: for appendix B)
+from ..reproduce import t_interval
 from .tables import markdown_table
 
 
