@@ -20,8 +20,9 @@ SCREEN = (1280, 800)
 PHONE = (390, 800)
 MOST_SCREENS = {"book/03_reproduction.html": 12}
 STORY_SCREENS = 55
-# The pages in the book's present shape (the chapters of other hands join as they take it on): their
-# code fits its box, every figure is numbered with a caption.
+# The pages in the book's present shape (the chapters of other hands join as they take it on, and then
+# every_page() replaces this list): nothing wider than a phone, code within its box, every image with
+# alt text, every figure numbered with a caption.
 RESHAPED = ["book/intro.html", "book/03_reproduction.html", "book/a_reproduction_log.html", "book/protocol.html",
             "book/b_engineering_notes.html", "book/c_references.html", "book/d_glossary.html"]
 
@@ -98,7 +99,7 @@ def test_no_code_or_output_line_is_wider_than_its_box(server, browser, path):
     assert wide == [], f"{path}: code wider than its box at 1280 px: {wide}"
 
 
-@pytest.mark.parametrize("path", every_page())
+@pytest.mark.parametrize("path", RESHAPED)
 def test_every_image_says_what_it_shows(server, browser, path):
     visit, page = opened(browser, server, path)
     alts = page.evaluate("[...document.querySelectorAll('article img')].map(i => [i.getAttribute('src'), i.alt])")
