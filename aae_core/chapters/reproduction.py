@@ -27,7 +27,7 @@ def step_matching_table(runs: dict) -> str:
 
 
 def settings_changed(config: dict, keep=("labels", "epochs", "seed", "device", "precision")) -> str:
-    """What a run's config.json changes against the defaults (`paper-sgd` as in Table 1), as the
+    """What a run's config.json changes against the defaults (`paper-sgd`, Latała's Table 1), as the
     `train` options that make the change ("--noise-std 0.5 --init-std 0"); a changed setting with no
     option (API only) as name=value. The settings in `keep` are the run's identity, not changes."""
     runs = [(TrainConfig.from_dict(config.get("train", {})), TrainConfig()),
@@ -45,7 +45,7 @@ def settings_changed(config: dict, keep=("labels", "epochs", "seed", "device", "
     changed = [words(f, getattr(stored, f.name)) for stored, default in runs for f in fields(stored)
                if f.name not in keep and getattr(stored, f.name) is not None
                and getattr(stored, f.name) != getattr(default, f.name)]
-    return " ".join(changed) or "none (Table 1 as it is)"
+    return " ".join(changed) or "none (paper-sgd as it is)"
 
 
 def as_code(options: str) -> str:
@@ -160,9 +160,9 @@ def runs_table(runs: dict) -> str:
 
 
 def recipe_table(runs: dict, baselines: dict | None = None) -> str:
-    """Runs of the recipe search beside each other: what each changes against Table 1 and where it
+    """Runs of the recipe search beside each other: what each changes against `paper-sgd` and where it
     got ({name: RunFolder}, finished or diverged; every epoch's validation accuracy is in the curves).
-    `baselines` {seed: RunFolder} adds each run's validation accuracy minus that of the Table 1 run
+    `baselines` {seed: RunFolder} adds each run's validation accuracy minus that of the `paper-sgd` run
     with the same seed and epochs: a paired comparison (same initial weights, labels and batches)."""
     rows = []
     for name, run in runs.items():
@@ -179,12 +179,12 @@ def recipe_table(runs: dict, baselines: dict | None = None) -> str:
             outcome = [cfg.epochs, "–", "–", f"diverged (NaN in epoch {diverged['epoch']}, by step "
                        f"{diverged['step']})", "–", diverged["device"]]
         rows.append([name, as_code(settings_changed(run.config())), cfg.labels, cfg.seed, *outcome])
-    return markdown_table(["run", "changes against Table 1", "labels", "seed", "epochs", "validation",
-                           "validation − Table 1 (same seed)", "test", "wall time", "device"], rows)
+    return markdown_table(["run", "changes against paper-sgd", "labels", "seed", "epochs", "validation",
+                           "validation − paper-sgd (same seed)", "test", "wall time", "device"], rows)
 
 
 def recipe_summary(probes: dict, baselines: dict) -> str:
-    """One row per probe over every seed it ran: its validation accuracy minus that of the Table 1 run
+    """One row per probe over every seed it ran: its validation accuracy minus that of the `paper-sgd` run
     with the same seed and epochs (`probes` {name: {seed: RunFolder}}, `baselines` {seed: RunFolder};
     finished runs only). The mean of those paired differences says more than any one seed."""
     rows = []
@@ -197,7 +197,7 @@ def recipe_summary(probes: dict, baselines: dict) -> str:
             values = list(diffs.values())
             rows.append([name, len(diffs), ", ".join(f"{seed}: {d:+.2f}" for seed, d in diffs.items()),
                          f"{statistics.fmean(values):+.2f}", f"{min(values):+.2f}"])
-    return markdown_table(["probe", "seeds", "validation − Table 1, per seed", "mean", "worst seed"], rows)
+    return markdown_table(["probe", "seeds", "validation − paper-sgd, per seed", "mean", "worst seed"], rows)
 
 
 def interval_words(interval: tuple[float, float] | None, sign: bool = False) -> str:
