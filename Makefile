@@ -40,7 +40,7 @@ FUZZ_CASES ?= 300
 fuzz: install
 	AAE_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest tests/test_fuzz.py -q -s
 
-# The bench results the performance chapter reads (DEVICE=cuda on a GPU machine); replaces $(BENCH_DIR)/$(DEVICE)-*.json.
+# The bench results appendix B (engineering notes) reads (DEVICE=cuda on a GPU machine); replaces $(BENCH_DIR)/$(DEVICE)-*.json.
 # bf16 computes with weight copies; one more bench at batch 100 times bf16 under autocast, for comparison.
 # results/bench holds the machine the speed targets were set on; another machine goes in a folder of its own
 # (make bench BENCH_DIR=results/bench/NAME). The profiled breakdown is CPU only.
@@ -62,7 +62,7 @@ bench: install
 
 # The batch-100 bench again and again, fp32 and bf16 in turn, each with the default malloc and with
 # MALLOC_LIB (where there is one), each run a fresh process: how far one run's number moves on this machine,
-# and what the allocator changes (chapter 5). Replaces $(BENCH_DIR)/repeats/$(DEVICE)-*.json.
+# and what the allocator changes (appendix B). Replaces $(BENCH_DIR)/repeats/$(DEVICE)-*.json.
 REPEATS ?= 7
 bench-repeats: install
 	for i in $$(seq $(REPEATS)); do \

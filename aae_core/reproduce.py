@@ -120,7 +120,7 @@ def summarise(runs: list[PlannedRun]) -> list[dict]:
     return rows
 
 
-# The protocol of the final table (appendix "The protocol"), fixed before its runs: fresh seeds never
+# The protocol of the final table (appendix A.1, "The protocol"), fixed before its runs: fresh seeds never
 # used in development, 50 epochs, fp32, and per label count Table 1's preset against the preset that
 # development chose on validation accuracy alone (development seeds 0-2; their test numbers are not
 # what the final table reports).

@@ -15,11 +15,60 @@ from conftest import ROOT
 CHAPTERS = sorted((ROOT / "book").glob("*.ipynb"))
 
 
+def toc_files(entries: list) -> list[str]:
+    """Every file of a _toc.yml list of entries, in reading order (sections after their page)."""
+    return [name for entry in entries
+            for name in [entry["file"], *toc_files(entry.get("sections", []))]]
+
+
 def test_every_chapter_is_in_the_table_of_contents():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    listed = {entry["file"] for entry in toc.get("chapters", [])}
+    listed = toc_files([chapter for part in toc["parts"] for chapter in part["chapters"]])
     pages = {f"book/{page.stem}" for page in (ROOT / "book").glob("*.md") if page.stem != "intro"}
-    assert CHAPTERS and {f"book/{nb.stem}" for nb in CHAPTERS} | pages == listed
+    assert CHAPTERS and {f"book/{nb.stem}" for nb in CHAPTERS} | pages == set(listed)
+    assert len(listed) == len(set(listed))
+
+
+def test_the_book_has_the_story_and_the_appendices():
+    """Part I: the four chapters in order; Part II: the reproduction log (the protocol its first
+    section), the engineering notes, the references and the glossary."""
+    parts = yaml.safe_load((ROOT / "_toc.yml").read_text())["parts"]
+    assert [part["caption"] for part in parts] == ["Part I: The story", "Part II: Appendices"]
+    assert toc_files(parts[0]["chapters"]) == ["book/01_background", "book/02_method", "book/03_reproduction",
+                                               "book/04_disentanglement"]
+    assert toc_files(parts[1]["chapters"]) == ["book/a_reproduction_log", "book/protocol",
+                                               "book/b_engineering_notes", "book/c_references", "book/d_glossary"]
+    assert "{bibliography}" in (ROOT / "book" / "c_references.md").read_text()
+    assert "{glossary}" in (ROOT / "book" / "d_glossary.md").read_text()
+
+
+# The pages of the book's present shape; the other chapters join these lists as they take it on.
+WITH_EXERCISES = [ROOT / "book" / "03_reproduction.ipynb"]
+RESHAPED = [ROOT / "book" / f"{name}.ipynb" for name in ("03_reproduction", "a_reproduction_log",
+                                                         "b_engineering_notes")]
+
+
+@pytest.mark.parametrize("path", WITH_EXERCISES, ids=lambda p: p.stem)
+def test_part_one_chapters_end_with_exercises_and_folded_answers(path):
+    cells = nbformat.read(path, as_version=4).cells
+    text = "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+    exercises = text.split("## Exercises", 1)
+    assert len(exercises) == 2, "no Exercises section"
+    answers = exercises[1].count("{admonition} Answer")
+    assert 2 <= answers <= 4 and exercises[1].count(":class: dropdown") == answers
+
+
+@pytest.mark.parametrize("path", RESHAPED, ids=lambda p: p.stem)
+def test_code_lines_fit_their_box_and_figures_say_what_they_show(path):
+    """At most 88 characters a code line; every figure cell with a caption, a name and alt text."""
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        assert [line for line in cell.source.splitlines() if len(line) > 88] == []
+        figure = cell.metadata.get("mystnb", {})
+        if figure:
+            assert figure["figure"]["caption"] and figure["figure"]["name"].startswith("fig-")
+            assert len(figure["image"]["alt"]) > 40
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
@@ -58,9 +107,11 @@ def test_chapter_1_retrains_with_tiny_parameters(tmp_path):
 @pytest.mark.parametrize("chapter,parameters,expected", [
     ("03_reproduction", {"retrain": True, "epochs": 1, "unlabeled": 300, "labels": 100},
      ["retrained: test accuracy", "(3 steps each)"]),
+    ("03_reproduction", {"retrain": True, "epochs": 2, "epoch_def": "labeled", "recon_loss": "mean"},
+     ["retrained: test accuracy", "after 2 epochs (1 steps each)"]),  # Latała's epoch: one step
     ("04_disentanglement", {"retrain": True, "epochs": 1, "unlabeled": 500, "labels": 100},
      ["retrained: agreement", "after 1 epochs"]),
-    ("05_performance", {"rerun_bench": True, "bench_batch": 10, "bench_steps": 2},
+    ("b_engineering_notes", {"rerun_bench": True, "bench_batch": 10, "bench_steps": 2},
      ["trainer step", "% of the matrix-multiply rate", "plain reference"]),
 ])
 def test_result_chapters_retrain_with_tiny_parameters(tmp_path, chapter, parameters, expected):

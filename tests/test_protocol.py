@@ -40,7 +40,7 @@ def test_the_verdict_follows_the_interval():
     unclear = paired_difference(cell([91.0, 90.0, 93.0, 92.0, 94.5]), base)
     rows = protocol_differences_table({"a": higher, "b": same, "c": unclear}, margin=0.3).splitlines()[2:]
     assert rows[0].endswith("| higher |") and rows[1].endswith("| the same within 0.3 points |")
-    assert rows[2].endswith("| cannot tell |")
+    assert rows[2].endswith("| the data cannot tell |")
 
 
 def test_the_protocol_plans_fresh_seeds_for_both_presets(tmp_path):

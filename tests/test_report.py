@@ -1,4 +1,4 @@
-"""Tables the book renders from run folders: here the fp32-against-bf16 check of chapter 5."""
+"""Tables the book renders from run folders: here the fp32-against-bf16 check of appendix B."""
 from __future__ import annotations
 
 import json
@@ -37,7 +37,7 @@ def test_pairs_are_read_by_seed_and_unfinished_pairs_left_out(tmp_path):
     row_100, row_all = table[2].split(" | "), table[3].split(" | ")
     assert row_100[1] == "0, 1" and row_100[4] == "-2.30, +0.40"
     assert row_100[5] == "-0.95 ± 1.91" and row_100[6] == "[-18.10, +16.20]"  # t(0.975, 1) = 12.706
-    assert row_100[7].startswith("cannot tell")  # the interval decides, not the mean
+    assert row_100[7].startswith("the data cannot tell")  # the interval decides, not the mean
     assert row_100[2] == "92.50 ± 0.71"
     assert row_all[5] == "+0.10" and row_all[7].startswith("too few seeds")
 
@@ -87,7 +87,7 @@ def test_settings_changed_names_what_differs_from_table_1():
     from aae_core.chapters.reproduction import settings_changed
 
     config = {"train": TrainConfig(labels=1000, seed=2, epochs=10).to_dict(), "model": asdict(ModelConfig())}
-    assert settings_changed(config) == "none (Table 1 as it is)"
+    assert settings_changed(config) == "none (paper-sgd as it is)"
     config["train"] = TrainConfig(noise_std=0.5, lr_milestones=(20, 1000)).to_dict()
     config["model"]["init_std"] = 0.0
     assert settings_changed(config) == "--noise-std 0.5 --lr-milestones 20 1000 --init-std 0"
@@ -116,7 +116,7 @@ def test_recipe_table_shows_finished_and_diverged_runs(tmp_path):
         runs[name] = RunFolder(folder)
     assert runs["bold"].diverged and not runs["as is"].diverged
     rows = recipe_table(runs, baselines={0: runs["as is"]}).splitlines()[2:]
-    assert "none (Table 1 as it is)" in rows[0] and "92.90%" in rows[0] and "8 min" in rows[0]
+    assert "none (paper-sgd as it is)" in rows[0] and "92.90%" in rows[0] and "8 min" in rows[0]
     assert rows[0].split(" | ")[6] == "+0.00"  # against itself
     assert "--phase-lr generator=1" in rows[1] and "diverged (NaN in epoch 1, by step 100)" in rows[1]
 
@@ -222,8 +222,8 @@ def test_chosen_on_validation_picks_by_validation_among_complete_presets():
         "b": [row(100, [99.0, 99.0], 96.5), row("all", [99.9], 99.9)],  # b with all labels: one seed of two
     }).splitlines()
     assert lines[2].startswith("| 100 | `a` | `a` 96.80%, `b` 96.50% | 96.50")  # the better test score is not chosen
-    assert lines[2].endswith("| 96.60 | no (-0.10) |")
-    assert lines[3].startswith("| all | `a` | `a` 98.00% |") and lines[3].endswith("| 98.75 | yes |")
+    assert lines[2].endswith("| 96.60 | -0.10 |")  # a difference, not a verdict: the text weighs it
+    assert lines[3].startswith("| all | `a` | `a` 98.00% |") and lines[3].endswith("| 98.75 | +0.15 |")
 
 
 def test_breakdown_table_lists_the_profiled_benches_only():
@@ -284,3 +284,38 @@ def test_plot_history_puts_chosen_keys_on_a_log_axis_and_dashes_the_baseline():
     accuracy, loss = fig.axes[:2]
     assert accuracy.get_yscale() == "linear" and loss.get_yscale() == "log"
     assert [line.get_linestyle() for line in loss.get_lines()] == ["--", "-"]
+
+
+def test_the_final_table_marks_pending_cells_and_counts_seeds():
+    from aae_core.chapters.reproduction import against_quoted, headline_table, seeds_of_cells
+    from aae_core.reproduce import t_interval
+
+    def cell(values):
+        accuracies = dict(zip((100, 101, 102, 103, 104), values))
+        mean = sum(values) / len(values) if values else None
+        std = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else None
+        return {"accuracies": accuracies, "planned": 5, "mean": mean, "std": std, "interval": t_interval(values),
+                "machines": ["cpu: AMD EPYC"] if values else [], "dirty": []}
+
+    cells = {(100, "paper-sgd"): cell([88.0, 89.0]), (100, "sgd-labeled-noise"): cell([]),
+             ("all", "paper-sgd"): cell([98.0, 98.5, 98.2, 98.4, 98.1])}
+    lines = headline_table(cells).splitlines()
+    assert lines[2].startswith("| 100 | `paper-sgd` | 88.50 ± 0.71 (2 of 5) | [82.15, 94.85] | 98.10 | 76.60 |")
+    assert lines[3] == "|  | `sgd-labeled-noise` | pending (0 of 5) | – |  |  |"  # the quoted numbers once per count
+    assert lines[4].startswith("| all | `paper-sgd` | 98.24 ± 0.21 (5 of 5) |") and lines[4].endswith("| 99.15 | 98.66 |")
+    seeds = seeds_of_cells(cells, (100, 101, 102, 103, 104)).splitlines()
+    assert seeds[2] == "| 100 | `paper-sgd` | 88.00 | 89.00 | pending | pending | pending |"
+    assert against_quoted(cells[(100, "paper-sgd")], 98.10, "the paper's Table 2").endswith(
+        "lies below 98.10 (the paper's Table 2)")
+    assert against_quoted(cells[(100, "sgd-labeled-noise")], 98.10, "x").startswith("too few seeds")
+
+
+def test_pairs_from_two_machine_kinds_are_not_compared():
+    from aae_core.chapters.reproduction import presets_by_seed
+
+    rows = {"paper-sgd": {"accuracies": {0: 96.0, 1: 95.0}, "mean": 95.5, "std": 0.71},
+            "recipe": {"accuracies": {0: 96.5, 1: 95.5}, "mean": 96.0, "std": 0.71}}
+    machines = {"paper-sgd": {0: "cpu: AMD EPYC", 1: "cpu: AMD EPYC"},
+                "recipe": {0: "cpu: AMD EPYC", 1: "cpu: Intel(R) Xeon(R) Processor"}}
+    lines = presets_by_seed(rows, machines=machines).splitlines()
+    assert lines[2].endswith("| +0.50 |") and lines[3].endswith("| not comparable (two machine kinds) |")

@@ -1,9 +1,9 @@
 """What only the book's chapters need, by subject; the method itself is the package's top level.
 
     tables.py        markdown tables of presets, epochs and layers, and the formatting all tables share
-    reproduction.py  Table 3 and the preset comparisons, read from run folders (chapter 3, appendix A)
+    reproduction.py  the final table, Table 3 and the preset comparisons, read from run folders (chapter 3, appendix A)
     curves.py        training curves: time to an accuracy, learning-rate drops, drift between runs
-    precision.py     fp32 against bf16, seed by seed (engineering notes)
+    precision.py     fp32 against bf16, seed by seed (appendix B, engineering notes)
     quoted.py        the numbers the book quotes from others, each with its source
     plots.py         the figures: functions that return a matplotlib Figure
     generate.py      digits drawn by the decoder (fixed y, style grids, style transfer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from ..reproduce import interval_verdict, t_interval, within  # noqa: F401 (within: for chapter 5)
+from ..reproduce import t_interval
 from .tables import markdown_table
 
 
@@ -58,7 +58,7 @@ def precision_table(cells: dict, tolerance: float = PRECISION_TOLERANCE, against
     seed's difference is `against` minus fp32 in points of test accuracy; beside their mean, its 95%
     t-interval, and what that interval allows ("the same" only when all of it lies within `tolerance`).
     No wall times: the runs shared the machine."""
-    from .reproduction import interval_words
+    from .reproduction import interval_words, verdict_words
 
     def spread(values, sign=False):
         mean = f"{statistics.fmean(values):{'+' if sign else ''}.2f}"
@@ -71,7 +71,7 @@ def precision_table(cells: dict, tolerance: float = PRECISION_TOLERANCE, against
         interval = difference_interval(seeds, against)
         rows.append([labels, ", ".join(map(str, seeds)), spread(acc["fp32"]), spread(acc[against]),
                      ", ".join(f"{d:+.2f}" for d in diffs), spread(diffs, sign=True),
-                     interval_words(interval, sign=True), interval_verdict(interval, tolerance)])
+                     interval_words(interval, sign=True), verdict_words(interval, tolerance)])
     return markdown_table(["labels", "seeds", "fp32 test accuracy", f"{against} test accuracy",
                            f"{against} − fp32 per seed", "mean difference ± std (points)",
                            "95% interval of the mean difference", f"what it says (margin {tolerance:g})"], rows)

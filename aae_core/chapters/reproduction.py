@@ -6,7 +6,7 @@ import statistics
 from dataclasses import fields
 
 from ..config import N_TRAIN, ModelConfig, TrainConfig, model_config_from_dict
-from ..reproduce import interval_verdict
+from ..reproduce import interval_verdict, machine_kind
 from ..train import steps_per_epoch
 from .tables import duration, markdown_table, mean_std
 
@@ -27,7 +27,7 @@ def step_matching_table(runs: dict) -> str:
 
 
 def settings_changed(config: dict, keep=("labels", "epochs", "seed", "device", "precision")) -> str:
-    """What a run's config.json changes against the defaults (`paper-sgd` as in Table 1), as the
+    """What a run's config.json changes against the defaults (`paper-sgd`, Latała's Table 1), as the
     `train` options that make the change ("--noise-std 0.5 --init-std 0"); a changed setting with no
     option (API only) as name=value. The settings in `keep` are the run's identity, not changes."""
     runs = [(TrainConfig.from_dict(config.get("train", {})), TrainConfig()),
@@ -45,7 +45,12 @@ def settings_changed(config: dict, keep=("labels", "epochs", "seed", "device", "
     changed = [words(f, getattr(stored, f.name)) for stored, default in runs for f in fields(stored)
                if f.name not in keep and getattr(stored, f.name) is not None
                and getattr(stored, f.name) != getattr(default, f.name)]
-    return " ".join(changed) or "none (Table 1 as it is)"
+    return " ".join(changed) or "none (paper-sgd as it is)"
+
+
+def as_code(options: str) -> str:
+    """`train` options as code in a markdown table (else "--" renders as a dash); words stay words."""
+    return options if options.startswith("none") else f"`{options}`"
 
 
 def table3(rows: list[dict], ours: str = "ours, 50 epochs", nn_rows: list[dict] | None = None) -> str:
@@ -85,9 +90,9 @@ def chosen_on_validation(rows_by_preset: dict) -> str:
         preset, row = max(complete.items(), key=lambda item: item[1]["val_mean"])
         body.append([count, f"`{preset}`", ", ".join(f"`{p}` {r['val_mean']:.2f}%" for p, r in complete.items()),
                      mean_std(row["mean"], row["std"], len(row["accuracies"])), f"{paper:.2f}",
-                     "yes" if row["mean"] >= paper else f"no ({row['mean'] - paper:+.2f})"])
+                     f"{row['mean'] - paper:+.2f}"])
     return markdown_table(["labels", "chosen", "mean final validation accuracy of each preset", "test accuracy, ours",
-                           "'paper', 50 epochs†", "ours ≥ that"], body)
+                           "'paper', 50 epochs†", "ours − that"], body)
 
 
 def seeds_table(rows: list[dict]) -> str:
@@ -99,20 +104,46 @@ def seeds_table(rows: list[dict]) -> str:
                                              for seed in seeds)] for row in rows])
 
 
-def presets_by_seed(rows: dict) -> str:
+def presets_by_seed(rows: dict, machines: dict | None = None) -> str:
     """Each seed's test accuracy under each preset ({preset: one reproduce.summarise row of one label
     count}) and the paired difference of the last preset against the first: the same seed draws the
-    same labelled images, initial weights and batches, so the difference is the preset's."""
+    same labelled images, initial weights and batches, so the difference is the preset's, but only on
+    one kind of machine. `machines` {preset: {seed: machine kind}} (run_machines): a pair from two kinds
+    is marked not comparable instead of differenced."""
     names = list(rows)
     seeds = sorted({seed for row in rows.values() for seed in row["accuracies"]})
     body = []
     for seed in seeds:
         accuracies = [rows[name]["accuracies"].get(seed) for name in names]
+        kinds = {(machines or {}).get(name, {}).get(seed) for name in (names[0], names[-1])}
         paired = accuracies[-1] - accuracies[0] if None not in (accuracies[0], accuracies[-1]) else None
         body.append([f"seed {seed}", *(f"{a:.2f}%" if a is not None else "–" for a in accuracies),
-                     f"{paired:+.2f}" if paired is not None else "–"])
+                     "–" if paired is None else "not comparable (two machine kinds)" if len(kinds - {None}) > 1
+                     else f"{paired:+.2f}"])
     body.append(["mean ± std", *(mean_std(row["mean"], row["std"], len(row["accuracies"])) for row in rows.values()), ""])
     return markdown_table(["", *names, f"{names[-1]} − {names[0]}"], body)
+
+
+def run_machines(runs: list) -> dict:
+    """{seed: machine kind} of the finished runs among `runs` (reproduce.plan's PlannedRun)."""
+    from ..runs import RunFolder
+
+    return {run.seed: machine_kind(RunFolder(run.folder).summary().device) for run in runs if run.state == "finished"}
+
+
+def diagnosis_table(runs: dict, baseline: str, quoted: float) -> str:
+    """The diagnosis runs ({name: RunFolder}, finished): what each changes against `paper-sgd` (as `train`
+    options; the epochs show in the steps), its steps and test accuracy, and that accuracy against the run named `baseline` and
+    against a quoted number (Latała's)."""
+    base = runs[baseline].summary().test_accuracy
+    rows = []
+    for name, run in runs.items():
+        summary = run.summary()
+        rows.append([name, as_code(settings_changed(run.config(), keep=("labels", "epochs", "seed", "device", "precision"))),
+                     f"{summary.steps:,}", f"{summary.test_accuracy:.2f}%",
+                     f"{summary.test_accuracy - base:+.2f}", f"{summary.test_accuracy - quoted:+.2f}"])
+    return markdown_table(["run", "changes against paper-sgd", "steps", "test accuracy", f"− {baseline}",
+                           "− Latała's"], rows)
 
 
 def runs_table(runs: dict) -> str:
@@ -122,15 +153,16 @@ def runs_table(runs: dict) -> str:
         cfg, summary = run.train_config(), run.summary()
         rows.append([name, cfg.labels, cfg.preset, cfg.epoch_def, cfg.recon_loss, f"{cfg.prior_std:g}",
                      cfg.label_subset, f"{summary.steps:,}", f"{summary.test_accuracy:.2f}%",
-                     duration(summary.wall_seconds), summary.device])
+                     duration(summary.wall_seconds), summary.device, summary.git_commit[:7] + (
+                         " (dirty)" if summary.git_commit.endswith("+dirty") else "")])
     return markdown_table(["run", "labels", "preset", "epoch", "recon loss", "prior std", "labeled subset", "steps",
-                           "test accuracy", "wall time", "device"], rows)
+                           "test accuracy", "wall time", "device", "commit"], rows)
 
 
 def recipe_table(runs: dict, baselines: dict | None = None) -> str:
-    """Runs of the recipe search beside each other: what each changes against Table 1 and where it
+    """Runs of the recipe search beside each other: what each changes against `paper-sgd` and where it
     got ({name: RunFolder}, finished or diverged; every epoch's validation accuracy is in the curves).
-    `baselines` {seed: RunFolder} adds each run's validation accuracy minus that of the Table 1 run
+    `baselines` {seed: RunFolder} adds each run's validation accuracy minus that of the `paper-sgd` run
     with the same seed and epochs: a paired comparison (same initial weights, labels and batches)."""
     rows = []
     for name, run in runs.items():
@@ -146,13 +178,13 @@ def recipe_table(runs: dict, baselines: dict | None = None) -> str:
             diverged = run.divergence()
             outcome = [cfg.epochs, "–", "–", f"diverged (NaN in epoch {diverged['epoch']}, by step "
                        f"{diverged['step']})", "–", diverged["device"]]
-        rows.append([name, settings_changed(run.config()), cfg.labels, cfg.seed, *outcome])
-    return markdown_table(["run", "changes against Table 1", "labels", "seed", "epochs", "validation",
-                           "validation − Table 1 (same seed)", "test", "wall time", "device"], rows)
+        rows.append([name, as_code(settings_changed(run.config())), cfg.labels, cfg.seed, *outcome])
+    return markdown_table(["run", "changes against paper-sgd", "labels", "seed", "epochs", "validation",
+                           "validation − paper-sgd (same seed)", "test", "wall time", "device"], rows)
 
 
 def recipe_summary(probes: dict, baselines: dict) -> str:
-    """One row per probe over every seed it ran: its validation accuracy minus that of the Table 1 run
+    """One row per probe over every seed it ran: its validation accuracy minus that of the `paper-sgd` run
     with the same seed and epochs (`probes` {name: {seed: RunFolder}}, `baselines` {seed: RunFolder};
     finished runs only). The mean of those paired differences says more than any one seed."""
     rows = []
@@ -165,11 +197,87 @@ def recipe_summary(probes: dict, baselines: dict) -> str:
             values = list(diffs.values())
             rows.append([name, len(diffs), ", ".join(f"{seed}: {d:+.2f}" for seed, d in diffs.items()),
                          f"{statistics.fmean(values):+.2f}", f"{min(values):+.2f}"])
-    return markdown_table(["probe", "seeds", "validation − Table 1, per seed", "mean", "worst seed"], rows)
+    return markdown_table(["probe", "seeds", "validation − paper-sgd, per seed", "mean", "worst seed"], rows)
 
 
 def interval_words(interval: tuple[float, float] | None, sign: bool = False) -> str:
     return "–" if interval is None else f"[{interval[0]:{'+' if sign else ''}.2f}, {interval[1]:{'+' if sign else ''}.2f}]"
+
+
+def verdict_words(interval: tuple[float, float] | None, margin: float | None = None) -> str:
+    """reproduce.interval_verdict in the book's words: where the interval decides nothing, the data cannot tell."""
+    verdict = interval_verdict(interval, margin)
+    return "the data cannot tell" if verdict == "cannot tell" else verdict
+
+
+def cell_words(cell: dict) -> str:
+    """One cell of the final table in words: its mean ± std and how many of its seeds have finished,
+    or that it is pending (no seed finished yet)."""
+    n, planned = len(cell["accuracies"]), cell["planned"]
+    if n == 0:
+        return f"pending (0 of {planned})"
+    spread = f" ± {cell['std']:.2f}" if cell["std"] is not None else ""
+    return f"{cell['mean']:.2f}{spread} ({n} of {planned})"
+
+
+def headline_table(cells: dict) -> str:
+    """The final table as chapter 3 opens with it: per label count our two presets ({(labels, preset):
+    reproduce.protocol_cell}) with their 95% intervals, beside the paper's Table 2 and Latała's own runs
+    (its Table 3, 50 of its epochs), each quoted number with its source in the header."""
+    from .quoted import LATALA, PAPER
+
+    rows, shown = [], set()
+    for (labels, preset), cell in cells.items():
+        first = labels not in shown
+        shown.add(labels)
+        paper, latala = PAPER["AAE"][labels][0], LATALA["ours, 50 epochs"][labels][0]
+        rows.append([labels if first else "", f"`{preset}`", cell_words(cell), interval_words(cell["interval"]),
+                     f"{paper:.2f}" if first else "", f"{latala:.2f}" if first else ""])
+    return markdown_table(["labels", "preset", "ours (seeds done)", "95% interval", "paper's Table 2",
+                           "Latała's Table 3"], rows)
+
+
+def seeds_of_cells(cells: dict, seeds) -> str:
+    """Every seed of the final table: its test accuracy, or 'pending'."""
+    rows = [[labels, f"`{preset}`", *(f"{cell['accuracies'][s]:.2f}" if s in cell["accuracies"] else "pending"
+                                      for s in seeds)]
+            for (labels, preset), cell in cells.items()]
+    return markdown_table(["labels", "preset", *(f"seed {s}" for s in seeds)], rows)
+
+
+def against_quoted(cell: dict, quoted: float, source: str) -> str:
+    """Where a quoted number lies against the 95% interval of our cell's mean."""
+    if cell["interval"] is None:
+        return f"too few seeds for an interval to set beside {quoted:.2f} ({source})"
+    low, high = cell["interval"]
+    where = "lies below" if high < quoted else "lies above" if low > quoted else "contains"
+    return f"the 95% interval {interval_words(cell['interval'])} {where} {quoted:.2f} ({source})"
+
+
+def quoted_table(counts=(100, 1000, "all")) -> str:
+    """The numbers quoted from others (quoted.py) by label count, each row naming its source: the
+    paper's Table 2 (as accuracy), and Latała's Table 3, its own runs and the columns it heads "Paper"."""
+    from .quoted import LATALA, LATALA_TABLE3, PAPER, PAPER_TABLE2
+
+    def value(entry):
+        accuracy, plus_minus = entry
+        return f"{accuracy:.2f}" + (f" ± {plus_minus:.2f}" if plus_minus is not None else "")
+
+    rows = [[f"{PAPER_TABLE2}: {method}", *(value(PAPER[method][n]) for n in counts)] for method in PAPER]
+    words = {"ours, 50 epochs": "its runs, 50 of its epochs", "ours, 500 epochs": "its runs, 500 of its epochs",
+             "'paper', 50 epochs": "headed \"Paper\", 50 epochs (Latała's attribution)",
+             "'paper', 500 epochs": "headed \"Paper\", 500 epochs (Latała's attribution)"}
+    rows += [[f"{LATALA_TABLE3}: {words.get(column, column)}", *(value(LATALA[column][n]) for n in counts)]
+             for column in LATALA]
+    return markdown_table(["source", *(f"{n} labels" for n in counts)], rows)
+
+
+def reimplementations_table() -> str:
+    """Public reimplementations' MNIST accuracies as their authors report them (quoted.py)."""
+    from .quoted import REIMPLEMENTATIONS
+
+    return markdown_table(["reimplementation (source: its README on GitHub)", "labels", "test accuracy, as reported"],
+                          [[r["who"], r["labels"], r["accuracy"]] for r in REIMPLEMENTATIONS])
 
 
 def protocol_table(cells: dict) -> str:
@@ -180,7 +288,8 @@ def protocol_table(cells: dict) -> str:
     rows = []
     for (labels, preset), cell in cells.items():
         n = len(cell["accuracies"])
-        rows.append([labels, f"`{preset}`", f"{n} of {cell['planned']}", mean_std(cell["mean"], cell["std"], n),
+        rows.append([labels, f"`{preset}`", f"{n} of {cell['planned']}",
+                     mean_std(cell["mean"], cell["std"], n) if n else "pending",
                      interval_words(cell["interval"]),
                      ", ".join(f"{a:.2f}" for a in cell["accuracies"].values()) or "–",
                      " / ".join(cell["machines"]) or "–", f"{PAPER['AAE'][labels][0]:.2f}"])
@@ -193,7 +302,7 @@ def protocol_differences_table(differences: dict, margin: float | None = None) -
     what the 95% interval allows: better, worse, the same within `margin`, or that the data cannot tell."""
     rows = [[labels, len(d["seeds"]), ", ".join(f"{x:+.2f}" for x in d["differences"]) or "–",
              f"{d['mean']:+.2f}" if d["mean"] is not None else "–", interval_words(d["interval"], sign=True),
-             interval_verdict(d["interval"], margin)]
+             verdict_words(d["interval"], margin)]
             for labels, d in differences.items()]
     return markdown_table(["labels", "paired seeds", "chosen − paper-sgd per seed", "mean", "95% interval",
                            "what the interval says"], rows)

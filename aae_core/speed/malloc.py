@@ -3,7 +3,7 @@
 Every tensor PyTorch makes on a CPU, and every oneDNN call behind a bf16 matrix product (its
 primitive attributes, copied per call), is an aligned allocation (posix_memalign). glibc serves
 those on a slow path; tcmalloc and jemalloc from a cache. A step makes hundreds of them, so the
-allocator moves the step's time (chapter 5 measures by how much). It is chosen when a process
+allocator moves the step's time (appendix B measures by how much). It is chosen when a process
 starts (`LD_PRELOAD=/path/to/libtcmalloc_minimal.so.4`, as `make bench` does where one is
 installed), so the bench and every stored run record which one they ran with.
 """

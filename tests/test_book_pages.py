@@ -1,0 +1,128 @@
+"""The pages as a reader sees them, in Chromium, offline: how long they are, that nothing is wider
+than its box, that every image says what it shows and every figure has a caption.
+
+Screens are the document's height over 800 at a 1280-pixel-wide window: chapter 3 at most 12, the
+story (the introduction and Part I) at most 55. Needs the HTML of `python tools/build_book.py`
+(`make test` builds it first) and Chromium; skipped without the HTML.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from browser import Visit, serve
+from conftest import ROOT
+
+HTML = ROOT / "_build" / "html"
+SCREEN = (1280, 800)
+PHONE = (390, 800)
+MOST_SCREENS = {"book/03_reproduction.html": 12}
+STORY_SCREENS = 55
+# The pages in the book's present shape (the chapters of other hands join as they take it on, and then
+# every_page() replaces this list): nothing wider than a phone, code within its box, every image with
+# alt text, every figure numbered with a caption.
+RESHAPED = ["book/intro.html", "book/03_reproduction.html", "book/a_reproduction_log.html", "book/protocol.html",
+            "book/b_engineering_notes.html", "book/c_references.html", "book/d_glossary.html"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not (HTML / "index.html").exists():
+        pytest.skip("no book at _build/html: run `python tools/build_book.py` (make test does)")
+    with serve(HTML) as base:
+        yield base
+
+
+def toc() -> dict:
+    return yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+
+def story() -> list[str]:
+    """The introduction and the chapters of Part I."""
+    part = toc()["parts"][0]
+    return [f"{toc()['root']}.html"] + [f"{entry['file']}.html" for entry in part["chapters"]]
+
+
+def every_page() -> list[str]:
+    def files(entries):
+        return [name for entry in entries for name in [entry["file"], *files(entry.get("sections", []))]]
+
+    return [f"{toc()['root']}.html"] + [f"{name}.html" for part in toc()["parts"] for name in files(part["chapters"])]
+
+
+def opened(browser, server, path: str, size=SCREEN):
+    visit = Visit(browser, server)
+    visit.page.set_viewport_size({"width": size[0], "height": size[1]})
+    page = visit.open(path)
+    page.wait_for_timeout(500)  # figures and MathJax settle
+    return visit, page
+
+
+def screens(page) -> float:
+    return page.evaluate("document.documentElement.scrollHeight") / SCREEN[1]
+
+
+def test_chapter_3_and_the_story_fit_their_screens(server, browser):
+    counted = {}
+    for path in story():
+        visit, page = opened(browser, server, path)
+        counted[path] = screens(page)
+        assert visit.problems == [], visit.problems
+        page.close()
+    print("screens per page at 1280x800: " + ", ".join(f"{path} {n:.1f}" for path, n in counted.items()))
+    for path, most in MOST_SCREENS.items():
+        assert counted[path] <= most, f"{path}: {counted[path]:.1f} screens, at most {most}"
+    assert sum(counted.values()) <= STORY_SCREENS, f"the story is {sum(counted.values()):.1f} screens"
+
+
+@pytest.mark.parametrize("path", RESHAPED)
+def test_no_page_scrolls_sideways_on_a_phone(server, browser, path):
+    visit, page = opened(browser, server, path, PHONE)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE[0], f"{path} is {width} px wide at {PHONE[0]} px"
+    # what is wider than the phone scrolls inside its own box: tables, code, display math
+    loose = page.evaluate("""[...document.querySelectorAll('article table, article mjx-container[display=true]')]
+        .filter(e => { let box = e.parentElement;
+                       while (box && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+                       return e.getBoundingClientRect().right > innerWidth + 1 && box === document.body; })
+        .map(e => e.tagName)""")
+    assert loose == [], f"{path}: {loose} wider than the page"
+
+
+@pytest.mark.parametrize("path", RESHAPED)
+def test_no_code_or_output_line_is_wider_than_its_box(server, browser, path):
+    visit, page = opened(browser, server, path)
+    wide = page.evaluate("""[...document.querySelectorAll('article pre')]
+        .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent.split('\\n')[0].slice(0, 60))""")
+    assert wide == [], f"{path}: code wider than its box at 1280 px: {wide}"
+
+
+@pytest.mark.parametrize("path", RESHAPED)
+def test_every_image_says_what_it_shows(server, browser, path):
+    visit, page = opened(browser, server, path)
+    alts = page.evaluate("[...document.querySelectorAll('article img')].map(i => [i.getAttribute('src'), i.alt])")
+    for src, alt in alts:
+        words = (alt or "").strip()
+        assert len(words) >= 20 and not re.search(r"\.(png|svg|jpe?g|gif)\b|/", words), f"{path}: {src} has alt {alt!r}"
+
+
+@pytest.mark.parametrize("path", [p for p in story() if p in RESHAPED])
+def test_every_figure_of_the_story_is_numbered_with_a_caption(server, browser, path):
+    visit, page = opened(browser, server, path)
+    bare = page.evaluate("""[...document.querySelectorAll('article img')]
+        .filter(i => { const f = i.closest('figure');
+                       return !(f && f.querySelector('figcaption .caption-number')
+                                && f.querySelector('figcaption').textContent.trim().length > 40); })
+        .map(i => i.getAttribute('src'))""")
+    assert bare == [], f"{path}: figures without a numbered caption: {bare}"
+
+
+def test_the_references_and_the_glossary_are_linked_from_the_chapters(server, browser):
+    visit, page = opened(browser, server, "book/03_reproduction.html")
+    hrefs = page.evaluate("[...document.querySelectorAll('article a[href]')].map(a => a.getAttribute('href'))")
+    assert any("c_references.html#id" in h or "c_references.html" in h for h in hrefs), "no citation links"
+    assert any("d_glossary.html#term-" in h for h in hrefs), "no glossary links"
+    visit, page = opened(browser, server, "book/c_references.html")
+    assert page.locator("article .citation, article dl.citation, article div.citation").count() >= 2
