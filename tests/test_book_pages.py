@@ -20,11 +20,6 @@ SCREEN = (1280, 800)
 PHONE = (390, 800)
 MOST_SCREENS = {"book/03_reproduction.html": 12}
 STORY_SCREENS = 55
-# The pages in the book's present shape (the chapters of other hands join as they take it on, and then
-# every_page() replaces this list): nothing wider than a phone, code within its box, every image with
-# alt text, every figure numbered with a caption.
-RESHAPED = ["book/intro.html", "book/03_reproduction.html", "book/a_reproduction_log.html", "book/protocol.html",
-            "book/b_engineering_notes.html", "book/c_references.html", "book/d_glossary.html"]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +72,7 @@ def test_chapter_3_and_the_story_fit_their_screens(server, browser):
     assert sum(counted.values()) <= STORY_SCREENS, f"the story is {sum(counted.values()):.1f} screens"
 
 
-@pytest.mark.parametrize("path", RESHAPED)
+@pytest.mark.parametrize("path", every_page())
 def test_no_page_scrolls_sideways_on_a_phone(server, browser, path):
     visit, page = opened(browser, server, path, PHONE)
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -91,7 +86,7 @@ def test_no_page_scrolls_sideways_on_a_phone(server, browser, path):
     assert loose == [], f"{path}: {loose} wider than the page"
 
 
-@pytest.mark.parametrize("path", RESHAPED)
+@pytest.mark.parametrize("path", every_page())
 def test_no_code_or_output_line_is_wider_than_its_box(server, browser, path):
     visit, page = opened(browser, server, path)
     wide = page.evaluate("""[...document.querySelectorAll('article pre')]
@@ -99,7 +94,7 @@ def test_no_code_or_output_line_is_wider_than_its_box(server, browser, path):
     assert wide == [], f"{path}: code wider than its box at 1280 px: {wide}"
 
 
-@pytest.mark.parametrize("path", RESHAPED)
+@pytest.mark.parametrize("path", every_page())
 def test_every_image_says_what_it_shows(server, browser, path):
     visit, page = opened(browser, server, path)
     alts = page.evaluate("[...document.querySelectorAll('article img')].map(i => [i.getAttribute('src'), i.alt])")
@@ -108,7 +103,7 @@ def test_every_image_says_what_it_shows(server, browser, path):
         assert len(words) >= 20 and not re.search(r"\.(png|svg|jpe?g|gif)\b|/", words), f"{path}: {src} has alt {alt!r}"
 
 
-@pytest.mark.parametrize("path", [p for p in story() if p in RESHAPED])
+@pytest.mark.parametrize("path", story())
 def test_every_figure_of_the_story_is_numbered_with_a_caption(server, browser, path):
     visit, page = opened(browser, server, path)
     bare = page.evaluate("""[...document.querySelectorAll('article img')]
@@ -126,3 +121,37 @@ def test_the_references_and_the_glossary_are_linked_from_the_chapters(server, br
     assert any("d_glossary.html#term-" in h for h in hrefs), "no glossary links"
     visit, page = opened(browser, server, "book/c_references.html")
     assert page.locator("article .citation, article dl.citation, article div.citation").count() >= 2
+
+
+# Dark mode: figures (opaque white) and the explorer's digit buttons against the dark page, as contrast ratios.
+CONTRAST = """(() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const lum = c => { const l = c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+                     return 0.2126 * l[0] + 0.7152 * l[1] + 0.0722 * l[2]; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const opaque = el => { for (; el; el = el.parentElement) { const c = getComputedStyle(el).backgroundColor;
+                         if (!/rgba\\(.*,\\s*0\\)|transparent/.test(c)) return rgb(c); } return [255, 255, 255]; };
+  const page = opaque(document.querySelector('article'));
+  const figures = [...document.querySelectorAll('article .cell_output img')].map(img => {
+    const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+    const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+    const [r, gr, b, a] = g.getImageData(1, 1, 1, 1).data;
+    return {what: img.alt, ratio: a < 255 ? 1 : ratio([r, gr, b], page)};
+  });
+  const buttons = [...document.querySelectorAll('.aae-explorer .aae-digits button')].map(btn => ({
+    what: 'digit button ' + btn.textContent,
+    ratio: Math.min(ratio(rgb(getComputedStyle(btn).color), opaque(btn)), 
+                    Math.max(ratio(opaque(btn), page), ratio(rgb(getComputedStyle(btn).borderTopColor), page)))}));
+  return {figures, buttons};
+})()"""
+
+
+@pytest.mark.parametrize("path", story())
+def test_dark_mode_figures_and_digit_buttons_stand_out(server, browser, path):
+    visit, tab = opened(browser, server, path)
+    tab.evaluate("document.documentElement.dataset.theme = 'dark'; document.documentElement.dataset.mode = 'dark'")
+    tab.wait_for_timeout(300)
+    found = tab.evaluate(CONTRAST)
+    faint = [item for item in found["figures"] + found["buttons"] if item["ratio"] < 3]
+    assert faint == [], f"{path}: contrast under 3 against the dark page: {faint}"
+    tab.close()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from aae_core.chapters import plots
+from aae_core.chapters import demo, plots
 
 HISTORY = [{"epoch": e, "steps": 500, "val_accuracy": 90 + e, "loss_recon": 30 - e, "loss_class": 1 / e,
             "loss_gen_y": 0.7, "loss_disc_y": 1.3} for e in range(1, 6)]
@@ -13,14 +13,14 @@ IMAGES = torch.rand(80, 784)
 
 def figures():
     codes = (torch.randn(200, 2), torch.randint(0, 10, (200,)))
-    yield "codes", plots.plot_codes_2d({"a": codes, "b": codes, "prior": (torch.randn(200, 2), None)}, same_axes=True)
+    yield "codes", demo.plot_codes({"a": codes, "b": codes, "c": codes}, torch.randn(200, 2), "codes")
+    yield "decoded prior", demo.plot_decoded_prior({"a": IMAGES[:10], "b": IMAGES[10:20]}, 1, "decoded")
     yield "history", plots.plot_history({f"run {k}": HISTORY for k in range(12)},
                                         ["val_accuracy", "loss_recon", "loss_class"])
     yield "grid", plots.image_grid(IMAGES, n_cols=10, row_labels=[f"component {k}" for k in range(8)])
     yield "grids", plots.image_grids({"SGD": IMAGES[:50], "AdamW": IMAGES[:50]}, n_cols=10)
     yield "confusion", plots.plot_confusion(np.random.randint(0, 50, (10, 10)))
     yield "priors", plots.plot_priors(torch.eye(10)[torch.randint(0, 10, (100,))], torch.randn(100, 5))
-    yield "agreement", plots.plot_agreement({"SGD": list(range(90, 100)), "AdamW": list(range(80, 90))})
 
 
 @pytest.mark.parametrize("name,fig", list(figures()), ids=lambda v: v if isinstance(v, str) else "")

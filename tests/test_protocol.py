@@ -15,7 +15,7 @@ from test_cli import assert_one_line_error, cli
 
 def test_the_papers_table_2_is_quoted_as_the_papers_and_the_epoch_columns_as_latalas():
     assert quoted.PAPER["AAE"] == {100: (98.10, 0.10), 1000: (98.40, 0.08), "all": (99.15, 0.02)}
-    for column in ("paper_50", "paper_500", "seed_50", "seed_500"):
+    for column in ("paper_50", "paper_500", "latala_50", "latala_500"):
         assert quoted.COLUMN_SOURCE[column] == quoted.LATALA_TABLE3
     for column in ("paper_best", "nn", "vat"):
         assert quoted.COLUMN_SOURCE[column] == quoted.PAPER_TABLE2

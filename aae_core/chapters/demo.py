@@ -463,7 +463,7 @@ def plot_codes(panels: dict[str, tuple], prior: torch.Tensor, title: str) -> Fig
     beyond the window are drawn on its edge, and the panel's title says how many there are."""
     n = len(panels) + 1
     rows = (n + 1) // 2
-    fig = Figure(figsize=(WIDTH, 3.4 * rows + 0.5), layout="constrained")
+    fig = Figure(figsize=(6.2, 3.0 * rows + 0.5), layout="constrained")
     axes = fig.subplots(rows, 2, squeeze=False).ravel()
     prior = prior.numpy()
     for ax, (name, (codes, digits)) in zip(axes, [*panels.items(), ("samples of the prior", (None, None))]):
@@ -489,7 +489,7 @@ def plot_codes(panels: dict[str, tuple], prior: torch.Tensor, title: str) -> Fig
 @book_style
 def plot_reconstruction(histories: dict[str, list[dict]], title: str) -> Figure:
     """The reconstruction loss per epoch, one line per model (COLORS)."""
-    fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 2.8), layout="constrained")
     ax = fig.subplots()
     for kind, history in histories.items():
         ax.plot([r["epoch"] for r in history], [r["loss_recon"] for r in history], color=COLORS[kind],

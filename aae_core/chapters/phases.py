@@ -99,7 +99,7 @@ def plot_phase_moves(changes: dict, title: str = "How far each phase of one step
     parts = list(next(iter(changes.values())))
     values = np.array([[changes[p][part] for part in parts] for p in phases])
     width = 0.8 / len(phases)
-    fig = Figure(figsize=(6.8, 4.0), layout="constrained", facecolor="white")  # opaque in dark mode
+    fig = Figure(figsize=(6.8, 3.3), layout="constrained", facecolor="white")  # opaque in dark mode
     ax = fig.subplots()
     positive = values[values > 0]
     floor = 10 ** np.floor(np.log10(positive.min())) / 10 if positive.size else 1e-8

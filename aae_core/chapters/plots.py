@@ -75,26 +75,6 @@ def _as_numpy(x) -> np.ndarray:
     return x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
 
 
-@book_style
-def plot_codes_2d(panels: dict, title: str = "2-D codes of validation digits", same_axes: bool = False) -> Figure:
-    """Scatter plots of 2-D codes, one panel per entry {panel title: (codes (N, 2), digits (N,) or None)},
-    two to a row; `same_axes` gives every panel the same limits, so the clouds compare by position."""
-    fig, axes = panel_grid(len(panels), 3.2, sharex=same_axes, sharey=same_axes)
-    points = None
-    for ax, (name, (codes, digits)) in zip(axes, panels.items()):
-        codes = _as_numpy(codes)
-        if digits is None:  # e.g. samples of the prior: no digit to colour by
-            ax.scatter(codes[:, 0], codes[:, 1], s=3, alpha=0.5, color="0.4")
-        else:
-            points = ax.scatter(codes[:, 0], codes[:, 1], c=_as_numpy(digits), cmap=DIGIT_COLORS, vmin=-0.5,
-                                vmax=9.5, s=3, alpha=0.7)
-        ax.set(title=name, xlabel="code dimension 1", ylabel="code dimension 2", aspect="equal")
-    if points is not None:
-        fig.colorbar(points, ax=axes.tolist(), ticks=range(10), label="digit")
-    fig.suptitle(title)
-    return fig
-
-
 def _draw_images(axes: np.ndarray, images, row_labels: list[str] | None, col_labels: list[str] | None) -> None:
     """Images (N, 784) into a 2-D array of axes, row by row, without ticks; labels on the edges."""
     images = _as_numpy(images).reshape(-1, 28, 28)
@@ -206,7 +186,7 @@ def plot_confusion(matrix, title: str = "Confusion matrix on the test set") -> F
 def plot_priors(y_samples, z_samples, title: str = "Samples of the two priors") -> Figure:
     """Left: how often each category of y's one-hot prior is drawn. Right: two dimensions of z's prior."""
     y, z = _as_numpy(y_samples), _as_numpy(z_samples)
-    fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
+    fig = Figure(figsize=(WIDTH, 2.9), layout="constrained")
     left, right = fig.subplots(1, 2)
     left.bar(range(y.shape[1]), y.sum(axis=0), color="tab:blue")
     left.set(title=f"categorical prior on y\n({len(y)} one-hot samples)", xlabel="category", ylabel="samples",
@@ -215,24 +195,6 @@ def plot_priors(y_samples, z_samples, title: str = "Samples of the two priors") 
     right.set(title=f"Gaussian prior on z\n(dimensions 1 and 2 of {z.shape[1]})", xlabel="z1", ylabel="z2",
               aspect="equal")
     fig.suptitle(title)
-    return fig
-
-
-@book_style
-def plot_phase_changes(changes: dict, title: str = "What each phase moves") -> Figure:
-    """Relative weight change per network (columns) after each phase (rows): {phase: {network: value}}."""
-    phases = list(changes)
-    networks = list(next(iter(changes.values())))
-    values = np.array([[changes[p][n] for n in networks] for p in phases])
-    fig = Figure(figsize=(1.6 * len(networks) + 2.5, 0.7 * len(phases) + 1.5), layout="constrained")
-    ax = fig.subplots()
-    image = ax.imshow(values, cmap="Blues")
-    ax.set(xticks=range(len(networks)), xticklabels=networks, yticks=range(len(phases)), yticklabels=phases,
-           title=title, xlabel="network", ylabel="phase")
-    for (i, j), v in np.ndenumerate(values):
-        ax.text(j, i, f"{v:.1e}" if v else "0", ha="center", va="center",
-                color="white" if v > values.max() / 2 else "black", fontsize=9)
-    fig.colorbar(image, ax=ax, label="relative change of weights")
     return fig
 
 
@@ -250,21 +212,6 @@ def image_grids(panels: dict, n_cols: int, title: str = "", row_labels: list[str
         sub.suptitle(name)
     if title:
         fig.suptitle(title)
-    return fig
-
-
-@book_style
-def plot_agreement(per_digit: dict, title: str = "Generated digits read back by the independent CNN") -> Figure:
-    """Grouped bars: for each digit, the percentage of samples the judge reads as that digit, per model."""
-    fig = Figure(figsize=(WIDTH, 3.4), layout="constrained")
-    ax = fig.subplots()
-    width = 0.8 / len(per_digit)
-    for k, (name, values) in enumerate(per_digit.items()):
-        ax.bar(np.arange(len(values)) + (k - (len(per_digit) - 1) / 2) * width, values, width, label=name)
-    ax.set(xticks=range(10), xlabel="digit y given to the decoder", ylabel="read as that digit (%)", ylim=(0, 122),
-           yticks=range(0, 101, 20), title=title)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="upper center", ncols=len(per_digit), frameon=False)
     return fig
 
 

@@ -118,7 +118,7 @@ def plot_style_projection(panels: dict, axis_labels: tuple[str, str],
     overlapping digits stay readable; marks (codes the text discusses) are labelled stars."""
     n_cols = min(2, len(panels))
     n_rows = int(np.ceil(len(panels) / n_cols))
-    fig = Figure(figsize=(3.4 * n_cols + 0.2, 3.6 * n_rows + 0.4), layout="constrained",
+    fig = Figure(figsize=(3.4 * n_cols + 0.2, 3.1 * n_rows + 0.4), layout="constrained",
                  facecolor="white")  # at most 7 inches: read at the page's width; opaque in dark mode
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
     cmap = colormaps["tab10"]

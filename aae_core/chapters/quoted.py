@@ -45,10 +45,10 @@ SOURCES = {"paper": PAPER_TABLE2, "latala": LATALA_TABLE3}
 TABLE3 = {
     labels: {"paper_best": PAPER["AAE"][labels][0], "nn": PAPER["NN baseline"][labels][0],
              "vat": PAPER["VAT"][labels][0], "paper_50": LATALA["'paper', 50 epochs"][labels][0],
-             "paper_500": LATALA["'paper', 500 epochs"][labels][0], "seed_50": LATALA["ours, 50 epochs"][labels][0],
-             "seed_500": LATALA["ours, 500 epochs"][labels][0]}
+             "paper_500": LATALA["'paper', 500 epochs"][labels][0], "latala_50": LATALA["ours, 50 epochs"][labels][0],
+             "latala_500": LATALA["ours, 500 epochs"][labels][0]}
     for labels in (100, 1000, "all")
 }
 COLUMN_SOURCE = {"paper_best": PAPER_TABLE2, "nn": PAPER_TABLE2, "vat": PAPER_TABLE2, "paper_50": LATALA_TABLE3,
-                 "paper_500": LATALA_TABLE3, "seed_50": LATALA_TABLE3, "seed_500": LATALA_TABLE3}
-SEED_STD = {labels: {"seed_50": LATALA["ours, 50 epochs"][labels][1]} for labels in (100, 1000, "all")}
+                 "paper_500": LATALA_TABLE3, "latala_50": LATALA_TABLE3, "latala_500": LATALA_TABLE3}
+LATALA_STD = {labels: {"latala_50": LATALA["ours, 50 epochs"][labels][1]} for labels in (100, 1000, "all")}

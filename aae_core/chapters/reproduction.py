@@ -66,7 +66,7 @@ def table3(rows: list[dict], ours: str = "ours, 50 epochs", nn_rows: list[dict] 
         ours_nn = [mean_std(nn[row["labels"]]["mean"], nn[row["labels"]]["std"], len(nn[row["labels"]]["accuracies"]))
                    if row["labels"] in nn else "–"] if nn_rows is not None else []
         body.append([row["labels"], mean_std(row["mean"], row["std"], len(row["accuracies"])), *ours_nn,
-                     *(f"{quoted[k]:.2f}" if k in quoted else "–" for k in ("paper_best", "paper_50", "seed_50", "nn", "vat"))])
+                     *(f"{quoted[k]:.2f}" if k in quoted else "–" for k in ("paper_best", "paper_50", "latala_50", "nn", "vat"))])
     header = ["labels", ours] + (["NN baseline, ours"] if nn_rows is not None else [])
     return markdown_table(header + ["paper, Table 2*", "'paper', 50 epochs†", "Latała, 50 epochs†", "NN*", "VAT*"], body)
 
