@@ -30,6 +30,11 @@ class PlannedRun:
     model_cfg: ModelConfig
 
     @property
+    def name(self) -> str:
+        """'paper-sgd labels 100 seed 3': what the progress lines and the log's file name call the run."""
+        return f"{self.train_cfg.preset} labels {self.labels} seed {self.seed}"
+
+    @property
     def state(self) -> str:
         """'finished', 'unfinished' (resumable), 'missing', or 'other': the folder holds a run of other
         settings, which is never counted as this one."""
@@ -86,16 +91,16 @@ def run_all(runs: list[PlannedRun], jobs: int, log_dir: Path, report=print) -> l
         proc.wait()
         log.close()
         if proc.returncode == 0:
-            report(f"finished labels {run.labels} seed {run.seed}: test {RunFolder(run.folder).summary().test_accuracy:.2f}%")
+            report(f"finished {run.name}: test {RunFolder(run.folder).summary().test_accuracy:.2f}%")
         else:
-            report(f"failed labels {run.labels} seed {run.seed} (exit {proc.returncode}); see {log.name}")
+            report(f"failed {run.name} (exit {proc.returncode}); see {log.name}")
             failed.append(run)
 
     for run in todo:
         if len(active) >= jobs:
             wait_for_one()
-        log = open(log_dir / f"labels-{run.labels}-seed-{run.seed}.log", "a")
-        report(f"{'resuming' if run.state == 'unfinished' else 'starting'} labels {run.labels} seed {run.seed}: "
+        log = open(log_dir / f"{run.name.replace(' ', '-')}.log", "a")  # one log per run: presets share seeds
+        report(f"{'resuming' if run.state == 'unfinished' else 'starting'} {run.name}: "
                f"{run.command()}")
         active.append((run, subprocess.Popen([sys.executable, "-m", "aae_core", *run.argv], stdout=log,
                                              stderr=subprocess.STDOUT, env=env), log))
