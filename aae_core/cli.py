@@ -140,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--breakdown", action="store_true",
                        help="also profile the step and sum its time by kind of operator (CPU)")
     bench.add_argument("--runs", type=int, default=None, metavar="R",
-                       help="time R runs stacked in one process against the same R runs one after another")
+                       help="time R runs stacked in one process against the same R runs one after another "
+                            "and (on a CPU) against separate runs side by side, one thread each")
     bench.add_argument("--json", action="store_true", help="print one JSON line")
     bench.add_argument("--out", type=path_arg, help="also keep the JSON in this file (results/bench/...)")
     bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")

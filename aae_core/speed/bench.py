@@ -354,9 +354,38 @@ def format_bench(r: dict) -> str:
     return "\n".join(lines)
 
 
+def single_run_rate(batch_size: int, steps: int, warmup: int, threads: int, start=None) -> float:
+    """Steps per second of one run on random data with `threads` threads; the timing starts once every
+    process of a side-by-side measurement is warm (`start`, a barrier), so that they run together."""
+    torch.set_num_threads(threads)
+    model_cfg = ModelConfig()
+    cfg = TrainConfig(labels=batch_size, batch_size=batch_size, seed=0, device="cpu")
+    data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device="cpu")
+    torch.manual_seed(cfg.seed)
+    trainer = Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=torch.device("cpu"), progress=False)
+    for _ in range(warmup):
+        trainer.train_step()
+    if start is not None:
+        start.wait()
+    return 1.0 / time_per_call(trainer.train_step, torch.device("cpu"), steps, warmup=0)
+
+
+def side_by_side_rate(processes: int, batch_size: int, steps: int, warmup: int) -> float:
+    """Runs x steps per second of `processes` separate runs at once, one thread each: a CPU's other
+    way of running many runs, one per core."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(processes) as pool:
+        start = manager.Barrier(processes)
+        rates = pool.starmap(single_run_rate, [(batch_size, steps, warmup, 1, start)] * processes)
+    return sum(rates)
+
+
 def run_stacked_bench(device: torch.device, runs: int, batch_size: int = 100, steps: int = 20, warmup: int = 3) -> dict:
     """R runs stacked (speed/stacked.py) against the same R runs stepped one after another with the
-    trainer's own step, in the same process, turn by turn: runs x steps per second of each, and the ratio."""
+    trainer's own step, in the same process, turn by turn; on a CPU also against separate runs side by
+    side, one per core with one thread each. Runs x steps per second of each, and the ratios."""
     from .stacked import StackedRun, StackedTrainer
 
     start = time.perf_counter()
@@ -372,18 +401,30 @@ def run_stacked_bench(device: torch.device, runs: int, batch_size: int = 100, st
     timings = time_alternating({"stacked": stacked.step, "single": lambda: [t.train_step() for t in singles]},
                                device, steps, warmup)
     stacked_rate, single_rate = runs / timings["stacked"][0], runs / timings["single"][0]
+    result = {"runs": runs, "batch_size": batch_size, "steps_timed": steps,
+              "stacked_run_steps_per_s": stacked_rate, "single_run_steps_per_s": single_rate,
+              "stacked_over_single": stacked_rate / single_rate, "stacked_ms_per_step": 1e3 * timings["stacked"][0],
+              "single_ms_per_run_step": 1e3 * timings["single"][0] / runs,
+              "single": "one run after another, each with the trainer's own step and every thread"}
+    processes = min(runs, torch.get_num_threads())
+    if device.type == "cpu" and processes > 1:
+        rate = side_by_side_rate(processes, batch_size, steps, warmup)
+        result.update({"side_by_side_processes": processes, "side_by_side_run_steps_per_s": rate,
+                       "stacked_over_best_single": stacked_rate / max(single_rate, rate),
+                       "best_single": "side by side" if rate > single_rate else "one at a time"})
     stored = provenance(device, time.perf_counter() - start)
-    return {"runs": runs, "batch_size": batch_size, "steps_timed": steps,
-            "stacked_run_steps_per_s": stacked_rate, "single_run_steps_per_s": single_rate,
-            "stacked_over_single": stacked_rate / single_rate, "stacked_ms_per_step": 1e3 * timings["stacked"][0],
-            "single_ms_per_run_step": 1e3 * timings["single"][0] / runs, "single": "one run after another, "
-            "each with the trainer's own step and every thread", **stored, "device": str(device),
-            "device_name": stored["device"]}
+    return {**result, **stored, "device": str(device), "device_name": stored["device"]}
 
 
 def format_stacked_bench(r: dict) -> str:
-    return "\n".join([
+    lines = [
         f"device {r['device_name']}, {r['runs']} runs, batch {r['batch_size']}, {r['steps_timed']} steps timed",
         f"  stacked          {r['stacked_run_steps_per_s']:8.1f} run-steps/s   ({r['stacked_ms_per_step']:.1f} ms per stacked step)",
-        f"  one at a time    {r['single_run_steps_per_s']:8.1f} run-steps/s   ({r['single_ms_per_run_step']:.1f} ms per run's step)",
-        f"  stacked / single {r['stacked_over_single']:8.2f}x"])
+        f"  one at a time    {r['single_run_steps_per_s']:8.1f} run-steps/s   ({r['single_ms_per_run_step']:.1f} ms per run's step)"]
+    if "side_by_side_run_steps_per_s" in r:
+        lines.append(f"  side by side     {r['side_by_side_run_steps_per_s']:8.1f} run-steps/s   "
+                     f"({r['side_by_side_processes']} processes, one thread each)")
+    lines.append(f"  stacked / one at a time {r['stacked_over_single']:5.2f}x")
+    if "stacked_over_best_single" in r:
+        lines.append(f"  stacked / best single   {r['stacked_over_best_single']:5.2f}x   (best: {r['best_single']})")
+    return "\n".join(lines)
