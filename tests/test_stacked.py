@@ -109,3 +109,19 @@ def test_reproduce_stacks_runs_and_bad_counts_are_one_line(tmp_path):
         assert summary.stacked_with == [str(out / f"labels-{other}" / "seed-0")]
     assert_one_line_error(cli("reproduce", "--stack", "0", "--out", tmp_path / "x"), "--stack")
     assert_one_line_error(cli("bench", "--runs", "0"), "--runs")
+
+
+def test_bench_runs_sets_a_stack_beside_one_at_a_time_side_by_side_and_its_ceiling():
+    """The stacked bench on a CPU reports every way of running the runs, and its ratio to the best
+    single way is that arithmetic (the numbers themselves are the machine's)."""
+    import json
+
+    done = cli("bench", "--runs", "2", "--steps", "2", "--device", "cpu", "--json", check=True)
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    assert r["runs"] == 2 and r["side_by_side_processes"] == min(2, torch.get_num_threads())
+    rates = [r[k] for k in ("stacked_run_steps_per_s", "single_run_steps_per_s", "side_by_side_run_steps_per_s",
+                            "products_only_run_steps_per_s")]
+    assert all(rate > 0 for rate in rates)
+    best = max(r["single_run_steps_per_s"], r["side_by_side_run_steps_per_s"])
+    assert r["stacked_over_best_single"] == pytest.approx(r["stacked_run_steps_per_s"] / best)
+    assert r["best_single"] == ("side by side" if best == r["side_by_side_run_steps_per_s"] else "one at a time")

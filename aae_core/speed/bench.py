@@ -406,11 +406,13 @@ def run_stacked_bench(device: torch.device, runs: int, batch_size: int = 100, st
               "stacked_over_single": stacked_rate / single_rate, "stacked_ms_per_step": 1e3 * timings["stacked"][0],
               "single_ms_per_run_step": 1e3 * timings["single"][0] / runs,
               "single": "one run after another, each with the trainer's own step and every thread"}
-    processes = min(runs, torch.get_num_threads())
-    if device.type == "cpu" and processes > 1:
+    if device.type == "cpu":
+        # a stack makes the same products as its runs: their time alone is its ceiling
+        products = time_gemms(step_gemms(model_cfg, batch_size, batch_size), device, torch.float32, repeats=3)
+        processes = min(runs, torch.get_num_threads())
         rate = side_by_side_rate(processes, batch_size, steps, warmup)
-        result.update({"side_by_side_processes": processes, "side_by_side_run_steps_per_s": rate,
-                       "stacked_over_best_single": stacked_rate / max(single_rate, rate),
+        result.update({"products_only_run_steps_per_s": 1.0 / products, "side_by_side_processes": processes,
+                       "side_by_side_run_steps_per_s": rate, "stacked_over_best_single": stacked_rate / max(single_rate, rate),
                        "best_single": "side by side" if rate > single_rate else "one at a time"})
     stored = provenance(device, time.perf_counter() - start)
     return {**result, **stored, "device": str(device), "device_name": stored["device"]}
@@ -421,6 +423,9 @@ def format_stacked_bench(r: dict) -> str:
         f"device {r['device_name']}, {r['runs']} runs, batch {r['batch_size']}, {r['steps_timed']} steps timed",
         f"  stacked          {r['stacked_run_steps_per_s']:8.1f} run-steps/s   ({r['stacked_ms_per_step']:.1f} ms per stacked step)",
         f"  one at a time    {r['single_run_steps_per_s']:8.1f} run-steps/s   ({r['single_ms_per_run_step']:.1f} ms per run's step)"]
+    if "products_only_run_steps_per_s" in r:
+        lines.append(f"  products alone   {r['products_only_run_steps_per_s']:8.1f} run-steps/s   "
+                     "(a step's matrix products and nothing else: the most a stack can reach)")
     if "side_by_side_run_steps_per_s" in r:
         lines.append(f"  side by side     {r['side_by_side_run_steps_per_s']:8.1f} run-steps/s   "
                      f"({r['side_by_side_processes']} processes, one thread each)")
