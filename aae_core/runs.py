@@ -355,15 +355,7 @@ class RunFolder:
     def history(self) -> list[dict]:
         if not self.history_path.exists():
             return []
-        try:
-            lines = self.history_path.read_text().splitlines()
-        except (OSError, ValueError) as err:
-            raise AAEError(f"cannot read {self.history_path}: {err}") from None
-        records = [json_object(line) for line in lines if line.strip()]
-        if None in records:
-            raise AAEError(f"{self.history_path}: line {records.index(None) + 1} is not a JSON object; the run's "
-                           "checkpoint.pt holds its history (--resume rewrites the file)")
-        return records
+        return read_history(self.history_path, "the run's checkpoint.pt holds its history (--resume rewrites the file)")
 
     def settings_changes(self, train_cfg: TrainConfig, model_cfg: ModelConfig | None = None) -> str:
         """The defining settings that differ from the stored ones ('' when none); model_cfg None: the stored one."""
@@ -564,6 +556,19 @@ def json_object(line: str) -> dict | None:
     except ValueError:
         return None
     return record if isinstance(record, dict) else None
+
+
+def read_history(path: Path, remedy: str = "") -> list[dict]:
+    """The epoch records of a history.jsonl, one JSON object a line; a bad line is one error naming it
+    (and `remedy`, what mends it), not a record silently dropped."""
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, ValueError) as err:
+        raise AAEError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
+    records = [json_object(line) for line in lines if line.strip()]
+    if None in records:
+        raise AAEError(f"{path}: line {records.index(None) + 1} is not a JSON object" + (f"; {remedy}" if remedy else ""))
+    return records
 
 
 def save_model(model: SemiSupervisedAAE, path: Path) -> None:

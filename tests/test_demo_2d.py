@@ -166,6 +166,12 @@ def test_missing_runs_are_named():
         demo.load_demo(ROOT / "no-such-folder")
 
 
+def test_a_damaged_history_is_named_not_read_in_part(tmp_path):
+    (tmp_path / "history.jsonl").write_text('{"epoch": 1}\nnot json\n{"epoch": 3}\n')
+    with pytest.raises(AAEError, match="line 2 is not a JSON object"):
+        DemoRun(tmp_path).history()
+
+
 # ----------------------------------------------------------------------------- the shipped runs
 def test_the_shipped_runs_match_the_prior_and_come_from_clean_code():
     runs = demo.load_demo(SHIPPED)

@@ -263,13 +263,9 @@ class DemoRun:
         return read_json_object(self.path / "summary.json", "a demo run's summary.json")
 
     def history(self) -> list[dict]:
-        from ..runs import json_object
+        from ..runs import read_history
 
-        try:
-            lines = (self.path / "history.jsonl").read_text().splitlines()
-        except OSError as err:
-            raise AAEError(f"cannot read {self.path / 'history.jsonl'}: {err.strerror}") from None
-        return [record for record in map(json_object, lines) if record is not None]
+        return read_history(self.path / "history.jsonl")
 
     def settings(self) -> DemoSettings:
         demo = self.config().get("demo", {})
