@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install chromium malloc book test unit fuzz bench bench-repeats clean
+.PHONY: install chromium malloc book test unit fuzz bench bench-stacked bench-repeats clean
 
 install: $(STAMP)
 
@@ -59,6 +59,13 @@ bench: install
 	  done; \
 	done
 	$(BENCH) --precision bf16 --bf16-weights autocast --out $(BENCH_DIR)/$(DEVICE)-bf16-autocast-batch100.json
+
+# R runs stacked in one process against the same runs one at a time and (CPU) side by side, for R = 1, 3, 9
+# (appendix B); replaces results/bench-stacked/$(DEVICE)-runs-R.json.
+bench-stacked: install
+	for r in 1 3 9; do \
+	  $(BENCH_PLAIN) --runs $$r --out results/bench-stacked/$(DEVICE)-runs-$$r.json || exit 1; \
+	done
 
 # The batch-100 bench again and again, fp32 and bf16 in turn, each with the default malloc and with
 # MALLOC_LIB (where there is one), each run a fresh process: how far one run's number moves on this machine,
