@@ -34,6 +34,9 @@ from ..train import (CHECK_EVERY, NonFiniteLossError, build_optimizers, frozen, 
                      steps_per_epoch, with_noise)
 
 
+VECTOR_BYTES = 64  # the widest vector a CPU kernel loads (AVX-512)
+
+
 def products(a: torch.Tensor, b: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """a (R, n, k) times b (R, k, m), plus bias (R, m) if given. On a GPU one batched kernel for all R;
     on a CPU the R products one by one with the kernel a single run uses: about a quarter faster there
@@ -201,8 +204,11 @@ class StackedTrainer:
                     self.buffers[phase][i] = torch.empty_like(p)
                 buf = self.buffers[phase][i]
                 rates = list(zip(self.lr[phase], self.momentum[phase]))
-                # the update is elementwise: runs with one rate and momentum are updated in one call
-                slices = [(p, p.grad, buf, *rates[0])] if len(set(rates)) == 1 else \
+                # The update is elementwise, so runs with one rate and momentum are updated in one call,
+                # unless a run's slice would not start on a vector boundary (a head's 10 biases): the
+                # kernel's scalar tail rounds differently from its vector body.
+                together = len(set(rates)) == 1 and (p[0].numel() * p.element_size()) % VECTOR_BYTES == 0
+                slices = [(p, p.grad, buf, *rates[0])] if together else \
                     [(p[r], p.grad[r], buf[r], lr, momentum) for r, (lr, momentum) in enumerate(rates)]
                 for weight, grad, momentum_buffer, lr, momentum in slices:
                     torch._fused_sgd_([weight], [grad], [momentum_buffer], weight_decay=0.0, momentum=momentum,
