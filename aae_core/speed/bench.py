@@ -428,7 +428,7 @@ def format_stacked_bench(r: dict) -> str:
                      "(a step's matrix products and nothing else: the most a stack can reach)")
     if "side_by_side_run_steps_per_s" in r:
         lines.append(f"  side by side     {r['side_by_side_run_steps_per_s']:8.1f} run-steps/s   "
-                     f"({r['side_by_side_processes']} processes, one thread each)")
+                     f"({r['side_by_side_processes']} {'process' if r['side_by_side_processes'] == 1 else 'processes'}, one thread each)")
     lines.append(f"  stacked / one at a time {r['stacked_over_single']:5.2f}x")
     if "stacked_over_best_single" in r:
         lines.append(f"  stacked / best single   {r['stacked_over_best_single']:5.2f}x   (best: {r['best_single']})")
