@@ -306,7 +306,9 @@ def test_the_final_table_marks_pending_cells_and_counts_seeds():
     seeds = seeds_of_cells(cells, (100, 101, 102, 103, 104)).splitlines()
     assert seeds[2] == "| 100 | `paper-sgd` | 88.00 | 89.00 | pending | pending | pending |"
     assert against_quoted(cells[(100, "paper-sgd")], 98.10, "the paper's Table 2").endswith(
-        "lies below 98.10 (the paper's Table 2)")
+        "lies below 98.10 (the paper's Table 2), from 2 of 5 seeds: not yet the protocol's verdict")
+    assert against_quoted(cells[("all", "paper-sgd")], 99.15, "the paper's Table 2").endswith(
+        "lies below 99.15 (the paper's Table 2)")
     assert against_quoted(cells[(100, "sgd-labeled-noise")], 98.10, "x").startswith("too few seeds")
 
 

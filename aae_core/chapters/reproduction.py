@@ -246,12 +246,17 @@ def seeds_of_cells(cells: dict, seeds) -> str:
 
 
 def against_quoted(cell: dict, quoted: float, source: str) -> str:
-    """Where a quoted number lies against the 95% interval of our cell's mean."""
+    """Where a quoted number lies against the 95% interval of our cell's mean; a cell of the final
+    table with seeds still to run says so, since its verdict is the protocol's only once all have run."""
     if cell["interval"] is None:
         return f"too few seeds for an interval to set beside {quoted:.2f} ({source})"
     low, high = cell["interval"]
     where = "lies below" if high < quoted else "lies above" if low > quoted else "contains"
-    return f"the 95% interval {interval_words(cell['interval'])} {where} {quoted:.2f} ({source})"
+    words = f"the 95% interval {interval_words(cell['interval'])} {where} {quoted:.2f} ({source})"
+    done, planned = len(cell.get("accuracies", {})), cell.get("planned")
+    if planned and done < planned:
+        words += f", from {done} of {planned} seeds: not yet the protocol's verdict"
+    return words
 
 
 def quoted_table(counts=(100, 1000, "all")) -> str:
