@@ -210,6 +210,11 @@ def random_data(cfg: ModelConfig, n_unlabeled: int, n_labeled: int, device) -> S
     return SemiSupervisedData(x, x[:n_labeled], y[:n_labeled], x[:1000], y[:1000], x[:1000], y[:1000]).to(device)
 
 
+def bench_data(cfg: ModelConfig, batch_size: int, device) -> SemiSupervisedData:
+    """The benches' data: a pool of 50 batches (at least 5,000 images) and one labeled batch."""
+    return random_data(cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
+
+
 def step_kind(precision: str, bf16_weights: str) -> str:
     """What the timed step computes with, for tables: 'fp32', 'bf16, weight copies' or 'bf16, autocast'."""
     return "fp32" if precision == "fp32" else f"bf16, {'weight copies' if bf16_weights == 'copies' else 'autocast'}"
@@ -272,7 +277,7 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
     start = time.perf_counter()
     model_cfg = ModelConfig()
     cfg = TrainConfig(labels=batch_size, batch_size=batch_size, precision=precision, device=device.type)
-    data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
+    data = bench_data(model_cfg, batch_size, device)
 
     def trainer_with(kernel=None, weights=bf16_weights, in_backward=True, graphs=cuda_graphs):
         torch.manual_seed(0)
@@ -360,7 +365,7 @@ def single_run_rate(batch_size: int, steps: int, warmup: int, threads: int, star
     torch.set_num_threads(threads)
     model_cfg = ModelConfig()
     cfg = TrainConfig(labels=batch_size, batch_size=batch_size, seed=0, device="cpu")
-    data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device="cpu")
+    data = bench_data(model_cfg, batch_size, "cpu")
     torch.manual_seed(cfg.seed)
     trainer = Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=torch.device("cpu"), progress=False)
     for _ in range(warmup):
@@ -391,7 +396,7 @@ def run_stacked_bench(device: torch.device, runs: int, batch_size: int = 100, st
     start = time.perf_counter()
     model_cfg = ModelConfig()
     cfgs = [TrainConfig(labels=batch_size, batch_size=batch_size, seed=seed, device=device.type) for seed in range(runs)]
-    data = random_data(model_cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
+    data = bench_data(model_cfg, batch_size, device)
     stacked = StackedTrainer([StackedRun.fresh(cfg, data, model_cfg, device) for cfg in cfgs], device)
     stacked.set_learning_rates()
     singles = []
