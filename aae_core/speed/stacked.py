@@ -1,4 +1,4 @@
-"""R runs of the same network trained in one process: each layer of the R runs is one batched product.
+"""R runs of the same network trained in one process, each layer's weights stacked along a leading run axis.
 
 One run at batch 100 leaves most of a GPU idle: a step is a few hundred small operations, each paying
 its own launch and optimizer overhead. Stacking R runs along a leading axis turns each linear layer
