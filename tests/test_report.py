@@ -321,3 +321,32 @@ def test_pairs_from_two_machine_kinds_are_not_compared():
                 "recipe": {0: "cpu: AMD EPYC", 1: "cpu: Intel(R) Xeon(R) Processor"}}
     lines = presets_by_seed(rows, machines=machines).splitlines()
     assert lines[2].endswith("| +0.50 |") and lines[3].endswith("| not comparable (two machine kinds) |")
+
+
+def epoch_record(epoch, val, recon=30.0):
+    return {"epoch": epoch, "loss_recon": recon, "loss_class": 0.1, "val_accuracy": val, "seconds": 1.0}
+
+
+def write_history(folder, records, accuracy, epochs):
+    fake_run(folder, accuracy)
+    (folder / "summary.json").write_text(summary_of(test_accuracy=accuracy, epochs=epochs))
+    (folder / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_stacked_runs_are_matched_epoch_by_epoch_and_whole_runs_paired(tmp_path):
+    from aae_core.chapters.stacking import retraces, stacked_minus_single
+
+    single = [epoch_record(1, 70.0), epoch_record(2, 80.0), epoch_record(3, 85.0)]
+    write_history(tmp_path / "single" / "labels-100" / "seed-0", single, 90.0, 3)
+    write_history(tmp_path / "single" / "labels-1000" / "seed-0", single, 96.0, 3)
+    drifted = [*single[:2], epoch_record(3, 85.0, recon=30.000001)]  # one loss off in the last bit
+    write_history(tmp_path / "stacked" / "labels-100" / "seed-0", drifted, 90.5, 3)
+    write_history(tmp_path / "stacked" / "labels-1000" / "seed-0", single[:2], 95.0, 2)  # a shorter check
+    fake_run(tmp_path / "stacked" / "labels-all" / "seed-0")  # unfinished: left out
+
+    runs = retraces(tmp_path / "stacked", tmp_path / "single")
+    assert [(r["labels"], r["identical_epochs"], r["epochs"]) for r in runs] == [("100", 2, 3), ("1000", 2, 2)]
+    assert runs[0]["test"] == (90.5, 90.0) and runs[1]["test"] is None  # tests compare only whole runs
+    assert runs[1]["val"] == (80.0, 80.0)  # the single run's accuracy at the stacked run's last epoch
+    whole = stacked_minus_single(runs)
+    assert whole["differences"] == [pytest.approx(0.5)] and whole["interval"] is None

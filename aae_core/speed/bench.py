@@ -215,6 +215,13 @@ def bench_data(cfg: ModelConfig, batch_size: int, device) -> SemiSupervisedData:
     return random_data(cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
 
 
+def bench_trainer(cfg: TrainConfig, data: SemiSupervisedData, device, updater=None) -> Trainer:
+    """A trainer on the bench data with weights drawn from `cfg.seed`, so that every bench times the
+    same networks; `updater` as Trainer takes it (None: the one `train` uses)."""
+    torch.manual_seed(cfg.seed)
+    return Trainer(SemiSupervisedAAE(ModelConfig()), cfg, data, device=device, progress=False, updater=updater)
+
+
 def step_kind(precision: str, bf16_weights: str) -> str:
     """What the timed step computes with, for tables: 'fp32', 'bf16, weight copies' or 'bf16, autocast'."""
     return "fp32" if precision == "fp32" else f"bf16, {'weight copies' if bf16_weights == 'copies' else 'autocast'}"
@@ -280,11 +287,9 @@ def run_bench(device: torch.device, precision: str = "fp32", batch_size: int = 1
     data = bench_data(model_cfg, batch_size, device)
 
     def trainer_with(kernel=None, weights=bf16_weights, in_backward=True, graphs=cuda_graphs):
-        torch.manual_seed(0)
         options = SpeedOptions(optimizer_kernel=kernel, bf16_weights=weights, update_in_backward=in_backward,
                                cuda_graphs=graphs)
-        return Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False,
-                       updater=updater_with(options))
+        return bench_trainer(cfg, data, device, updater_with(options))
 
     trainer = trainer_with()  # the updater `train` uses on this device
     timed = {"step": trainer.train_step}
@@ -363,11 +368,8 @@ def single_run_rate(batch_size: int, steps: int, warmup: int, threads: int, star
     """Steps per second of one run on random data with `threads` threads; the timing starts once every
     process of a side-by-side measurement is warm (`start`, a barrier), so that they run together."""
     torch.set_num_threads(threads)
-    model_cfg = ModelConfig()
     cfg = TrainConfig(labels=batch_size, batch_size=batch_size, seed=0, device="cpu")
-    data = bench_data(model_cfg, batch_size, "cpu")
-    torch.manual_seed(cfg.seed)
-    trainer = Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=torch.device("cpu"), progress=False)
+    trainer = bench_trainer(cfg, bench_data(ModelConfig(), batch_size, "cpu"), torch.device("cpu"))
     for _ in range(warmup):
         trainer.train_step()
     if start is not None:
@@ -399,10 +401,7 @@ def run_stacked_bench(device: torch.device, runs: int, batch_size: int = 100, st
     data = bench_data(model_cfg, batch_size, device)
     stacked = StackedTrainer([StackedRun.fresh(cfg, data, model_cfg, device) for cfg in cfgs], device)
     stacked.set_learning_rates()
-    singles = []
-    for cfg in cfgs:
-        torch.manual_seed(cfg.seed)
-        singles.append(Trainer(SemiSupervisedAAE(model_cfg), cfg, data, device=device, progress=False))
+    singles = [bench_trainer(cfg, data, device) for cfg in cfgs]
     timings = time_alternating({"stacked": stacked.step, "single": lambda: [t.train_step() for t in singles]},
                                device, steps, warmup)
     stacked_rate, single_rate = runs / timings["stacked"][0], runs / timings["single"][0]
