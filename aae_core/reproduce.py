@@ -199,5 +199,6 @@ def paired_difference(chosen: dict, baseline: dict) -> dict:
     """chosen − baseline test accuracy, seed by seed over the seeds both finished, with its 95% interval."""
     seeds = sorted(set(chosen["accuracies"]) & set(baseline["accuracies"]))
     diffs = [chosen["accuracies"][s] - baseline["accuracies"][s] for s in seeds]
+    planned = [cell["planned"] for cell in (chosen, baseline) if "planned" in cell]
     return {"seeds": seeds, "differences": diffs, "mean": statistics.fmean(diffs) if diffs else None,
-            "interval": t_interval(diffs)}
+            "interval": t_interval(diffs), "planned": min(planned) if planned else None}

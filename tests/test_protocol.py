@@ -43,6 +43,18 @@ def test_the_verdict_follows_the_interval():
     assert rows[2].endswith("| the data cannot tell |")
 
 
+def test_a_difference_with_seeds_still_to_run_is_not_yet_the_protocols_verdict():
+    planned = lambda values: {"accuracies": dict(enumerate(values)), "planned": 5}  # noqa: E731
+    partial = paired_difference(planned([91.0, 92.1, 92.9]), planned([90.0, 91.0, 92.0, 93.0, 94.0]))
+    assert partial["seeds"] == [0, 1, 2] and partial["planned"] == 5
+    row = protocol_differences_table({1000: partial}, margin=0.3).splitlines()[2]
+    assert row.endswith("| higher, from 3 of 5 seeds: not yet the protocol's verdict |")
+    whole = paired_difference(planned([91.0, 92.1, 92.9, 94.0, 95.1]), planned([90.0, 91.0, 92.0, 93.0, 94.0]))
+    assert protocol_differences_table({1000: whole}).splitlines()[2].endswith("| higher |")
+    none_yet = paired_difference(planned([]), planned([90.0]))
+    assert protocol_differences_table({"all": none_yet}).splitlines()[2].endswith("| too few seeds |")
+
+
 def test_the_protocol_plans_fresh_seeds_for_both_presets(tmp_path):
     cells = protocol_plan(tmp_path)
     assert len(cells) == 2 * len(PROTOCOL_LABELS) and all(len(runs) == 5 for runs in cells.values())

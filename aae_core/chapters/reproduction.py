@@ -253,10 +253,13 @@ def against_quoted(cell: dict, quoted: float, source: str) -> str:
     low, high = cell["interval"]
     where = "lies below" if high < quoted else "lies above" if low > quoted else "contains"
     words = f"the 95% interval {interval_words(cell['interval'])} {where} {quoted:.2f} ({source})"
-    done, planned = len(cell.get("accuracies", {})), cell.get("planned")
-    if planned and done < planned:
-        words += f", from {done} of {planned} seeds: not yet the protocol's verdict"
-    return words
+    return words + seeds_to_run(len(cell.get("accuracies", {})), cell.get("planned"))
+
+
+def seeds_to_run(done: int, planned: int | None) -> str:
+    """What a verdict of the final table adds while some of its seeds have still to run: the protocol
+    fixed the seeds before the runs, so a verdict from fewer of them is not its verdict yet."""
+    return f", from {done} of {planned} seeds: not yet the protocol's verdict" if planned and done < planned else ""
 
 
 def quoted_table(counts=(100, 1000, "all")) -> str:
@@ -307,7 +310,8 @@ def protocol_differences_table(differences: dict, margin: float | None = None) -
     what the 95% interval allows: better, worse, the same within `margin`, or that the data cannot tell."""
     rows = [[labels, len(d["seeds"]), ", ".join(f"{x:+.2f}" for x in d["differences"]) or "–",
              f"{d['mean']:+.2f}" if d["mean"] is not None else "–", interval_words(d["interval"], sign=True),
-             verdict_words(d["interval"], margin)]
+             verdict_words(d["interval"], margin)
+             + (seeds_to_run(len(d["seeds"]), d.get("planned")) if d["interval"] else "")]
             for labels, d in differences.items()]
     return markdown_table(["labels", "paired seeds", "chosen − paper-sgd per seed", "mean", "95% interval",
                            "what the interval says"], rows)
