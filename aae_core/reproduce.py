@@ -135,6 +135,7 @@ PROTOCOL_EPOCHS = 50
 PROTOCOL_BASELINE = "paper-sgd"
 PROTOCOL_CHOSEN = {100: "sgd-labeled-noise", 1000: "sgd-early-drop", "all": "sgd-early-drop"}
 PROTOCOL_OUT = Path("results/protocol")
+PROTOCOL_MARGIN = 0.3  # points: "the same" only when the whole 95% interval of a difference lies within it
 
 # Two-sided 95% critical values of Student's t by degrees of freedom (n - 1).
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,

@@ -6,6 +6,7 @@ from pathlib import Path
 from ..reproduce import paired_difference
 from ..runs import RunFolder
 
+
 def same_epoch(a: dict, b: dict) -> bool:
     """Every mean loss and the validation accuracy of one epoch equal to the last bit."""
     keys = [key for key in a if key.startswith("loss_")] + ["val_accuracy"]
@@ -22,14 +23,15 @@ def retraces(stacked_root: Path, single_root: Path) -> list[dict]:
         if not (stacked.finished and single.finished):
             continue
         history, single_history = stacked.history(), single.history()
+        summary, single_summary = stacked.summary(), single.summary()
         epochs = len(history)
         whole = epochs == len(single_history)
         found.append({
             "labels": folder.parent.name.removeprefix("labels-"), "seed": int(folder.name.removeprefix("seed-")),
             "epochs": epochs, "identical_epochs": sum(map(same_epoch, history, single_history)),
             "val": (history[-1]["val_accuracy"], single_history[epochs - 1]["val_accuracy"]),
-            "test": (stacked.summary().test_accuracy, single.summary().test_accuracy) if whole else None,
-            "machines": {stacked.summary().device, single.summary().device}})
+            "test": (summary.test_accuracy, single_summary.test_accuracy) if whole else None,
+            "machines": {summary.device, single_summary.device}})
     return found
 
 
