@@ -292,8 +292,8 @@ def run_planned(runs: list, args, out: Path) -> list:
 def protocol_command(args) -> int:
     """reproduce --protocol: run what is missing of the final table, then print it with its intervals."""
     from .chapters.reproduction import protocol_differences_table, protocol_table
-    from .reproduce import (PROTOCOL_BASELINE, PROTOCOL_CHOSEN, PROTOCOL_LABELS, PROTOCOL_OUT, check_plan,
-                            paired_difference, protocol_cell, protocol_plan)
+    from .reproduce import (PROTOCOL_BASELINE, PROTOCOL_CHOSEN, PROTOCOL_LABELS, PROTOCOL_MARGIN, PROTOCOL_OUT,
+                            check_plan, paired_difference, protocol_cell, protocol_plan)
 
     labels = list(dict.fromkeys(args.labels or PROTOCOL_LABELS))
     if any(n not in PROTOCOL_LABELS for n in labels):
@@ -312,8 +312,9 @@ def protocol_command(args) -> int:
     table = {key: protocol_cell(cell) for key, cell in cells.items()}
     print(protocol_table(table))
     print()
-    print(protocol_differences_table({n: paired_difference(table[(n, PROTOCOL_CHOSEN[n])], table[(n, PROTOCOL_BASELINE)])
-                                      for n in labels}))
+    differences = {n: paired_difference(table[(n, PROTOCOL_CHOSEN[n])], table[(n, PROTOCOL_BASELINE)])
+                   for n in labels}
+    print(protocol_differences_table(differences, PROTOCOL_MARGIN))
     if failed:
         raise AAEError(f"{len(failed)} run(s) failed; their logs are in {out / 'logs'}")
     return 0

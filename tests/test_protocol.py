@@ -2,7 +2,9 @@
 for runs into results/, and the table's cells."""
 from __future__ import annotations
 
+import json
 import shutil
+from dataclasses import asdict
 
 import pytest
 
@@ -84,3 +86,26 @@ def test_a_run_into_results_from_a_dirty_tree_stops_unless_allowed(tmp_path):
     assert train(into_results, "--allow-dirty", commit="abc+dirty").returncode == 0
     assert train(tmp_path / "scratch", commit="abc+dirty").returncode == 0
     assert train(tmp_path / "results" / "clean", commit="abc").returncode == 0
+
+
+def test_reproduce_protocol_prints_the_verdicts_with_the_protocols_margin(tmp_path, monkeypatch, capsys):
+    """Finished runs whose seed-by-seed differences all lie well within 0.3 points: the printed verdict is
+    "the same", as chapter 3 says of them, not "cannot tell"."""
+    from aae_core import cli as cli_module
+    from aae_core.runs import fingerprint
+    from test_report import summary_of
+
+    offsets = {PROTOCOL_BASELINE: 0.0, PROTOCOL_CHOSEN[1000]: 0.05}  # chosen − baseline: +0.05, -0.05, ...
+    for (_, preset), runs in protocol_plan(tmp_path, labels=[1000]).items():
+        for run in runs:
+            run.folder.mkdir(parents=True)
+            (run.folder / "config.json").write_text(json.dumps({
+                "train": run.train_cfg.to_dict(), "model": asdict(run.model_cfg),
+                "fingerprint": fingerprint(run.train_cfg, run.model_cfg)}))
+            accuracy = 97.0 + run.seed / 100 + offsets[preset] * (-1) ** run.seed
+            (run.folder / "summary.json").write_text(summary_of(test_accuracy=accuracy, epochs=run.train_cfg.epochs))
+    monkeypatch.setattr(cli_module, "run_planned", lambda *args: [])  # every run is finished: nothing to train
+
+    assert cli_module.main(["reproduce", "--protocol", "--labels", "1000", "--out", str(tmp_path)]) == 0
+    differences = capsys.readouterr().out.split("\n\n")[1].splitlines()
+    assert differences[2].endswith("| the same within 0.3 points |"), differences
