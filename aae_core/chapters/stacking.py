@@ -1,6 +1,6 @@
 """Stacked runs beside the single runs they retrace (appendix B): a stack is only worth having if its
 runs are the runs a single process would have trained, so the book compares them epoch by epoch and,
-for whole runs, as the protocol compares presets (paired by seed, a 95% interval)."""
+for whole runs, by their test accuracies (stacked − single, paired by run)."""
 from pathlib import Path
 
 from ..reproduce import paired_difference
