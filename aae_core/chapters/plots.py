@@ -242,3 +242,45 @@ def plot_bench_scaling(results: list[dict], title: str = "Trainer step against b
     fig.legend(*time_ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle(title)
     return fig
+
+
+@book_style
+def plot_final_table(cells: dict, quoted: dict, source: str, title: str = "The final table, seed by seed") -> Figure:
+    """One panel per label count, one column per preset ({(labels, preset): reproduce.protocol_cell}): a
+    dot per seed's test accuracy, the two presets' dots of one seed joined (the slope of the line is that
+    seed's paired difference), each cell's mean with its 95% interval beside its dots, and the quoted
+    number {labels: accuracy} as a dashed line. A cell with no finished seed says so."""
+    panels = {}
+    for (labels, preset), cell in cells.items():
+        panels.setdefault(labels, {})[preset] = cell
+    seeds = sorted({seed for cell in cells.values() for seed in cell["accuracies"]})
+    colors = run_colors(seeds)
+    fig, axes = panel_grid(len(panels), 3.4, per_row=3)
+    for ax, (labels, presets) in zip(axes, panels.items()):
+        names = list(presets)
+        for seed in seeds:
+            xs = [x for x, name in enumerate(names) if seed in presets[name]["accuracies"]]
+            ax.plot(xs, [presets[names[x]]["accuracies"][seed] for x in xs], color=colors[seed], marker="o",
+                    markersize=4, alpha=0.85, label=f"seed {seed}")
+        for x, name in enumerate(names):
+            cell = presets[name]
+            if cell["interval"]:
+                low, high = cell["interval"]
+                ax.errorbar([x + 0.18], [cell["mean"]], yerr=[[cell["mean"] - low], [high - cell["mean"]]],
+                            color="black", marker="s", markersize=4, capsize=3, label="mean, 95% interval")
+            if not cell["accuracies"]:
+                ax.annotate("pending", (x, 0.2), xycoords=("data", "axes fraction"), ha="center", color="gray")
+        ax.axhline(quoted[labels], color="gray", linestyle="--", label=source)
+        if not any(cell["accuracies"] for cell in presets.values()):
+            ax.set_ylim(quoted[labels] - 2, 100)  # no dots yet: the quoted number, and no accuracy over 100%
+        ax.set_xticks(range(len(names)), labels=[name.replace("-", "-\n", 1) for name in names])
+        ax.set(title=f"{labels} labels", xlim=(-0.5, len(names) - 0.3))
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("test accuracy (%)")
+    handles = {}  # one legend entry per label, from whichever panel has it
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=4, frameon=False)
+    fig.suptitle(title)
+    return fig
