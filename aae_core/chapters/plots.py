@@ -142,10 +142,11 @@ def seed_list(seeds) -> str:
 
 
 @book_style
-def plot_precision_curves(cells: dict, reference: dict | None = None) -> Figure:
+def plot_precision_curves(cells: dict, reference: dict | None = None,
+                          reference_label: str = "another fp32 run") -> Figure:
     """Validation accuracy per epoch, fp32 against bf16, one panel per label count and one line per
     seed ({labels: {seed: {"fp32": RunFolder, "bf16": RunFolder}}}, as report.read_precision_runs);
-    `reference` {labels: history} adds another run of the same settings, dashed."""
+    `reference` {labels: history} adds another run of the same settings, dashed, named `reference_label`."""
     colors = {"fp32": "tab:blue", "bf16": "tab:orange"}
     fig, axes = panel_grid(len(cells), 3.0)
     for ax, (labels, seeds) in zip(axes, cells.items()):
@@ -157,10 +158,10 @@ def plot_precision_curves(cells: dict, reference: dict | None = None) -> Figure:
         if reference and labels in reference:
             history = reference[labels]
             ax.plot([r["epoch"] for r in history], [r["val_accuracy"] for r in history], color="gray",
-                    linestyle="--", label="fp32, Table 3 run (seed 0)")
+                    linestyle="--", label=reference_label)
         ax.set(title=f"{labels} labels", xlabel="epoch", ylabel="validation accuracy (%)")
         ax.grid(alpha=0.3)
-        ax.legend()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=2, frameon=False)
     fig.suptitle("fp32 against bf16: validation accuracy per epoch")
     return fig
 
