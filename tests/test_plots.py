@@ -11,6 +11,19 @@ HISTORY = [{"epoch": e, "steps": 500, "val_accuracy": 90 + e, "loss_recon": 30 -
 IMAGES = torch.rand(80, 784)
 
 
+def final_cell(values):
+    """A cell of the final table as reproduce.protocol_cell gives it, seeds 100, 101, ... in order."""
+    from aae_core.reproduce import t_interval
+
+    mean = sum(values) / len(values) if values else None
+    return {"accuracies": dict(zip((100, 101, 102), values)), "mean": mean, "interval": t_interval(list(values)),
+            "planned": 3}
+
+
+FINAL = {(100, "paper-sgd"): final_cell([90.0, 95.0, 92.0]), (100, "sgd-labeled-noise"): final_cell([93.0, 94.0]),
+         ("all", "paper-sgd"): final_cell([]), ("all", "sgd-early-drop"): final_cell([])}
+
+
 def figures():
     codes = (torch.randn(200, 2), torch.randint(0, 10, (200,)))
     yield "codes", demo.plot_codes({"a": codes, "b": codes, "c": codes}, torch.randn(200, 2), "codes")
@@ -21,6 +34,7 @@ def figures():
     yield "grids", plots.image_grids({"SGD": IMAGES[:50], "AdamW": IMAGES[:50]}, n_cols=10)
     yield "confusion", plots.plot_confusion(np.random.randint(0, 50, (10, 10)))
     yield "priors", plots.plot_priors(torch.eye(10)[torch.randint(0, 10, (100,))], torch.randn(100, 5))
+    yield "final table", plots.plot_final_table(FINAL, {100: 98.1, "all": 99.15}, "the paper's Table 2")
 
 
 @pytest.mark.parametrize("name,fig", list(figures()), ids=lambda v: v if isinstance(v, str) else "")
@@ -44,3 +58,15 @@ def test_run_colours_are_distinct_up_to_twenty_and_pairs_share_one():
 def test_history_keys_in_words():
     assert plots.metric_name("loss_recon") == "reconstruction loss"
     assert plots.metric_name("loss_something_new") == "something new"
+
+
+def test_the_final_table_figure_joins_each_seeds_two_runs_and_marks_pending_cells():
+    fig = plots.plot_final_table(FINAL, {100: 98.1, "all": 99.15}, "the paper's Table 2")
+    few, pending = [ax for ax in fig.axes if ax.get_visible()]
+    joined = {line.get_label(): list(line.get_xdata()) for line in few.get_lines() if line.get_label().startswith("seed")}
+    assert joined == {"seed 100": [0, 1], "seed 101": [0, 1], "seed 102": [0]}  # seed 102 has one preset only
+    assert len(few.containers) == 2  # each cell with an interval has its mean and error bar
+    dashed = [line for line in few.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [98.1, 98.1]
+    assert [text.get_text() for text in pending.texts] == ["pending", "pending"]
+    assert pending.get_ylim()[1] <= 100

@@ -350,25 +350,3 @@ def test_stacked_runs_are_matched_epoch_by_epoch_and_whole_runs_paired(tmp_path)
     assert runs[1]["val"] == (80.0, 80.0)  # the single run's accuracy at the stacked run's last epoch
     whole = stacked_minus_single(runs)
     assert whole["differences"] == [pytest.approx(0.5)] and whole["interval"] is None
-
-
-def test_the_final_table_figure_joins_each_seeds_two_runs_and_marks_pending_cells():
-    from aae_core.chapters.plots import plot_final_table
-    from aae_core.reproduce import t_interval
-
-    def cell(values):
-        accuracies = dict(zip((100, 101, 102), values))
-        mean = sum(values) / len(values) if values else None
-        return {"accuracies": accuracies, "mean": mean, "interval": t_interval(list(values)), "planned": 3}
-
-    cells = {(100, "paper-sgd"): cell([90.0, 95.0, 92.0]), (100, "sgd-labeled-noise"): cell([93.0, 94.0]),
-             ("all", "paper-sgd"): cell([]), ("all", "sgd-early-drop"): cell([])}
-    fig = plot_final_table(cells, {100: 98.1, "all": 99.15}, "the paper's Table 2")
-    few, pending = [ax for ax in fig.axes if ax.get_visible()]
-    joined = {line.get_label(): list(line.get_xdata()) for line in few.get_lines() if line.get_label().startswith("seed")}
-    assert joined == {"seed 100": [0, 1], "seed 101": [0, 1], "seed 102": [0]}  # seed 102 has one preset only
-    assert len(few.containers) == 2  # each cell with an interval has its mean and error bar
-    dashed = [line for line in few.get_lines() if line.get_linestyle() == "--"]
-    assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [98.1, 98.1]
-    assert [text.get_text() for text in pending.texts] == ["pending", "pending"]
-    assert pending.get_ylim()[1] <= 100
