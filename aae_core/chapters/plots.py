@@ -256,7 +256,7 @@ def plot_final_table(cells: dict, quoted: dict, source: str, title: str = "The f
         panels.setdefault(labels, {})[preset] = cell
     seeds = sorted({seed for cell in cells.values() for seed in cell["accuracies"]})
     colors = run_colors(seeds)
-    fig, axes = panel_grid(len(panels), 3.4, per_row=3)
+    fig, axes = panel_grid(len(panels), 3.0, per_row=3)
     for ax, (labels, presets) in zip(axes, panels.items()):
         names = list(presets)
         for seed in seeds:
