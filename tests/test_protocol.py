@@ -2,9 +2,7 @@
 for runs into results/, and the table's cells."""
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import asdict
 
 import pytest
 
@@ -92,16 +90,14 @@ def test_reproduce_protocol_prints_the_verdicts_with_the_protocols_margin(tmp_pa
     """Finished runs whose seed-by-seed differences all lie well within 0.3 points: the printed verdict is
     "the same", as chapter 3 says of them, not "cannot tell"."""
     from aae_core import cli as cli_module
-    from aae_core.runs import fingerprint
+    from aae_core.runs import RunFolder
     from test_report import summary_of
 
     offsets = {PROTOCOL_BASELINE: 0.0, PROTOCOL_CHOSEN[1000]: 0.05}  # chosen − baseline: +0.05, -0.05, ...
     for (_, preset), runs in protocol_plan(tmp_path, labels=[1000]).items():
         for run in runs:
             run.folder.mkdir(parents=True)
-            (run.folder / "config.json").write_text(json.dumps({
-                "train": run.train_cfg.to_dict(), "model": asdict(run.model_cfg),
-                "fingerprint": fingerprint(run.train_cfg, run.model_cfg)}))
+            RunFolder(run.folder).start(run.train_cfg, run.model_cfg, resume=False, force=False)  # its config.json
             accuracy = 97.0 + run.seed / 100 + offsets[preset] * (-1) ** run.seed
             (run.folder / "summary.json").write_text(summary_of(test_accuracy=accuracy, epochs=run.train_cfg.epochs))
     monkeypatch.setattr(cli_module, "run_planned", lambda *args: [])  # every run is finished: nothing to train
