@@ -66,7 +66,9 @@ def plan(labels: list, seeds: list[int], epochs: int, out: Path, train_options: 
 
 def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
     """Before any run starts: every run's settings in range, no folder holding a run of other settings
-    (it would be resumed into a failure, or counted under these), and `out` writable when `writing`."""
+    (it would be resumed into a failure, or counted under these), and, when `writing`, `out` writable and
+    no unfinished folder in use by another process (its run would be refused while the next ones start
+    beside it, sharing its cores)."""
     for run in runs:
         run.train_cfg.check()
         run.model_cfg.check()
@@ -77,6 +79,10 @@ def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
                            "or move that folder away")
     if writing:
         probe_writable(out)
+        for run in runs:
+            if run.folder.is_dir() and run.state != "finished":
+                with RunFolder(run.folder).locked():
+                    pass
 
 
 def run_all(runs: list[PlannedRun], jobs: int, log_dir: Path, report=print) -> list[PlannedRun]:

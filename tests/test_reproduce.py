@@ -40,6 +40,17 @@ def test_print_commands_lists_train_commands_a_user_can_run(tmp_path):
     assert argv[argv.index("--labels") + 1] == "all" and argv[argv.index("--seed") + 1] == "1"
 
 
+def test_a_run_folder_in_use_stops_the_plan_before_any_run_starts(tmp_path):
+    args = ["--labels", "10", "20", "--seeds", "0", "--epochs", "1", "--unlabeled", "200", "--out", tmp_path]
+    training = plan([10], [0], 1, tmp_path, ["--unlabeled", "200"])[0]
+    training.folder.mkdir(parents=True)
+    RunFolder(training.folder).start(training.train_cfg, training.model_cfg, resume=False, force=False)
+    with RunFolder(training.folder).locked():  # another process is training labels 10, seed 0
+        assert_one_line_error(cli("reproduce", *args), "labels-10", "in use by another process")
+    assert not (tmp_path / "labels-20").exists() and not (tmp_path / "logs").exists()
+    assert cli("reproduce", *args, "--print-commands", check=True).stdout.count("train") == 2  # printing locks nothing
+
+
 def test_bad_labels_fail_before_any_run(tmp_path):
     assert_one_line_error(cli("reproduce", "--labels", "100", "7", "--out", tmp_path), "labels", "7")
     assert not list(tmp_path.iterdir())
