@@ -26,6 +26,7 @@ BF16_WEIGHTS = ("copies", "autocast")  # with bf16: compute with bf16 weight cop
 OPTIMIZER_KERNELS = ("fused", "foreach", "loop")  # how an optimizer step runs; the math is the same
 N_TRAIN = 50_000  # the training split; the other 10,000 training images validate
 MAX_SEED = 2**63 - 1  # seeds are int64 wherever torch stores them
+MAX_EPOCHS = 100_000  # 20 times the 5000 of Latała's repository: a typo's 10^20 never trains on without end
 
 
 def check_seed(name: str, value) -> None:
@@ -134,6 +135,9 @@ class TrainConfig:
 
     labels: int | str = setting(100, "labeled images: 'all' or a multiple of 10", "run", type="labels")
     epochs: int = setting(50, "passes over the unlabeled pool", "run", type=int)
+    milestones: tuple = setting((), "epochs after which the test accuracy is recorded too (in history.jsonl): a "
+                                "curve to report, never a choice", "run", type=int, nargs="+", metavar="EPOCH",
+                                convert=tuple)
     seed: int = setting(0, "initial weights, batch order, noise and (unless --label-seed) the labeled images",
                         "run", type=int)
     preset: str = setting("paper-sgd", "optimizers and learning-rate schedule of the four phases", "run",
@@ -199,8 +203,9 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        if values.get("lr_milestones") is not None:  # JSON stores the tuple as a list
-            values["lr_milestones"] = tuple(values["lr_milestones"])
+        for name in ("lr_milestones", "milestones"):  # JSON stores a tuple as a list
+            if values.get(name) is not None:
+                values[name] = tuple(values[name])
         return cls(**values)
 
     def with_(self, **changes) -> "TrainConfig":
@@ -226,6 +231,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if not (is_int(getattr(self, name)) and getattr(self, name) >= 1):
                 raise AAEError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.epochs > MAX_EPOCHS:
+            raise AAEError(f"epochs must be at most {MAX_EPOCHS:,}, got {self.epochs:,}")
         check_seed("seed", self.seed)
         if self.label_seed is not None:
             check_seed("label_seed", self.label_seed)
@@ -236,6 +243,9 @@ class TrainConfig:
             raise AAEError(f"batch_size must be at most the {N_TRAIN} unlabeled images, got {self.batch_size}")
         if self.lr_milestones is not None and any(not is_int(m) or m < 1 for m in self.lr_milestones):
             raise AAEError(f"lr_milestones must be positive epochs, got {list(self.lr_milestones)}")
+        if not isinstance(self.milestones, tuple) or any(not is_int(m) or not 1 <= m <= MAX_EPOCHS
+                                                         for m in self.milestones):
+            raise AAEError(f"milestones must be epochs from 1 to {MAX_EPOCHS:,}, got {list(self.milestones)}")
         if self.supervised_only and self.labels == 0:
             raise AAEError("supervised_only needs labels")
         for name in ("phase_lr", "phase_momentum"):

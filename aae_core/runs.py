@@ -37,9 +37,9 @@ from .errors import AAEError
 from .models import SemiSupervisedAAE
 from .provenance import git_commit
 
-# Settings that may differ when a run is resumed: where it runs, and how far it goes (never fewer
-# epochs than it has done). They are no part of the fingerprint.
-RESUMABLE_CHANGES = ("device", "epochs")
+# Settings that may differ when a run is resumed: where it runs, how far it goes (never fewer epochs
+# than it has done) and where it also measures the test accuracy. They are no part of the fingerprint.
+RESUMABLE_CHANGES = ("device", "epochs", "milestones")
 RUN_FILES = ("config.json", "history.jsonl", "checkpoint.pt", "summary.json", "model.pt", "diverged.json")
 LOCK = ".lock"
 

@@ -40,6 +40,15 @@ def steps_per_epoch(epoch_def: str, n_unlabeled: int, n_labeled: int, batch_size
     return batches_per_pass(n_unlabeled if epoch_def == "unlabeled" else n_labeled, batch_size)
 
 
+def at_milestone(epoch: int, cfg: TrainConfig, model: SemiSupervisedAAE, data: SemiSupervisedData) -> dict:
+    """{"test_accuracy": ...} after a milestone epoch of cfg, else {}: one more evaluation in eval mode
+    (no random number drawn, the model's mode restored), so the training is bit for bit the same. A
+    milestone is reported as a point of a curve; no choice is made on it."""
+    if epoch not in cfg.milestones:
+        return {}
+    return {"test_accuracy": accuracy(model, data.test_x, data.test_y)}
+
+
 class NonFiniteLossError(AAEError):
     """A loss became NaN or infinite: the epoch is abandoned, its checkpoint never written."""
 
@@ -307,6 +316,7 @@ class Trainer:
         record.update({f"loss_{name}": v for name, v in zip(names, means)})
         if self.model.cfg.n_classes:  # an unsupervised AAE has no classifier to validate
             record["val_accuracy"] = accuracy(self.model, self.data.val_x, self.data.val_y)
+            record.update(at_milestone(self.epoch + 1, self.cfg, self.model, self.data))
         record["seconds"] = time.perf_counter() - start
         return record
 

@@ -53,3 +53,18 @@ def test_a_short_run_is_bit_for_bit_the_stored_reference(tmp_path, name):
     if not path.exists() or name not in json.loads(path.read_text())["runs"]:
         pytest.skip(f"no reference run stored for this CPU ({cpu_name()})")
     assert short_run(tmp_path, RUNS[name]) == json.loads(path.read_text())["runs"][name]
+
+
+@pytest.mark.parametrize("name", ["paper-sgd", "bf16"])
+def test_milestones_change_no_bit_of_the_reference_run(tmp_path, name):
+    """--milestones only adds the test accuracy to the milestone epochs' lines: without those keys the
+    history is the stored reference, bit for bit; the last milestone's test accuracy is the summary's."""
+    path = reference_path()
+    if not path.exists() or name not in json.loads(path.read_text())["runs"]:
+        pytest.skip(f"no reference run stored for this CPU ({cpu_name()})")
+    run = short_run(tmp_path, [*RUNS[name], "--milestones", "1", "2"])
+    assert all("test_accuracy" in record and "val_accuracy" in record for record in run["history"])
+    assert run["history"][-1]["test_accuracy"] == run["test_accuracy"]
+    for record in run["history"]:
+        assert 0 <= record.pop("test_accuracy") <= 100
+    assert run == json.loads(path.read_text())["runs"][name]

@@ -30,8 +30,8 @@ from ..errors import AAEError
 from ..evaluate import accuracy
 from ..losses import classification_loss, discriminator_loss, generator_loss, reconstruction_loss
 from ..models import SemiSupervisedAAE
-from ..train import (CHECK_EVERY, NonFiniteLossError, build_optimizers, frozen, phase_parameters, sample_prior,
-                     steps_per_epoch, with_noise)
+from ..train import (CHECK_EVERY, NonFiniteLossError, at_milestone, build_optimizers, frozen, phase_parameters,
+                     sample_prior, steps_per_epoch, with_noise)
 
 
 VECTOR_BYTES = 64  # the widest vector a CPU kernel loads (AVX-512)
@@ -281,7 +281,8 @@ class StackedTrainer:
         self.epoch += 1
         for r, run in enumerate(self.runs):
             record = {"epoch": self.epoch, "steps": steps, **{f"loss_{k}": v for k, v in zip(self.loss_names, means[r])},
-                      "val_accuracy": accuracy(run.model, run.data.val_x, run.data.val_y), "seconds": seconds}
+                      "val_accuracy": accuracy(run.model, run.data.val_x, run.data.val_y),
+                      **at_milestone(self.epoch, run.cfg, run.model, run.data), "seconds": seconds}
             self.history[r].append(record)
             if self.on_epoch is not None:
                 self.on_epoch(r, record)
