@@ -5,16 +5,23 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: install chromium malloc book test unit fuzz bench bench-stacked bench-repeats clean
+.PHONY: install data chromium malloc book test unit fuzz bench bench-stacked bench-repeats clean
 
 install: $(STAMP)
 
+# pip says only what goes wrong (-qq); the editable install's advice about same-named folders is not for readers.
 $(STAMP): requirements.txt pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	touch $@
+	@echo "install: the pinned packages of requirements.txt into $(VENV) (a few minutes the first time)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -qq --upgrade pip
+	@$(BIN)/python -m pip install -qq -r requirements.txt
+	@PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install -qq --no-deps --no-build-isolation -e .
+	@touch $@
+
+# MNIST where the package looks for it (aae_core.data.data_dir: $$AAE_DATA_DIR, else ../shared/data, else ./data),
+# fetched once and md5-checked where it is missing; one line and a non-zero exit when it cannot be had.
+data: install
+	@$(BIN)/python tools/fetch_mnist.py
 
 # The browser tests' Chromium: $CHROMIUM, else playwright's own, else Debian's `chromium` (installed with
 # apt-get when missing, only as root); tools/find_chromium.py prints the one it finds or says how to get one.
@@ -22,11 +29,11 @@ chromium: install
 	@$(BIN)/python tools/find_chromium.py --install
 
 # Execute every chapter with papermill, then render the executed copies into _build/html.
-book: install
-	$(BIN)/python tools/build_book.py
+book: install data
+	@$(BIN)/python tools/build_book.py
 
 # Everything: unit, CLI and notebook tests, the executed chapters under nbval, the HTML in Chromium.
-test: install chromium malloc book
+test: install data chromium malloc book
 	$(BIN)/python -m pytest tests _build/executed/book $(NBVAL)
 
 # Only the Python tests (no book build, no browser).

@@ -395,12 +395,13 @@ def evaluate_command(args) -> int:
     from .data import load_mnist
     from .evaluate import accuracy
     from .devices import resolve_device
-    from .runs import load_checkpoint
+    from .runs import check_against_summary, load_checkpoint
 
     device = resolve_device(args.device)
     model = load_checkpoint(args.run, device)
     mnist = load_mnist()
     test_accuracy = accuracy(model, mnist.test_x.to(device), mnist.test_y.to(device))
+    check_against_summary(args.run, test_accuracy)
     if args.json:
         print(json.dumps({"run": args.run, "test_accuracy": test_accuracy, "n_test": len(mnist.test_y)}))
     else:

@@ -435,6 +435,9 @@ class RunFolder:
             self._check_same_settings(train_cfg, model_cfg)
             self._check_same_images(labeled_images)
             state = self.checkpoint(train_cfg.epochs)
+            # history.jsonl as the checkpoint has it: a line a killed writer broke is gone, even when the
+            # checkpoint is of the last epoch and no epoch is left to rewrite the file
+            write_jsonl(self.history_path, state["history"])
         # The code that trains is the code at the start; a resume at another commit is recorded too.
         stored = self.config() if state is not None else {}
         lineage = {"continued_from": stored["continued_from"]} if "continued_from" in stored else {}
@@ -522,7 +525,7 @@ class RunFolder:
         write_json(self.diverged_path, details)
 
     def finish(self, model: SemiSupervisedAAE, summary: Summary) -> None:
-        save_model(model, self.model_path)
+        save_model(model, self.model_path, summary.fingerprint)
         write_json(self.summary_path, summary.to_dict())
         self.diverged_path.unlink(missing_ok=True)  # an earlier attempt diverged; this one did not
 
@@ -571,21 +574,45 @@ def read_history(path: Path, remedy: str = "") -> list[dict]:
     return records
 
 
-def save_model(model: SemiSupervisedAAE, path: Path) -> None:
-    """fp16 weights and the model config: what the book needs to draw and classify."""
-    payload = {"model_config": asdict(model.cfg),
+def save_model(model: SemiSupervisedAAE, path: Path, run_fingerprint: str | None = None) -> None:
+    """fp16 weights and the model config: what the book needs to draw and classify; with the fingerprint
+    of the run that trained them, so that weights copied into another run's folder are recognised."""
+    payload = {"model_config": asdict(model.cfg), "fingerprint": run_fingerprint,
                "state_dict": {k: v.detach().to("cpu", torch.float16) for k, v in model.state_dict().items()}}
     atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> SemiSupervisedAAE:
-    """The model in eval mode, from a run folder (model.pt, else checkpoint.pt) or either file."""
+    """The model in eval mode, from a run folder (model.pt, else checkpoint.pt) or either file. Weights
+    saved with their run's fingerprint must be of the run whose folder holds them."""
     path = Path(path)
+    run = RunFolder(path if path.is_dir() else path.parent)
     if path.is_dir():
-        run = RunFolder(path)
         path = run.model_path if run.model_path.exists() else run.checkpoint_path
-    model_cfg, weights = model_payload(path, torch_load(path))
+    payload = torch_load(path)
+    model_cfg, weights = model_payload(path, payload)
+    saved_by = payload.get("fingerprint")
+    if saved_by is not None and run.config_path.exists() and saved_by != run.fingerprint():
+        raise AAEError(f"{path} holds the weights of another run (fingerprint {saved_by}; {run.config_path.name} "
+                       f"beside it is of {run.fingerprint()}); copy back this run's own {path.name}, or retrain it")
     return model_with_weights(model_cfg, weights, path).to(device).eval()
+
+
+# Test-accuracy points by which a run's model.pt may differ from its summary: the fp16 rounding of the
+# shipped weights moved no test image in the runs checked; another run's weights move hundreds.
+SUMMARY_TOLERANCE = 0.1
+
+
+def check_against_summary(path: str | Path, test_accuracy: float) -> None:
+    """In a finished run folder, the measured test accuracy must be the summary's (within SUMMARY_TOLERANCE):
+    what catches another run's model.pt saved before weights carried a fingerprint."""
+    run = RunFolder(path)
+    if not (Path(path).is_dir() and run.finished):
+        return
+    promised = run.summary().test_accuracy
+    if abs(test_accuracy - promised) > SUMMARY_TOLERANCE:
+        raise AAEError(f"the weights in {path} give {test_accuracy:.2f}% but its summary.json says {promised:.2f}%: "
+                       "they are not this run's (another run's model.pt?); copy back its own, or retrain it")
 
 
 def model_payload(path: Path, payload) -> tuple[ModelConfig, dict]:
@@ -678,8 +705,12 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
     probe_writable(run.path)
     device = resolve_device(cfg.device)
     if resume and not force and run.finished_with(cfg, model_cfg):
+        with run.locked():
+            mend_model(run, say)
         say(f"{run.path}: already finished (test accuracy {run.summary().test_accuracy:.2f}%)")
         return run.summary()
+    if resume and not (run.started or run.config_path.exists()):
+        say(f"{run.path}: no run there to resume; starting a new one")
     continuing = continue_from is not None and not (resume and run.started)  # a rerun with --resume goes on instead
     source = RunFolder(check_path(continue_from)) if continuing else None
     source_state = source.continuable(cfg, model_cfg) if continuing else None
@@ -692,6 +723,27 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
         state = run.start(cfg, model_cfg, resume=resume or continuing, force=force,
                           labeled_images=labeled_images_hash(cfg, mnist))
         return train_started(run, cfg, model_cfg, data, state, device, progress, updater, say)
+
+
+def mend_model(run: RunFolder, say) -> None:
+    """A finished run's model.pt that no longer loads as its own (truncated, another run's) is remade from
+    its checkpoint.pt of the last epoch; with none, an AAEError: the run must be trained again. A run
+    whose weights were never kept (git-ignored) has no model.pt, and nothing to mend."""
+    if not run.model_path.exists():
+        return
+    try:
+        load_checkpoint(run.model_path)
+        return
+    except AAEError as err:
+        broken = str(err)
+    summary = run.summary()
+    state = run.checkpoint(summary.epochs) if run.started else None
+    if state is None or state["epoch"] != summary.epochs:
+        raise AAEError(f"{run.path} holds a finished run, but {broken}, and no checkpoint.pt of its last epoch "
+                       "can remake it; --force trains the run again")
+    model = model_with_weights(run.model_config(), state["model"], run.checkpoint_path)
+    save_model(model, run.model_path, summary.fingerprint)
+    say(f"{run.model_path}: {broken}; remade from checkpoint.pt (epoch {summary.epochs})")
 
 
 def train_started(run: RunFolder, cfg: TrainConfig, model_cfg: ModelConfig, data, state: dict | None,

@@ -1,4 +1,6 @@
-"""Shared fixtures: MNIST from $AAE_DATA_DIR (../shared/data by default), loaded once per session."""
+"""Shared fixtures: MNIST found by the package's own rule (aae_core.data.data_dir: $AAE_DATA_DIR, else
+../shared/data where it exists, else ./data), loaded once per session. `make test` fetches it first,
+as `make book` does; the tests themselves never reach the network."""
 from __future__ import annotations
 
 import os
@@ -10,11 +12,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("AAE_DATA_DIR", str(ROOT.parent / "shared" / "data"))
 os.environ.setdefault("AAE_OFFLINE", "1")  # tests never reach the network; test_download serves its own mirror
 
 from aae_core.config import ModelConfig, TrainConfig  # noqa: E402
-from aae_core.data import load_mnist, prepare_data  # noqa: E402
+from aae_core.data import data_dir, load_mnist, prepare_data  # noqa: E402
+
+MNIST_RAW = data_dir() / "MNIST" / "raw"  # where the tests, the notebooks under nbval and the package read MNIST
 
 # A narrow model: the same classes and code paths, fast enough for many small trainings.
 TINY = ModelConfig(hidden_dim=64, disc_hidden_dim=32)

@@ -41,6 +41,24 @@ def test_prepare_data_splits(mnist):
     assert len(every.labeled_y) == 50000 and len(every.unlabeled_x) == 500
 
 
+def test_the_tests_and_the_package_find_mnist_by_one_rule(monkeypatch, tmp_path):
+    """$AAE_DATA_DIR, else ../shared/data beside the repository where it exists, else ./data: one function
+    (data.data_dir), which conftest uses too, so that a fresh clone with no ../shared tests what it fetched."""
+    import conftest
+    from aae_core import data
+
+    assert conftest.MNIST_RAW == data_dir() / "MNIST" / "raw"
+    repo = tmp_path / "aae"
+    repo.mkdir()
+    monkeypatch.setattr(data, "REPO_ROOT", repo)
+    monkeypatch.delenv("AAE_DATA_DIR", raising=False)
+    assert data_dir() == repo / "data"  # a reader's clone
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    assert data_dir() == tmp_path / "shared" / "data"  # a developer's checkout
+    monkeypatch.setenv("AAE_DATA_DIR", str(tmp_path / "mine"))
+    assert data_dir() == tmp_path / "mine"
+
+
 def test_missing_data_folder_names_it(tmp_path):
     with pytest.raises(AAEError, match=str(tmp_path)):
         load_mnist(tmp_path)

@@ -14,9 +14,9 @@ import torch
 from aae_core.data import RAW_FILES, ensure_mnist, load_mnist
 from aae_core.errors import AAEError
 from browser import free_port, serve
+from conftest import MNIST_RAW as SOURCE
 from test_cli import assert_one_line_error, cli
 
-SOURCE = Path(os.environ["AAE_DATA_DIR"]) / "MNIST" / "raw"  # conftest's default: ../shared/data
 LABELS = "t10k-labels-idx1-ubyte"  # small: the file the broken mirrors break
 BROKEN = {  # how a mirror's copy of LABELS is broken -> a word the error must contain
     "wrong-bytes": "md5",

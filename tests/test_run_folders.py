@@ -312,3 +312,59 @@ def test_a_full_disk_keeps_the_last_good_checkpoint(tmp_path):
         assert sorted(p.name for p in (disk / "run").iterdir()) == ["checkpoint.pt", "config.json", "history.jsonl"]
     finally:
         subprocess.run(["umount", str(disk)])
+
+
+# ----------------------------------------------------------------- what a hostile pass found
+def test_a_finished_checkpoint_with_a_broken_history_line_resumes_to_a_history_that_parses(tmp_path, two_epochs,
+                                                                                            run_cli):
+    """Killed after the last epoch's checkpoint, while history.jsonl was half written: --resume has no epoch
+    left to train, writes the summary, and the history is the checkpoint's own again."""
+    out = copy_run(two_epochs, tmp_path / "run", unfinished=True)
+    good = (out / "history.jsonl").read_text()
+    (out / "history.jsonl").write_text(good + '{"epoch": 3, "loss_re')
+    assert run_cli("train", *QUICK, "--epochs", "2", "--resume", "--out", out).returncode == 0
+    assert (out / "history.jsonl").read_text() == good and RunFolder(out).finished
+
+
+def test_evaluate_refuses_another_runs_weights(tmp_path, two_epochs, run_cli):
+    other = tmp_path / "other"
+    assert run_cli("train", *QUICK, "--epochs", "1", "--seed", "5", "--out", other).returncode == 0
+    out = copy_run(two_epochs, tmp_path / "run")
+    shutil.copy(other / "model.pt", out / "model.pt")
+    assert_one_line_error(run_cli("evaluate", out), "another run", "model.pt")
+
+
+def test_evaluate_compares_weights_without_a_fingerprint_with_the_summary(tmp_path, two_epochs, run_cli):
+    """A model.pt saved before weights carried their run's fingerprint is checked by the accuracy it gives."""
+    out = copy_run(two_epochs, tmp_path / "run")
+    payload = torch.load(out / "model.pt", weights_only=True)
+    payload.pop("fingerprint")
+    torch.save(payload, out / "model.pt")
+    assert run_cli("evaluate", out).returncode == 0  # its own weights: the summary's accuracy
+    summary = json.loads((out / "summary.json").read_text())
+    (out / "summary.json").write_text(json.dumps({**summary, "test_accuracy": summary["test_accuracy"] - 5}))
+    assert_one_line_error(run_cli("evaluate", out), "summary.json says", "not this run's")
+
+
+def test_resume_of_a_finished_run_with_a_truncated_model_remakes_or_refuses(tmp_path, two_epochs, run_cli):
+    out = copy_run(two_epochs, tmp_path / "run")
+    good = (out / "model.pt").read_bytes()
+    (out / "model.pt").write_bytes(good[: len(good) // 2])
+    result = run_cli("train", *QUICK, "--epochs", "2", "--resume", "--out", out)
+    assert result.returncode == 0 and "remade from checkpoint.pt" in result.stdout
+    assert run_cli("evaluate", out).returncode == 0
+    (out / "model.pt").write_bytes(good[: len(good) // 2])
+    (out / "checkpoint.pt").unlink()
+    assert_one_line_error(run_cli("train", *QUICK, "--epochs", "2", "--resume", "--out", out), "--force")
+    assert (out / "summary.json").exists()
+
+
+def test_resume_of_a_folder_that_does_not_exist_says_it_starts_a_new_run(tmp_path, run_cli):
+    result = run_cli("train", *QUICK, "--epochs", "1", "--resume", "--out", tmp_path / "new")
+    assert result.returncode == 0 and "no run there to resume; starting a new one" in result.stdout
+
+
+@pytest.mark.parametrize("epochs", ["99999999999999999999", "100001"])
+def test_epochs_have_an_upper_bound(tmp_path, run_cli, epochs):
+    assert_one_line_error(run_cli("train", *QUICK, "--epochs", epochs, "--out", tmp_path / "run"), "epochs", "100,000")
+    assert not (tmp_path / "run").exists()
