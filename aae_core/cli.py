@@ -14,7 +14,7 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
+from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
                      TrainConfig, check_seed)
 from .errors import AAEError
 
@@ -189,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 "each still writes its own run folder) instead of one train process each")
     reproduce.add_argument("--print-commands", action="store_true",
                            help="print the train command of every run not yet finished, one per line, and stop")
+    cluster = reproduce.add_argument_group("on a cluster (submitit)")
+    cluster.add_argument("--executor", choices=EXECUTORS, default=None,
+                         help="submit each unfinished run (or each --stack) as a job: 'slurm', or 'local' (submitit's "
+                              "local executor, the same code path on this machine); default: processes here")
+    cluster.add_argument("--slurm-partition", default=None, metavar="P", help="the Slurm partition")
+    cluster.add_argument("--slurm-time", type=int, default=24 * 60, metavar="M", help="a job's time limit in minutes")
+    cluster.add_argument("--slurm-cpus", type=int, default=2, metavar="N", help="CPU cores per job")
+    cluster.add_argument("--slurm-gpus", type=int, default=0, metavar="N", help="GPUs per job")
+    cluster.add_argument("--no-wait", action="store_true",
+                         help="return once the jobs are submitted (the same command later waits and prints the table)")
 
     export = commands.add_parser("export-decoder", help="decoder weights for the browser (chapter 4's explorer)")
     export.add_argument("run", type=path_arg, help="run folder or model.pt")
@@ -275,6 +285,12 @@ def run_planned(runs: list, args, out: Path) -> list:
     from .reproduce import run_all
 
     say = lambda line: print(line, flush=True)  # noqa: E731
+    if args.executor:
+        from .cluster import ClusterOptions, run_on_cluster
+
+        options = ClusterOptions(args.executor, args.slurm_time, args.slurm_partition, args.slurm_cpus, args.slurm_gpus)
+        stack = len(runs) if args.stacked else args.stack
+        return run_on_cluster(runs, options, out, stack, args.allow_dirty, wait=not args.no_wait, report=say)
     if not (args.stack or args.stacked):
         return run_all(runs, args.jobs, out / "logs", report=say)
     from .speed.stacked import train_stacked_runs
@@ -304,11 +320,13 @@ def protocol_command(args) -> int:
     extra = ["--device", args.device] + (["--allow-dirty"] if args.allow_dirty else [])
     cells = protocol_plan(out, labels, extra=extra)
     runs = [run for cell in cells.values() for run in cell]
-    check_plan(runs, out, writing=not args.print_commands)
+    check_plan(runs, out, writing=not args.print_commands and not args.executor)
     if args.print_commands:
         print("".join(run.command() + "\n" for run in runs if run.state != "finished"), end="")
         return 0
     failed = run_planned(runs, args, out)
+    if args.no_wait:
+        return 0
     table = {key: protocol_cell(cell) for key, cell in cells.items()}
     print(protocol_table(table))
     print()
@@ -326,6 +344,8 @@ def reproduce_command(args) -> int:
 
     if args.stack is not None and args.stack < 1:
         raise AAEError("--stack must be a positive number of runs")
+    if args.no_wait and not args.executor:
+        raise AAEError("--no-wait goes with --executor (processes on this machine are waited for)")
     if args.protocol:
         return protocol_command(args)
     args.labels = args.labels or [100, 1000, "all"]
@@ -337,11 +357,14 @@ def reproduce_command(args) -> int:
     options += ["--allow-dirty"] if args.allow_dirty else []
     options += ["--unlabeled", str(args.unlabeled)] if args.unlabeled is not None else []
     runs = plan(args.labels, args.seeds, args.epochs, out, options + (["--supervised-only"] if args.supervised_only else []))
-    check_plan(runs, out, writing=not args.print_commands)  # bad settings and taken folders fail before any run
+    # bad settings and taken folders fail before any run (a folder in use is a job's, on a cluster)
+    check_plan(runs, out, writing=not args.print_commands and not args.executor)
     if args.print_commands:
         print("".join(run.command() + "\n" for run in runs if run.state != "finished"), end="")
         return 0
     failed = run_planned(runs, args, out)
+    if args.no_wait:
+        return 0
     print(table3(summarise(runs), ours=f"ours, {args.epochs} epochs"))
     print("* quoted, not computed here (see aae_core/chapters/quoted.py for each number's source)")
     if failed:

@@ -22,6 +22,7 @@ Z_PRIORS = ("gaussian", "mixture")
 PRECISIONS = ("fp32", "bf16", "bf16-fp32-labeled")
 BENCH_PRECISIONS = ("fp32", "bf16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+EXECUTORS = ("slurm", "local")  # where `reproduce --executor` submits its runs as jobs (submitit)
 BF16_WEIGHTS = ("copies", "autocast")  # with bf16: compute with bf16 weight copies, or cast fp32 weights in each phase
 OPTIMIZER_KERNELS = ("fused", "foreach", "loop")  # how an optimizer step runs; the math is the same
 N_TRAIN = 50_000  # the training split; the other 10,000 training images validate
