@@ -10,6 +10,7 @@ from aae_core.chapters import quoted
 from aae_core.chapters.reproduction import protocol_differences_table
 from aae_core.reproduce import (PROTOCOL_BASELINE, PROTOCOL_CHOSEN, PROTOCOL_LABELS, PROTOCOL_SEEDS, machine_kind,
                                 paired_difference, protocol_plan, t_interval)
+from conftest import MNIST_RAW
 from test_cli import assert_one_line_error, cli
 
 
@@ -77,7 +78,8 @@ def test_a_run_into_results_from_a_dirty_tree_stops_unless_allowed(tmp_path):
     into_results = tmp_path / "results" / "run"
 
     def train(out, *extra, commit):
-        return cli(*run, str(out), *extra, env={"PYTHONPATH": str(tmp_path), "AAE_GIT_COMMIT": commit}, cwd=tmp_path)
+        return cli(*run, str(out), *extra, cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "AAE_GIT_COMMIT": commit,
+                                                              "AAE_DATA_DIR": str(MNIST_RAW.parent.parent)})
 
     assert_one_line_error(train(into_results, commit="abc+dirty"), "uncommitted", "--allow-dirty")
     assert not into_results.exists()
