@@ -309,7 +309,8 @@ def protocol_command(args) -> int:
     """reproduce --protocol: run what is missing of the final table, then print it with its intervals."""
     from .chapters.reproduction import protocol_differences_table, protocol_table
     from .reproduce import (PROTOCOL_BASELINE, PROTOCOL_CHOSEN, PROTOCOL_LABELS, PROTOCOL_MARGIN, PROTOCOL_OUT,
-                            check_plan, paired_difference, protocol_cell, protocol_plan)
+                            check_plan, protocol_cell, protocol_plan)
+    from .stats import paired_difference
 
     labels = list(dict.fromkeys(args.labels or PROTOCOL_LABELS))
     if any(n not in PROTOCOL_LABELS for n in labels):

@@ -13,7 +13,7 @@ IMAGES = torch.rand(80, 784)
 
 def final_cell(values):
     """A cell of the final table as reproduce.protocol_cell gives it, seeds 100, 101, ... in order."""
-    from aae_core.reproduce import t_interval
+    from aae_core.stats import t_interval
 
     mean = sum(values) / len(values) if values else None
     return {"accuracies": dict(zip((100, 101, 102), values)), "mean": mean, "interval": t_interval(list(values)),

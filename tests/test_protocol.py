@@ -9,7 +9,8 @@ import pytest
 from aae_core.chapters import quoted
 from aae_core.chapters.reproduction import protocol_differences_table
 from aae_core.reproduce import (PROTOCOL_BASELINE, PROTOCOL_CHOSEN, PROTOCOL_LABELS, PROTOCOL_SEEDS, machine_kind,
-                                paired_difference, protocol_plan, t_interval)
+                                protocol_plan)
+from aae_core.stats import paired_difference, t_interval
 from conftest import MNIST_RAW
 from test_cli import assert_one_line_error, cli
 

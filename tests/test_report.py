@@ -227,7 +227,7 @@ def test_chosen_on_validation_picks_by_validation_among_complete_presets():
 
 
 def test_breakdown_table_lists_the_profiled_benches_only():
-    from aae_core.speed.bench_report import breakdown_table
+    from aae_core.chapters.bench_tables import breakdown_table
 
     profiled = {"precision": "bf16", "step": "bf16, weight copies", "batch_size": 100, "gemm_ms_per_step": 7.0,
                 "ms_per_step_by_kind": {"matrix products": 12.0, "casts and copies": 9.5, "outside operators": 1.0}}
@@ -238,7 +238,7 @@ def test_breakdown_table_lists_the_profiled_benches_only():
 
 
 def test_graph_table_sets_the_graph_beside_the_eager_step_of_gpu_benches_only():
-    from aae_core.speed.bench_report import graph_table
+    from aae_core.chapters.bench_tables import graph_table
 
     gpu = {"step": "fp32", "batch_size": 100, "ms_per_step": 1.6, "s_per_epoch": 0.8, "eager_ms_per_step": 8.0,
            "reference_ms_per_step": 10.0, "gemm_ms_per_step": 1.0}
@@ -247,7 +247,7 @@ def test_graph_table_sets_the_graph_beside_the_eager_step_of_gpu_benches_only():
 
 
 def test_repeat_table_spreads_runs_of_one_step_and_counts_those_within_the_targets():
-    from aae_core.speed.bench_report import repeat_table
+    from aae_core.chapters.bench_tables import repeat_table
 
     def bench(precision, step, ms, ratio, batch=100, malloc="glibc"):
         return {"precision": precision, "step": step, "batch_size": batch, "ms_per_step": ms, "ratio_to_gemm": ratio,
@@ -265,7 +265,7 @@ def test_repeat_table_spreads_runs_of_one_step_and_counts_those_within_the_targe
 
 def test_read_benches_names_the_step_of_files_from_before_weight_copies(tmp_path):
     """A bf16 bench without a 'step' was timed under autocast: it says so beside a new one."""
-    from aae_core.speed.bench_report import read_benches
+    from aae_core.chapters.bench_tables import read_benches
     from aae_core.runs import write_json
 
     write_json(tmp_path / "cpu-bf16-batch100.json", {"precision": "bf16", "batch_size": 100})
@@ -288,7 +288,7 @@ def test_plot_history_puts_chosen_keys_on_a_log_axis_and_dashes_the_baseline():
 
 def test_the_final_table_marks_pending_cells_and_counts_seeds():
     from aae_core.chapters.reproduction import against_quoted, headline_table, seeds_of_cells
-    from aae_core.reproduce import t_interval
+    from aae_core.stats import t_interval
 
     def cell(values):
         accuracies = dict(zip((100, 101, 102, 103, 104), values))

@@ -4,6 +4,7 @@
     reproduction.py  the final table, Table 3 and the preset comparisons, read from run folders (chapter 3, appendix A)
     curves.py        training curves: time to an accuracy, learning-rate drops, drift between runs
     precision.py     fp32 against bf16, seed by seed (appendix B, engineering notes)
+    bench_tables.py  the stored benches, read and tabulated for appendix B, and the speed targets
     quoted.py        the numbers the book quotes from others, each with its source
     plots.py         the figures: functions that return a matplotlib Figure
     generate.py      digits drawn by the decoder (fixed y, style grids, style transfer)

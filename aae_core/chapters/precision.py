@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from ..reproduce import t_interval
+from ..stats import t_interval
 from .tables import markdown_table
 
 

@@ -6,7 +6,8 @@ import statistics
 from dataclasses import fields
 
 from ..config import N_TRAIN, ModelConfig, TrainConfig, model_config_from_dict
-from ..reproduce import interval_verdict, machine_kind
+from ..reproduce import machine_kind
+from ..stats import interval_verdict
 from ..train import steps_per_epoch
 from .tables import duration, markdown_table, mean_std
 

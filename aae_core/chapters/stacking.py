@@ -3,7 +3,7 @@ runs are the runs a single process would have trained, so the book compares them
 for whole runs, by their test accuracies (stacked − single, paired by run)."""
 from pathlib import Path
 
-from ..reproduce import paired_difference
+from ..stats import paired_difference
 from ..runs import RunFolder
 
 

@@ -10,5 +10,6 @@ precision and device, the object that turns each phase's loss into an update (se
     cuda_graphs.py   the whole step recorded once as a CUDA graph and replayed
     malloc.py        which allocator the process runs with (results record it)
     bench.py         `python -m aae_core bench`: the step against the machine's matrix-multiply rate
-    bench_report.py  reading and tabulating stored benches, and the speed targets
+    stacked.py       R runs trained as one stack in one process (batched products; one CUDA graph on a GPU)
+    budget.py        long runs sized to a GPU's time budget from the stacked step's measured time
 """

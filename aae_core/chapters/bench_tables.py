@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import statistics
 
-from ..chapters.tables import markdown_table
+from .tables import markdown_table
 
 
 def read_benches(folder, device: str = "cpu") -> list[dict]:
