@@ -94,7 +94,7 @@ bench-repeats: install
 malloc:
 	@test -n "$(MALLOC_LIB)" || (test "$$(id -u)" = 0 && command -v apt-get >/dev/null \
 	  && echo "malloc: installing Debian's tcmalloc with apt-get (running as root)" \
-	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4) \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libtcmalloc-minimal4 >/dev/null) \
 	  || echo "note: tcmalloc is not installed (make malloc installs it as root on Debian); the benches use the C library's malloc"
 
 clean:

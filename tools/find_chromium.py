@@ -44,8 +44,12 @@ def install_debian_chromium() -> None:
     print("find_chromium: no Chromium found; installing Debian's chromium with apt-get (running as root)",
           file=sys.stderr, flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if subprocess.run(["apt-get", "update", "-qq"], env=env).returncode == 0:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], env=env)
+    for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        # dpkg's progress lines ask nothing of a reader: shown only when a step fails
+        done = subprocess.run(step, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.stderr.write(done.stdout + done.stderr)
+            return
 
 
 def find_chromium(install: bool = False) -> str:
