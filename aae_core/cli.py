@@ -61,6 +61,9 @@ def phase_value(text: str) -> tuple[str, float]:
 
 NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead of replaying one CUDA graph"
 ARG_TYPES = {"labels": labels_arg, "phase_value": phase_value}
+# reproduce's settings of a table; --protocol fixes them all (its seeds, presets, epochs and precision)
+TABLE_DEFAULTS = {"epochs": 50, "seeds": [0, 1, 2], "preset": "paper-sgd", "supervised_only": False,
+                  "precision": "fp32", "unlabeled": None}
 MAX_SAMPLES = 10_000  # agreement: generated images per digit (100,000 images of 784 floats: 314 MB)
 
 
@@ -168,20 +171,22 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = commands.add_parser("reproduce", help="Table 3: run the missing runs, resume unfinished ones, print the table")
     reproduce.add_argument("--labels", type=labels_arg, nargs="+", default=None,
                            help="label counts (default 100 1000 all)")
-    reproduce.add_argument("--epochs", type=int, default=50)
-    reproduce.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    reproduce.add_argument("--preset", choices=sorted(PRESETS), default="paper-sgd")
+    reproduce.add_argument("--epochs", type=int, default=TABLE_DEFAULTS["epochs"])
+    reproduce.add_argument("--seeds", type=int, nargs="+", default=TABLE_DEFAULTS["seeds"])
+    reproduce.add_argument("--preset", choices=sorted(PRESETS), default=TABLE_DEFAULTS["preset"])
     reproduce.add_argument("--supervised-only", action="store_true", help="the NN baseline (see train --help)")
-    reproduce.add_argument("--precision", choices=PRECISIONS, default="fp32")
+    reproduce.add_argument("--precision", choices=PRECISIONS, default=TABLE_DEFAULTS["precision"])
     reproduce.add_argument("--device", choices=DEVICES, default="auto")
-    reproduce.add_argument("--unlabeled", type=int, default=None, help="subsample the unlabeled pool (quick runs)")
+    reproduce.add_argument("--unlabeled", type=int, default=TABLE_DEFAULTS["unlabeled"],
+                           help="subsample the unlabeled pool (quick runs)")
     reproduce.add_argument("--jobs", type=int, default=1, help="runs at a time (the CPU threads are split between them)")
     reproduce.add_argument("--out", default=None, type=path_arg,
                            help="folder of the runs (default results/table3, results/nn-baseline with "
                                 "--supervised-only, results/table3-PRESET for another preset)")
     reproduce.add_argument("--protocol", action="store_true",
                            help="the final table: both presets of the protocol, its fresh seeds, 50 epochs, fp32, "
-                                "into results/protocol (--labels, --jobs, --device and --print-commands still apply)")
+                                "into results/protocol (--labels, --jobs, --device, --stack, --executor and --print-commands still apply; "
+                                "the options it fixes are refused)")
     reproduce.add_argument("--allow-dirty", action="store_true", help="see train --help")
     reproduce.add_argument("--stacked", action="store_true", help="all unfinished runs stacked in one process")
     reproduce.add_argument("--stack", type=int, default=None, metavar="R",
@@ -312,6 +317,10 @@ def protocol_command(args) -> int:
                             check_plan, protocol_cell, protocol_plan)
     from .stats import paired_difference
 
+    ignored = [name for name, default in TABLE_DEFAULTS.items() if getattr(args, name) != default]
+    if ignored:
+        raise AAEError(f"--protocol fixes its seeds, presets, epochs and precision; drop "
+                       f"{', '.join('--' + name.replace('_', '-') for name in ignored)}")
     labels = list(dict.fromkeys(args.labels or PROTOCOL_LABELS))
     if any(n not in PROTOCOL_LABELS for n in labels):
         raise AAEError(f"the protocol's label counts are {', '.join(map(str, PROTOCOL_LABELS))}")

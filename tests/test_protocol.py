@@ -108,3 +108,11 @@ def test_reproduce_protocol_prints_the_verdicts_with_the_protocols_margin(tmp_pa
     assert cli_module.main(["reproduce", "--protocol", "--labels", "1000", "--out", str(tmp_path)]) == 0
     differences = capsys.readouterr().out.split("\n\n")[1].splitlines()
     assert differences[2].endswith("| the same within 0.3 points |"), differences
+
+
+@pytest.mark.parametrize("option", [["--epochs", "500"], ["--seeds", "0"], ["--preset", "adamw"], ["--supervised-only"],
+                                    ["--precision", "bf16"], ["--unlabeled", "200"]])
+def test_protocol_refuses_the_options_it_would_ignore(tmp_path, option):
+    result = cli("reproduce", "--protocol", *option, "--out", tmp_path / "table", "--print-commands")
+    assert_one_line_error(result, "--protocol fixes", option[0])
+    assert not (tmp_path / "table").exists()
