@@ -185,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 "--supervised-only, results/table3-PRESET for another preset)")
     reproduce.add_argument("--protocol", action="store_true",
                            help="the final table: both presets of the protocol, its fresh seeds, 50 epochs, fp32, "
-                                "into results/protocol (--labels, --jobs, --device, --stack, --executor and --print-commands still apply; "
-                                "the options it fixes are refused)")
+                                "into results/protocol (--labels, --jobs, --device, --stack, --executor and "
+                                "--print-commands still apply; the options it fixes are refused)")
     reproduce.add_argument("--allow-dirty", action="store_true", help="see train --help")
     reproduce.add_argument("--stacked", action="store_true", help="all unfinished runs stacked in one process")
     reproduce.add_argument("--stack", type=int, default=None, metavar="R",
