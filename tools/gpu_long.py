@@ -57,7 +57,8 @@ def folder_of(runs_dir: Path, run) -> Path:
 
 
 def epochs_done(folder: Path) -> int:
-    return len(RunFolder(folder).history()) if RunFolder(folder).started else 0
+    run = RunFolder(folder)
+    return len(run.history()) if run.started else 0
 
 
 def train_alone(folder: Path, cfg, model_cfg: ModelConfig, deadline: float, dry_run: bool) -> str:
@@ -91,11 +92,12 @@ def pack(runs_dir: Path, folders: list[Path], out: Path, keep_checkpoint: Path |
     big = ([keep_checkpoint] if keep_checkpoint else []) + [f / "model.pt" for f in folders if (f / "model.pt").exists()]
     shipped, left = [], []
     for path in big:
-        parts = -(-path.stat().st_size // PART)
-        if path.stat().st_size > budget or parts > files:
+        size = path.stat().st_size
+        parts = -(-size // PART)
+        if size > budget or parts > files:
             left.append(str(path.relative_to(runs_dir)))
             continue
-        budget, files = budget - path.stat().st_size, files - parts
+        budget, files = budget - size, files - parts
         shipped.append(str(path.relative_to(runs_dir)))
     if shipped:
         with tarfile.open(out / "weights.tar", "w") as tar:

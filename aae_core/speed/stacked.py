@@ -359,7 +359,7 @@ class StackedTrainer:
 
 def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConfig = ModelConfig(), *,
                        resume: bool = False, force: bool = False, report=None, mnist=None,
-                       allow_dirty: bool = False, checkpoint_every: int = 1, cuda_graphs: bool | None = None) -> list:
+                       allow_dirty: bool = False, checkpoint_every: int = 1) -> list:
     """Train the run folders `outs` (one per config) in one process, stacked, and return their summaries.
     Each folder ends as a single run's would (config, history, checkpoint, summary.json, model.pt, its
     fingerprint), except for `stacked_with` in its summary; each is locked while the stack writes it.
@@ -409,7 +409,7 @@ def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConf
             say(f"{folders[r].path}: epoch {record['epoch']:>4}/{cfgs[r].epochs}  val {record['val_accuracy']:.2f}%  "
                 f"{record['seconds']:.1f} s")
 
-        trainer = StackedTrainer(runs, device, on_epoch=save, cuda_graphs=cuda_graphs)
+        trainer = StackedTrainer(runs, device, on_epoch=save)
         if any(state is not None for state in states):
             if any(state is None for state in states):
                 raise AAEError("some of these runs have a checkpoint and some have none; resume them apart")
