@@ -18,7 +18,7 @@ from pathlib import Path
 from .config import ModelConfig, TrainConfig
 from .errors import AAEError
 from .runs import RunFolder, make_folder, probe_writable
-from .stats import t_interval
+from .stats import describe
 
 
 @dataclass(frozen=True)
@@ -164,9 +164,6 @@ def protocol_cell(runs: list[PlannedRun]) -> dict:
     """One cell of the final table: per-seed test accuracies of the finished runs, mean, std, 95%
     interval, and the machine kinds and commits that made them (the protocol allows one kind, no dirty tree)."""
     summaries = {run.seed: RunFolder(run.folder).summary() for run in runs if run.state == "finished"}
-    values = [s.test_accuracy for s in summaries.values()]
-    return {"accuracies": {seed: s.test_accuracy for seed, s in summaries.items()}, "planned": len(runs),
-            "mean": statistics.fmean(values) if values else None,
-            "std": statistics.stdev(values) if len(values) > 1 else None, "interval": t_interval(values),
+    return {**describe({seed: s.test_accuracy for seed, s in summaries.items()}, len(runs)),
             "machines": sorted({machine_kind(s.device) for s in summaries.values()}),
             "dirty": sorted(seed for seed, s in summaries.items() if s.git_commit.endswith("+dirty"))}

@@ -20,6 +20,15 @@ def t_interval(values: list[float]) -> tuple[float, float] | None:
     return mean - half, mean + half
 
 
+def describe(values: dict, planned: int | None = None) -> dict:
+    """A cell of a table from {seed: value}: the values, how many seeds were planned, mean, standard
+    deviation and 95% t-interval (None where too few seeds give one)."""
+    numbers = list(values.values())
+    return {"accuracies": dict(values), "planned": planned,
+            "mean": statistics.fmean(numbers) if numbers else None,
+            "std": statistics.stdev(numbers) if len(numbers) > 1 else None, "interval": t_interval(numbers)}
+
+
 def within(interval: tuple[float, float] | None, margin: float) -> bool:
     """"The same within `margin`" holds only when the whole interval of the difference lies inside it."""
     return interval is not None and -margin <= interval[0] and interval[1] <= margin

@@ -37,7 +37,7 @@ def as_text(route):
 
 
 @pytest.mark.parametrize("page,source", [("book/01_background.html", "book/01_background.ipynb"),
-                                         ("book/intro.html", "book/intro.md")])
+                                         ("book/protocol.html", "book/protocol.md")])
 def test_download_button_saves_the_page_source(server, browser, page, source):
     visit = Visit(browser, server)
     visit.page.context.route("**/_sources/**", as_text)  # the context's: a link may open another tab

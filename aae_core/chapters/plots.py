@@ -285,3 +285,53 @@ def plot_final_table(cells: dict, quoted: dict, source: str, title: str = "The f
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=4, frameon=False)
     fig.suptitle(title)
     return fig
+
+
+LINE_STYLES = ("-", ":", "-.")  # one per machine kind and precision in a figure
+
+
+@book_style
+def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds,
+                   title: str = "Test accuracy against training length, paper-sgd") -> Figure:
+    """One panel per label count of `quoted` ({labels: accuracy}, drawn dashed): a line per seed and kind of
+    run through its milestones ({(labels, machine, precision): {epoch: cell}} of long_runs.long_cells), on a
+    log axis of epochs, in the colours `seeds` get in the final table's figure; the final table's own
+    50-epoch results ({labels: {seed: accuracy}}) as open circles at epoch 50."""
+    colors = run_colors(list(seeds))
+    kinds = sorted({kind[1:] for kind in cells})
+    last = max([500] + [epoch for epochs in cells.values() for epoch in epochs])  # one epoch axis for all panels
+    fig, axes = panel_grid(len(quoted), 3.0, per_row=3, sharey=False)
+    for ax, labels in zip(axes, quoted):
+        for (n, *kind), epochs in cells.items():
+            if n != labels:
+                continue
+            style = LINE_STYLES[kinds.index(tuple(kind)) % len(LINE_STYLES)]
+            for seed in sorted({s for cell in epochs.values() for s in cell["accuracies"]}):
+                points = [(e, cell["accuracies"][seed]) for e, cell in epochs.items() if seed in cell["accuracies"]]
+                ax.plot(*zip(*points), color=colors.get(seed, "gray"), linestyle=style, marker="o", markersize=3,
+                        label=f"seed {seed}")
+        for seed, accuracy in first.get(labels, {}).items():
+            ax.plot([50], [accuracy], color=colors.get(seed, "gray"), marker="o", markersize=6, fillstyle="none",
+                    linestyle="none")
+        ax.axhline(quoted[labels], color="gray", linestyle="--", label=source)
+        if not any(n == labels for n, *_ in cells):
+            ax.annotate("no long run yet", (0.5, 0.06), xycoords="axes fraction", ha="center", color="gray")
+        ax.set_xscale("log")
+        ticks = [e for e in (50, 100, 200, 500, 1000, 2000, 5000) if e <= last]
+        ax.set_xticks(ticks, labels=[str(e) for e in ticks], minor=False)
+        ax.set_xticks([], minor=True)
+        ax.set(title=f"{labels} labels", xlabel="epoch (log scale)", xlim=(40, last * 1.25))
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test accuracy (%)")
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    handles["final table (50 epochs, fp32)"] = matplotlib.lines.Line2D(
+        [], [], color="black", marker="o", markersize=6, fillstyle="none", linestyle="none")
+    for kind, style in zip(kinds, LINE_STYLES):
+        handles[f"{kind[1]} on {kind[0].removeprefix('cpu: ')}"] = matplotlib.lines.Line2D(
+            [], [], color="black", linestyle=style)
+    fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=3, frameon=False)
+    fig.suptitle(title)
+    return fig

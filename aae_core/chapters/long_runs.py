@@ -1,0 +1,106 @@
+"""Chapter 3's long runs: `paper-sgd` trained past 50 epochs, with the test accuracy each run recorded at
+its milestone epochs (`train --milestones`), read from its history.
+
+A long run lives at <root>/<preset>/labels-<L>/seed-<S> (results/long, and one root more per machine kind
+that made a second set, such as results/long-xeon). Runs are not bit-identical across machine kinds or
+precisions, so a cell of the long-run table holds runs of one machine kind and one precision only.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..reproduce import machine_kind
+from ..runs import RunFolder
+from ..stats import describe
+from .reproduction import interval_words
+from .tables import markdown_table
+
+LONG_PRESET = "paper-sgd"
+LONG_LABELS = (100, 1000, "all")
+LONG_SEEDS = (100, 101, 102, 103, 104)  # the final table's seeds: the same label draws, weights and batches
+LONG_ROOTS = ("long", "long-xeon")  # under results/: one root per set of long runs made on one machine kind
+
+
+def milestone_accuracies(run: RunFolder) -> dict[int, float]:
+    """{epoch: test accuracy} of the history lines that a milestone epoch added it to."""
+    return {line["epoch"]: line["test_accuracy"] for line in run.history() if "test_accuracy" in line}
+
+
+def finished_long_runs(roots: list[Path], preset: str = LONG_PRESET, labels=LONG_LABELS) -> list[RunFolder]:
+    """The finished run folders under each root's <preset>/labels-<L>/seed-<S>, in root, label and seed order."""
+    found = []
+    for root in roots:
+        for n in labels:
+            folder = Path(root) / preset / f"labels-{n}"
+            seeds = sorted(folder.glob("seed-*"), key=lambda p: int(p.name.removeprefix("seed-")))
+            found += [run for run in map(RunFolder, seeds) if run.finished]
+    return found
+
+
+def kind_of(run: RunFolder) -> tuple:
+    """(labels, machine kind, precision): what one table cell's runs must share."""
+    s = run.summary()
+    return s.labels, machine_kind(s.device), s.precision
+
+
+def long_cells(runs: list[RunFolder], planned: int = len(LONG_SEEDS)) -> dict:
+    """{(labels, machine kind, precision): {epoch: cell}} where a cell is `stats.describe` of the test
+    accuracies by seed at that milestone epoch, over the runs of that kind that reached it, and its
+    "kind" in words ('bf16 on AMD EPYC')."""
+    by_seed = {}
+    for run in runs:
+        for epoch, accuracy in milestone_accuracies(run).items():
+            by_seed.setdefault(kind_of(run), {}).setdefault(epoch, {})[run.summary().seed] = accuracy
+    return {kind: {epoch: {**describe(values, planned), "kind": f"{kind[2]} on {kind[1].removeprefix('cpu: ')}"}
+                   for epoch, values in sorted(epochs.items())}
+            for kind, epochs in by_seed.items()}
+
+
+def longest_epochs(cells: dict) -> dict:
+    """{labels: (epoch, cell)} of the latest milestone any one kind of each label count reached, with the
+    kind that holds the most seeds there (a later milestone wins over more seeds at an earlier one)."""
+    best = {}
+    for (labels, *_), epochs in cells.items():
+        epoch = max(epochs)
+        key = (epoch, len(epochs[epoch]["accuracies"]))
+        if labels not in best or key > best[labels][0]:
+            best[labels] = (key, epochs[epoch])
+    return {labels: (key[0], cell) for labels, (key, cell) in best.items()}
+
+
+def milestone_table(cells: dict, paper: dict) -> str:
+    """One row per milestone of each (labels, machine kind, precision) ({kind: {epoch: cell}} of
+    long_cells): the seeds that reached it, their test accuracies, and mean ± sd with its 95% interval
+    only where every planned seed has (a mean of fewer is not the table's number)."""
+    rows = []
+    for (labels, machine, precision), epochs in sorted(cells.items(), key=lambda item: str(item[0])):
+        for epoch, cell in epochs.items():
+            k, planned = len(cell["accuracies"]), cell["planned"]
+            complete = k == planned and cell["interval"] is not None
+            rows.append([labels, f"{machine.removeprefix('cpu: ')}, {precision}", epoch, f"{k} of {planned}",
+                         ", ".join(f"{seed}: {v:.2f}" for seed, v in sorted(cell["accuracies"].items())),
+                         f"{cell['mean']:.2f} ± {cell['std']:.2f}" if complete else "–",
+                         interval_words(cell["interval"]) if complete else "–", f"{paper[labels]:.2f}"])
+    return markdown_table(["labels", "machine, precision", "epoch", "seeds", "test accuracy by seed",
+                           "mean ± sd", "95% interval", "paper's Table 2"], rows)
+
+
+def milestone_summary(cells: dict, paper: dict) -> str:
+    """Chapter 3's compact form of `milestone_table`: one row per (labels, machine kind, precision), one
+    column per milestone epoch; a cell gives mean ± sd and the 95% interval once every planned seed has
+    reached that epoch, else how many have and their accuracies."""
+    epochs = sorted({epoch for by_epoch in cells.values() for epoch in by_epoch})
+    rows = []
+    for (labels, machine, precision), by_epoch in sorted(cells.items(), key=lambda item: str(item[0])):
+        row = [labels, f"{machine.removeprefix('cpu: ')}, {precision}"]
+        for epoch in epochs:
+            cell = by_epoch.get(epoch)
+            if cell is None:
+                row.append("–")
+            elif len(cell["accuracies"]) == cell["planned"] and cell["interval"]:
+                row.append(f"{cell['mean']:.2f} ± {cell['std']:.2f} {interval_words(cell['interval'])}")
+            else:
+                values = ", ".join(f"{v:.2f}" for _, v in sorted(cell["accuracies"].items()))
+                row.append(f"{values} ({len(cell['accuracies'])} of {cell['planned']} seeds)")
+        rows.append(row + [f"{paper[labels]:.2f}"])
+    return markdown_table(["labels", "machine, precision", *(f"epoch {e}" for e in epochs), "paper's Table 2"], rows)

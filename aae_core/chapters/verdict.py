@@ -1,0 +1,105 @@
+"""The book's answer in three sentences, computed from the runs like every other number: what the final
+table shows against the paper's Table 2, at which training length, and what is still open (the long runs'
+milestones). The introduction and chapter 3 print it first, so it changes when the runs do."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import N_TRAIN, PRESETS, TrainConfig
+from ..reproduce import PROTOCOL_BASELINE, PROTOCOL_EPOCHS, PROTOCOL_LABELS, protocol_cell, protocol_plan
+from .long_runs import LONG_ROOTS, finished_long_runs, long_cells, longest_epochs
+from .quoted import PAPER
+
+COUNTS = {100: "100", 1000: "1000", "all": "all"}
+
+
+def listed(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def paper_against(cells: list[dict], quoted: float) -> str:
+    """'above', 'below' or 'within': where a quoted number lies against the 95% intervals of `cells`
+    ('above' only when it lies above every interval; 'unknown' when a cell has none)."""
+    intervals = [cell["interval"] for cell in cells]
+    if any(interval is None for interval in intervals):
+        return "unknown"
+    if all(high < quoted for _, high in intervals):
+        return "above"
+    return "below" if all(low > quoted for low, _ in intervals) else "within"
+
+
+def table_sentence(final: dict, paper: dict, baseline: str) -> str:
+    """What the final table shows: where the paper's number lies against both presets' intervals, per
+    label count, with the baseline preset's means and how many of the planned seeds have run."""
+    counts = list(dict.fromkeys(labels for labels, _ in final))
+    where = {n: paper_against([cell for (labels, _), cell in final.items() if labels == n], paper[n]) for n in counts}
+    done = [len(cell["accuracies"]) for cell in final.values()]
+    planned = max(cell["planned"] for cell in final.values())
+    seeds = f"{planned} seeds each" if min(done) == planned else f"{min(done)} to {max(done)} of {planned} seeds"
+    means = listed([f"{final[(n, baseline)]['mean']:.2f}" if final[(n, baseline)]["mean"] is not None else "pending"
+                    for n in counts])
+    numbers = f"(`{baseline}`: {means}% at {listed([COUNTS[n] for n in counts])} labels; {seeds})"
+    if all(w == "above" for w in where.values()):
+        return (f"**The paper's Table 2 is not reached**: at every label count its number lies above the 95% "
+                f"interval of both presets of the final table {numbers}.")
+    said = {"above": "lies above both presets' intervals", "within": "lies within reach (inside an interval)",
+            "below": "lies below both presets' intervals", "unknown": "cannot be placed yet (too few seeds)"}
+    parts = [f"at {COUNTS[n]} labels the paper's {paper[n]:.2f}% {said[where[n]]}" for n in counts]
+    return f"**Against the paper's Table 2**: {listed(parts)} {numbers}."
+
+
+def length_sentence(epochs: int, steps_per_epoch: int, preset: str = "paper-sgd") -> str:
+    """The final table's training length against the schedule of `preset`, whose drops say the paper
+    trained past its last one."""
+    drops = PRESETS[preset].milestones
+    before = [d for d in drops if d >= epochs]  # a drop at epoch d acts from the epoch after d
+    where = (f"before the schedule's first learning-rate drop (epoch {drops[0]})" if len(before) == len(drops)
+             else f"past {len(drops) - len(before)} of the schedule's {len(drops)} learning-rate drops")
+    return (f"**That is after {epochs} epochs of {steps_per_epoch} steps**, {where}; the schedule drops again "
+            f"at epoch {drops[-1]}, so the paper trained for more than {drops[-1]} epochs.")
+
+
+def open_sentence(long_cells: dict, paper: dict, epochs: int) -> str:
+    """What is still open: whether training as long as the paper closes the gap, with the furthest
+    milestone the long runs ({kind: {epoch: cell}} of long_runs.long_cells) have reached."""
+    furthest = {n: found for n, found in longest_epochs(long_cells).items() if found[0] > epochs}
+    if not furthest:
+        return (f"**Still open**: whether training as long as the paper closes the gap; no run of ours has gone "
+                f"past {epochs} epochs yet.")
+    said = []
+    for n, (epoch, cell) in furthest.items():
+        k, planned, values = len(cell["accuracies"]), cell["planned"], list(cell["accuracies"].values())
+        if k == planned and cell["interval"]:
+            low, high = cell["interval"]
+            shown, where = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", paper_against([cell], paper[n])
+        else:
+            shown = listed([f"{v:.2f}%" for v in values])
+            where = "above" if all(v < paper[n] for v in values) else "not above"
+        against = {"above": "below", "within": "around", "below": "above", "not above": "not all below"}[where]
+        said.append(f"at {COUNTS[n]} labels {k} of {planned} seeds reached epoch {epoch} ({shown}, {cell['kind']}; "
+                    f"{against} the paper's {paper[n]:.2f}%)")
+    complete = all(len(cell["accuracies"]) == cell["planned"] for _, cell in furthest.values())
+    return (f"**Still open**: whether training as long as the paper closes the gap. So far {listed(said)}"
+            + ("." if complete else "; the other seeds are still to run."))
+
+
+def verdict(final: dict, paper: dict, long_cells: dict, epochs: int, steps_per_epoch: int,
+            baseline: str = "paper-sgd") -> list[str]:
+    """Three sentences: what the final table ({(labels, preset): cell}) shows against the paper's Table 2
+    ({labels: accuracy}), at which training length, and what the long runs leave open."""
+    return [table_sentence(final, paper, baseline), length_sentence(epochs, steps_per_epoch, baseline),
+            open_sentence(long_cells, paper, epochs)]
+
+
+def verdict_of(results: Path) -> list[str]:
+    """The verdict of the runs under `results` (the final table in protocol/, the long runs' roots)."""
+    final = {key: protocol_cell(runs) for key, runs in protocol_plan(results / "protocol").items()}
+    paper = {n: PAPER["AAE"][n][0] for n in PROTOCOL_LABELS}  # Table 2's error rates as accuracies
+    long = long_cells(finished_long_runs([results / root for root in LONG_ROOTS]))
+    return verdict(final, paper, long, PROTOCOL_EPOCHS, N_TRAIN // TrainConfig().batch_size, PROTOCOL_BASELINE)
+
+
+def verdict_markdown(results: Path) -> str:
+    """The verdict as the introduction and chapter 3 show it: one quoted block, a sentence a paragraph."""
+    return "\n>\n".join(f"> {sentence}" for sentence in verdict_of(results))

@@ -1,0 +1,106 @@
+"""The verdict the introduction and chapter 3 open with, and the long runs' milestones it reads: both
+computed from run folders, so they change when the runs do."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from aae_core.chapters.long_runs import (
+    finished_long_runs, long_cells, longest_epochs, milestone_accuracies, milestone_summary, milestone_table)
+from aae_core.chapters.verdict import length_sentence, open_sentence, table_sentence, verdict
+from aae_core.runs import RunFolder
+from aae_core.stats import describe
+
+PAPER = {100: 98.10, 1000: 98.40, "all": 99.15}
+
+
+def cell(values: dict, planned: int = 5) -> dict:
+    return describe(values, planned)
+
+
+def final_table(shift: float = 0.0) -> dict:
+    """Made-up protocol cells: five seeds a cell, the paper's number `shift` points from their mean."""
+    cells = {}
+    for n, paper in PAPER.items():
+        base = paper - shift
+        for preset, offset in (("paper-sgd", 0.0), ("chosen", 0.1)):
+            cells[(n, preset)] = cell({s: base + offset + 0.05 * (s - 102) for s in range(100, 105)})
+    return cells
+
+
+def test_the_verdict_says_not_reached_only_when_the_paper_lies_above_every_interval():
+    said = table_sentence(final_table(shift=2.0), PAPER, "paper-sgd")
+    assert said.startswith("**The paper's Table 2 is not reached**") and "5 seeds each" in said
+    within = table_sentence(final_table(shift=0.0), PAPER, "paper-sgd")
+    assert "not reached" not in within and "inside an interval" in within
+
+
+def test_the_verdict_counts_seeds_still_to_run():
+    cells = final_table(shift=2.0)
+    cells[(100, "chosen")] = cell({100: 95.0, 101: 96.0})
+    assert "2 to 5 of 5 seeds" in table_sentence(cells, PAPER, "paper-sgd")
+
+
+def test_the_training_length_is_read_from_the_schedule():
+    assert "before the schedule's first learning-rate drop (epoch 50)" in length_sentence(50, 500)
+    assert "past 1 of the schedule's 2" in length_sentence(60, 500)
+    assert "more than 1000 epochs" in length_sentence(50, 500)
+
+
+def test_what_is_open_follows_the_long_runs():
+    assert "no run of ours has gone past 50 epochs" in open_sentence({}, PAPER, 50)
+    partial = {(100, "cpu: AMD EPYC", "bf16"): {500: {**cell({100: 92.46}), "kind": "bf16 on AMD EPYC"}}}
+    said = open_sentence(partial, PAPER, 50)
+    assert "1 of 5 seeds reached epoch 500 (92.46%, bf16 on AMD EPYC; below the paper's 98.10%)" in said
+    assert said.endswith("the other seeds are still to run.")
+    complete = {(100, "cpu: AMD EPYC", "bf16"): {500: {**cell({s: 97.0 + 0.1 * (s - 100) for s in range(100, 105)}),
+                                                     "kind": "bf16 on AMD EPYC"}}}
+    said = open_sentence(complete, PAPER, 50)
+    assert "5 of 5 seeds reached epoch 500 (mean 97.20%, 95% interval" in said and said.endswith("98.10%).")
+    assert len(verdict(final_table(2.0), PAPER, complete, 50, 500)) == 3
+
+
+def test_the_furthest_milestone_wins_over_more_seeds_at_an_earlier_one():
+    cells = {(100, "a", "bf16"): {200: cell({100: 1.0, 101: 2.0}), 500: cell({100: 1.0})},
+             (100, "b", "fp32"): {200: cell({100: 1.0, 101: 2.0, 102: 3.0})}}
+    assert longest_epochs(cells)[100][0] == 500
+
+
+@pytest.fixture(scope="module")
+def two_long_runs(tmp_path_factory):
+    """Two tiny runs with milestones at epochs 1 and 2, where chapter 3 looks for long runs."""
+    root = tmp_path_factory.mktemp("results") / "long"
+    for seed in (100, 101):
+        out = root / "paper-sgd" / "labels-100" / f"seed-{seed}"
+        subprocess.run([sys.executable, "-m", "aae_core", "train", "--labels", "100", "--unlabeled", "300",
+                        "--epochs", "2", "--milestones", "1", "2", "--seed", str(seed), "--device", "cpu", "--quiet",
+                        "--allow-dirty", "--out", str(out)], check=True, capture_output=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    (root / "paper-sgd" / "labels-100" / "seed-102").mkdir()  # begun elsewhere, not finished: left out
+    return root
+
+
+def test_long_runs_are_read_milestone_by_milestone(two_long_runs):
+    runs = finished_long_runs([two_long_runs])
+    assert [run.summary().seed for run in runs] == [100, 101]
+    cells = long_cells(runs)
+    (kind, by_epoch), = cells.items()
+    assert kind[0] == 100 and kind[1].startswith("cpu") and kind[2] == "fp32"
+    assert sorted(by_epoch) == [1, 2]
+    for run in runs:
+        assert milestone_accuracies(run)[2] == run.summary().test_accuracy  # the last milestone is the run's end
+    assert by_epoch[2]["accuracies"] == {run.summary().seed: run.summary().test_accuracy for run in runs}
+    assert by_epoch[2]["planned"] == 5 and by_epoch[2]["interval"] is not None
+    summary = milestone_summary(cells, PAPER)
+    assert "epoch 1" in summary and "epoch 2" in summary and "(2 of 5 seeds)" in summary and "±" not in summary
+    assert milestone_table(cells, PAPER).count("2 of 5") == 2
+    assert "2 of 5 seeds reached epoch 2" in open_sentence(cells, PAPER, 1)
+
+
+def test_a_folder_that_is_not_a_finished_run_is_no_long_run(tmp_path):
+    (tmp_path / "paper-sgd" / "labels-100" / "seed-100").mkdir(parents=True)
+    assert finished_long_runs([tmp_path, tmp_path / "missing"]) == []
+    assert not RunFolder(tmp_path / "paper-sgd" / "labels-100" / "seed-100").finished
