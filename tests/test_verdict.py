@@ -26,7 +26,7 @@ def final_table(shift: float = 0.0) -> dict:
     cells = {}
     for n, paper in PAPER.items():
         base = paper - shift
-        for preset, offset in (("paper-sgd", 0.0), ("chosen", 0.1)):
+        for preset, offset in (("paper-sgd", 0.0), ("sgd-early-drop", 0.1)):
             cells[(n, preset)] = cell({s: base + offset + 0.05 * (s - 102) for s in range(100, 105)})
     return cells
 
@@ -40,18 +40,21 @@ def test_the_verdict_says_not_reached_only_when_the_paper_lies_above_every_inter
 
 def test_the_verdict_counts_seeds_still_to_run():
     cells = final_table(shift=2.0)
-    cells[(100, "chosen")] = cell({100: 95.0, 101: 96.0})
+    cells[(100, "sgd-early-drop")] = cell({100: 95.0, 101: 96.0})
     assert "2 to 5 of 5 seeds" in table_sentence(cells, PAPER, "paper-sgd")
 
 
 def test_the_training_length_is_read_from_the_schedule():
-    assert "before the schedule's first learning-rate drop (epoch 50)" in length_sentence(50, 500)
-    assert "past 1 of the schedule's 2" in length_sentence(60, 500)
+    assert "before `paper-sgd`'s first learning-rate drop, at epoch 50;" in length_sentence(50, 500)
+    assert "after `paper-sgd`'s first" in length_sentence(60, 500)
     assert "more than 1000 epochs" in length_sentence(50, 500)
+    sooner = length_sentence(50, 500, ("paper-sgd", "sgd-labeled-noise", "sgd-early-drop", "sgd-early-drop"))
+    assert sooner.count("`sgd-early-drop` drops at epoch 40") == 1 and "labeled-noise" not in sooner
 
 
 def test_what_is_open_follows_the_long_runs():
-    assert "no run of ours has gone past 50 epochs" in open_sentence({}, PAPER, 50)
+    nothing = open_sentence({}, PAPER, 50)
+    assert "past the drop at epoch 1000" in nothing and "no run of ours has gone past 50 epochs" in nothing
     partial = {(100, "cpu: AMD EPYC", "bf16"): {500: {**cell({100: 92.46}), "kind": "bf16 on AMD EPYC"}}}
     said = open_sentence(partial, PAPER, 50)
     assert "1 of 5 seeds reached epoch 500 (92.46%, bf16 on AMD EPYC; below the paper's 98.10%)" in said

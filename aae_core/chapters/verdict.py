@@ -49,24 +49,29 @@ def table_sentence(final: dict, paper: dict, baseline: str) -> str:
     return f"**Against the paper's Table 2**: {listed(parts)} {numbers}."
 
 
-def length_sentence(epochs: int, steps_per_epoch: int, preset: str = "paper-sgd") -> str:
-    """The final table's training length against the schedule of `preset`, whose drops say the paper
-    trained past its last one."""
-    drops = PRESETS[preset].milestones
-    before = [d for d in drops if d >= epochs]  # a drop at epoch d acts from the epoch after d
-    where = (f"before the schedule's first learning-rate drop (epoch {drops[0]})" if len(before) == len(drops)
-             else f"past {len(drops) - len(before)} of the schedule's {len(drops)} learning-rate drops")
+def length_sentence(epochs: int, steps_per_epoch: int, presets=("paper-sgd",)) -> str:
+    """The final table's training length against the schedule of its first preset (whose drops say the
+    paper trained past its last one), naming the other presets that drop sooner."""
+    drops = PRESETS[presets[0]].milestones
+    where = f"{'before' if drops[0] >= epochs else 'after'} `{presets[0]}`'s first learning-rate drop, at epoch {drops[0]}"
+    sooner = [f"`{name}` drops at epoch {PRESETS[name].milestones[0]}" for name in dict.fromkeys(presets[1:])
+              if PRESETS[name].milestones[0] < min(drops[0], epochs)]
+    if sooner:
+        where += f" ({listed(sooner)})"
     return (f"**That is after {epochs} epochs of {steps_per_epoch} steps**, {where}; the schedule drops again "
             f"at epoch {drops[-1]}, so the paper trained for more than {drops[-1]} epochs.")
 
 
-def open_sentence(long_cells: dict, paper: dict, epochs: int) -> str:
-    """What is still open: whether training as long as the paper closes the gap, with the furthest
-    milestone the long runs ({kind: {epoch: cell}} of long_runs.long_cells) have reached."""
+def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "paper-sgd") -> str:
+    """What is still open: whether longer training closes the gap, and the paper's whole length (past the
+    schedule's last drop), with the furthest milestone the long runs ({kind: {epoch: cell}} of
+    long_runs.long_cells) have reached."""
+    last_drop = PRESETS[preset].milestones[-1]
+    question = (f"**Still open**: whether longer training closes the gap, and whether the paper's length, past "
+                f"the drop at epoch {last_drop}, does")
     furthest = {n: found for n, found in longest_epochs(long_cells).items() if found[0] > epochs}
     if not furthest:
-        return (f"**Still open**: whether training as long as the paper closes the gap; no run of ours has gone "
-                f"past {epochs} epochs yet.")
+        return f"{question}; no run of ours has gone past {epochs} epochs yet."
     said = []
     for n, (epoch, cell) in furthest.items():
         k, planned, values = len(cell["accuracies"]), cell["planned"], list(cell["accuracies"].values())
@@ -80,16 +85,16 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int) -> str:
         said.append(f"at {COUNTS[n]} labels {k} of {planned} seeds reached epoch {epoch} ({shown}, {cell['kind']}; "
                     f"{against} the paper's {paper[n]:.2f}%)")
     complete = all(len(cell["accuracies"]) == cell["planned"] for _, cell in furthest.values())
-    return (f"**Still open**: whether training as long as the paper closes the gap. So far {listed(said)}"
-            + ("." if complete else "; the other seeds are still to run."))
+    return f"{question}. So far {listed(said)}" + ("." if complete else "; the other seeds are still to run.")
 
 
 def verdict(final: dict, paper: dict, long_cells: dict, epochs: int, steps_per_epoch: int,
             baseline: str = "paper-sgd") -> list[str]:
     """Three sentences: what the final table ({(labels, preset): cell}) shows against the paper's Table 2
     ({labels: accuracy}), at which training length, and what the long runs leave open."""
-    return [table_sentence(final, paper, baseline), length_sentence(epochs, steps_per_epoch, baseline),
-            open_sentence(long_cells, paper, epochs)]
+    presets = [baseline] + [preset for _, preset in final if preset != baseline]
+    return [table_sentence(final, paper, baseline), length_sentence(epochs, steps_per_epoch, presets),
+            open_sentence(long_cells, paper, epochs, baseline)]
 
 
 def verdict_of(results: Path) -> list[str]:
