@@ -41,7 +41,7 @@ def labels_arg(text: str) -> int | str:
 
 def path_arg(text: str) -> str:
     """A file or folder name, refused when it cannot name one (empty, or a part over 255 bytes)."""
-    from .runs import check_path
+    from .runs.files import check_path
 
     try:
         check_path(text)
@@ -270,7 +270,7 @@ def demo_command(args) -> int:
     settings = DemoSettings(epochs=args.epochs, unlabeled=args.unlabeled, hidden=args.hidden, seed=args.seed,
                             snapshots=tuple(args.snapshots), device=args.device)
     if args.export is not None:
-        from .runs import probe_writable
+        from .runs.files import probe_writable
 
         probe_writable(Path(args.export))  # before the minutes of training, not after
     train_demo(args.out, settings.check(), force=args.force, allow_dirty=args.allow_dirty,
@@ -384,7 +384,7 @@ def reproduce_command(args) -> int:
 
 def bench_command(args) -> int:
     from .devices import resolve_device
-    from .runs import claim_output_file, write_json
+    from .runs.files import claim_output_file, write_json
     from .speed.bench import check_bench_options, format_bench, run_bench
 
     check_bench_options(args.batch_size, args.steps, args.precision)
@@ -412,7 +412,7 @@ def bench_command(args) -> int:
 
 
 def train_command(args) -> int:
-    from .runs import train_run
+    from .runs.training import train_run
     from .speed.updaters import SpeedOptions, updater_with
 
     cfg = config_from_args(TrainConfig, args).check()
@@ -428,7 +428,7 @@ def evaluate_command(args) -> int:
     from .data import load_mnist
     from .evaluate import accuracy
     from .devices import resolve_device
-    from .runs import check_against_summary, load_checkpoint
+    from .runs.weights import check_against_summary, load_checkpoint
 
     device = resolve_device(args.device)
     model = load_checkpoint(args.run, device)

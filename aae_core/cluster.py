@@ -19,7 +19,9 @@ import submitit
 from .config import EXECUTORS
 from .errors import AAEError
 from .reproduce import PlannedRun
-from .runs import RunFolder, make_folder, probe_writable, read_json_object, train_run, write_json
+from .runs.files import make_folder, probe_writable, read_json_object, write_json
+from .runs.folder import RunFolder
+from .runs.training import train_run
 from .speed.stacked import train_stacked_runs
 from .speed.updaters import fastest_updater
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from .config import ModelConfig, TrainConfig
 from .errors import AAEError
-from .runs import RunFolder, make_folder, probe_writable
+from .runs.files import make_folder, probe_writable
+from .runs.folder import RunFolder
 from .stats import t_interval
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import shlex
 
 from aae_core.reproduce import plan, summarise
-from aae_core.runs import RunFolder
+from aae_core.runs.folder import RunFolder
 from test_cli import assert_one_line_error, cli
 
 

@@ -19,7 +19,8 @@ import torch
 
 from aae_core.cli import main
 from aae_core.config import ModelConfig, TrainConfig
-from aae_core.runs import RunFolder, fingerprint
+from aae_core.runs.folder import RunFolder
+from aae_core.runs.records import fingerprint
 from conftest import ROOT
 from test_cli import assert_one_line_error, cli
 

@@ -10,7 +10,7 @@ from aae_core.config import ModelConfig, TrainConfig
 from aae_core.data import prepare_data
 from aae_core.errors import AAEError
 from aae_core.evaluate import accuracy
-from aae_core.runs import RunFolder
+from aae_core.runs.folder import RunFolder
 from aae_core.speed.stacked import StackedRun, StackedTrainer, check_stackable, train_stacked_runs
 from aae_core.train import make_trainer
 from conftest import TINY

@@ -33,7 +33,7 @@ import torch
 from aae_core.config import ModelConfig
 from aae_core.data import load_mnist, prepare_data
 from aae_core.errors import AAEError
-from aae_core.runs import RunFolder
+from aae_core.runs.folder import RunFolder
 from aae_core.speed.budget import PLANS, measure, plan_steps, size_plan, time_stack
 from aae_core.speed.stacked import train_stacked_runs
 

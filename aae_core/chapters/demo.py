@@ -34,8 +34,8 @@ from ..errors import AAEError
 from ..losses import reconstruction_loss, sample_gaussian_mixture, share_near_mixture
 from ..models import SemiSupervisedAAE, mlp
 from ..provenance import git_commit, provenance
-from ..runs import (LOCK, check_path, exclusive, make_folder, probe_writable, read_json_object,
-                    refuse_dirty_results, refuse_foreign_files, torch_load, write_json, write_jsonl)
+from ..runs.files import (LOCK, check_path, exclusive, make_folder, probe_writable, read_json_object,
+                          refuse_dirty_results, refuse_foreign_files, torch_load, write_json, write_jsonl)
 from ..train import make_trainer, with_noise
 from .plots import WIDTH, book_style
 
@@ -263,7 +263,7 @@ class DemoRun:
         return read_json_object(self.path / "summary.json", "a demo run's summary.json")
 
     def history(self) -> list[dict]:
-        from ..runs import read_history
+        from ..runs.files import read_history
 
         return read_history(self.path / "history.jsonl")
 
@@ -303,7 +303,7 @@ class DemoRun:
     def write(self, kind: str, settings: DemoSettings, runner, snapshots: dict, labels: torch.Tensor,
               val_x: torch.Tensor, commit: str, device: torch.device) -> dict:
         """history, weights and snapshots, then summary.json (the run is finished once it exists)."""
-        from ..runs import atomic_write
+        from ..runs.files import atomic_write
 
         write_jsonl(self.path / "history.jsonl", runner.history)
         model_cfg = settings.model_config()

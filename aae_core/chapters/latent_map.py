@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from ..errors import AAEError
 from ..provenance import git_commit
-from ..runs import LOCK, atomic_write, check_path, exclusive, make_folder, probe_writable
+from ..runs.files import LOCK, atomic_write, check_path, exclusive, make_folder, probe_writable
 from .demo import KINDS, SHORT, VIEW, DemoRun, load_demo, prior_samples
 from .explorers import BrowserWidget
 from .export import pack

@@ -370,7 +370,9 @@ def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConf
 
     from ..data import labeled_images_hash, load_mnist, prepare_data
     from ..devices import resolve_device
-    from ..runs import RunFolder, make_folder, probe_writable, refuse_dirty_results, run_summary
+    from ..runs.files import make_folder, probe_writable, refuse_dirty_results
+    from ..runs.folder import RunFolder
+    from ..runs.training import finish_run, run_summary
 
     say = report or (lambda line: None)
     if len(outs) != len(cfgs) or len(outs) < 1:
@@ -418,12 +420,9 @@ def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConf
         trainer.fit(cfgs[0].epochs)
         summaries = []
         for r, (run, folder) in enumerate(zip(runs, folders)):
-            config = folder.config()
             summary = run_summary(folder, run.cfg, run.model, run.data, trainer.history[r],
                                   f"stacked: {len(runs)} runs, batched products, fused SGD after each backward pass",
-                                  device, stacked_with=[str(f.path) for f in folders if f is not folder],
-                                  fingerprint=config["fingerprint"], labeled_images=config.get("labeled_images"))
-            folder.finish(run.model, summary)
-            say(f"test accuracy {summary.test_accuracy:.2f}%  ({folder.path})")
+                                  device, stacked_with=[str(f.path) for f in folders if f is not folder])
+            finish_run(folder, run.model, summary, say)
             summaries.append(summary)
     return summaries
