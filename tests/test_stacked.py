@@ -12,6 +12,7 @@ from aae_core.errors import AAEError
 from aae_core.evaluate import accuracy
 from aae_core.runs.folder import RunFolder
 from aae_core.speed.stacked import StackedRun, StackedTrainer, check_stackable, train_stacked_runs
+from aae_core.speed.updaters import fastest_updater
 from aae_core.train import make_trainer
 from conftest import TINY
 from test_cli import assert_one_line_error, cli
@@ -37,7 +38,8 @@ def test_stacked_runs_take_the_steps_of_single_runs(mnist, count):
     stacked = StackedTrainer([StackedRun.fresh(cfg, d, TINY, torch.device("cpu")) for cfg, d in zip(cfgs, data)],
                              torch.device("cpu"))
     stacked.set_learning_rates()
-    singles = [make_trainer(cfg, d, TINY, device="cpu", progress=False) for cfg, d in zip(cfgs, data)]
+    singles = [make_trainer(cfg, d, TINY, device="cpu", progress=False, updater=fastest_updater)
+               for cfg, d in zip(cfgs, data)]
     worst = [0.0] * count
     for _ in range(10):
         together = stacked.step()
@@ -64,7 +66,7 @@ def test_a_stacked_run_folder_is_an_ordinary_run_folder(tmp_path, mnist):
         model = load_checkpoint(out)
         assert accuracy(model, mnist.test_x, mnist.test_y) == pytest.approx(summary.test_accuracy, abs=0.05)
         single = make_trainer(run.train_config(), prepare_data(run.train_config(), mnist), TINY, device="cpu",
-                              progress=False)
+                              progress=False, updater=fastest_updater)
         single.load_state_dict(torch.load(run.checkpoint_path, weights_only=True))  # a single run resumes it
         assert single.epoch == 1
 

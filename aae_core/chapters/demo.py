@@ -36,6 +36,7 @@ from ..models import SemiSupervisedAAE, mlp
 from ..provenance import git_commit, provenance
 from ..runs.files import (LOCK, check_path, exclusive, make_folder, probe_writable, read_json_object,
                           refuse_dirty_results, refuse_foreign_files, torch_load, write_json, write_jsonl)
+from ..speed.updaters import fastest_updater
 from ..train import make_trainer, with_noise
 from .plots import WIDTH, book_style
 
@@ -189,7 +190,7 @@ def make_runner(kind: str, settings: DemoSettings, data: SemiSupervisedData, dev
     cfg = settings.train_config(kind)
     if kind == "vae":
         return VAETrainer(cfg, data, settings.model_config(), device)
-    return make_trainer(cfg, data, settings.model_config(), device=device, progress=False)
+    return make_trainer(cfg, data, settings.model_config(), device=device, progress=False, updater=fastest_updater)
 
 
 @torch.no_grad()

@@ -15,7 +15,8 @@ from ..errors import AAEError
 from ..evaluate import accuracy
 from ..models import SemiSupervisedAAE
 from ..provenance import provenance
-from ..train import NonFiniteLossError, make_trainer
+from ..speed.updaters import fastest_updater
+from ..train import NonFiniteLossError, UpdaterFactory, make_trainer
 from .files import check_path, first_line, make_folder, probe_writable, refuse_dirty_results
 from .folder import RunFolder
 from .records import Summary
@@ -24,10 +25,12 @@ from .weights import mend_model, save_model
 
 def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelConfig(), *, resume: bool = False,
               continue_from: str | Path | None = None, force: bool = False, progress: bool = True,
-              updater=None, report=None, mnist=None, allow_dirty: bool = False) -> Summary:
+              updater: UpdaterFactory = fastest_updater, report=None, mnist=None,
+              allow_dirty: bool = False) -> Summary:
     """Train the run folder `out` end to end and return its summary: claim the folder (fresh, resumed,
     or continued from another run's checkpoint), train to cfg.epochs with a checkpoint after every
-    epoch, then write summary.json and model.pt. `report(line)` hears each epoch and the end (the
+    epoch, then write summary.json and model.pt. `updater` (the fastest, unless told otherwise) turns
+    each phase's loss into an update. `report(line)` hears each epoch and the end (the
     command line prints them). A loss that turns NaN writes diverged.json and raises
     NonFiniteLossError, keeping the last good checkpoint. Everything is checked before the folder is
     written, and the folder is locked while it is."""
