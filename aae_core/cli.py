@@ -11,12 +11,12 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
                      TrainConfig, check_seed)
 from .errors import AAEError
+from .options import add_config_options, config_from_args, labels_arg
 
 
 PROG = "python -m aae_core"
@@ -30,15 +30,6 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def labels_arg(text: str) -> int | str:
-    if text == "all":
-        return "all"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be 'all' or a number, got {text!r}") from None
-
-
 def path_arg(text: str) -> str:
     """A file or folder name, refused when it cannot name one (empty, or a part over 255 bytes)."""
     from .runs.files import check_path
@@ -50,51 +41,11 @@ def path_arg(text: str) -> str:
     return text
 
 
-def phase_value(text: str) -> tuple[str, float]:
-    """'generator=0.3' -> ('generator', 0.3); the phase name is checked with the rest of the config."""
-    phase, _, value = text.partition("=")
-    try:
-        return phase, float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be PHASE=NUMBER, got {text!r}") from None
-
-
 NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead of replaying one CUDA graph"
-ARG_TYPES = {"labels": labels_arg, "phase_value": phase_value}
 # reproduce's settings of a table; --protocol fixes them all (its seeds, presets, epochs and precision)
 TABLE_DEFAULTS = {"epochs": 50, "seeds": [0, 1, 2], "preset": "paper-sgd", "supervised_only": False,
                   "precision": "fp32", "unlabeled": None}
 MAX_SAMPLES = 10_000  # agreement: generated images per digit (100,000 images of 784 floats: 314 MB)
-
-
-def config_options(config_class) -> list:
-    """The fields of a config dataclass that have a `train` option (config.setting with a group)."""
-    return [f for f in fields(config_class) if f.metadata.get("group")]
-
-
-def add_config_options(groups: dict, config_class) -> None:
-    """One option per field, from the field itself: its name, default, help and argparse keywords."""
-    for f in config_options(config_class):
-        option = {k: v for k, v in f.metadata["option"].items() if k != "convert"}
-        if isinstance(option.get("type"), str):
-            option["type"] = ARG_TYPES[option["type"]]
-        groups[f.metadata["group"]].add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=f.default,
-                                                 help=f.metadata["help"], **option)
-
-
-def config_from_args(config_class, args):
-    """The config dataclass from parsed options (each converted to the field's type)."""
-    values = {}
-    for f in config_options(config_class):
-        value, convert = getattr(args, f.name), f.metadata["option"].get("convert")
-        values[f.name] = convert(value) if convert and value is not None else value
-    return config_class(**values)
-
-
-def train_settings(argv) -> tuple[TrainConfig, ModelConfig]:
-    """The settings a `train` command line asks for (unchecked): what `reproduce` plans and compares."""
-    args = build_parser().parse_args(list(argv))
-    return config_from_args(TrainConfig, args), config_from_args(ModelConfig, args)
 
 
 def add_train_parser(commands) -> None:
@@ -303,10 +254,8 @@ def run_planned(runs: list, args, out: Path) -> list:
     todo = [run for run in runs if run.state != "finished"]
     size = max(1, len(todo)) if args.stacked else args.stack
     for group in (todo[i:i + size] for i in range(0, len(todo), size)):
-        parsed = [build_parser().parse_args(list(run.argv)) for run in group]
-        train_stacked_runs([run.folder for run in group], [config_from_args(TrainConfig, a).check() for a in parsed],
-                           config_from_args(ModelConfig, parsed[0]), resume=True, report=say,
-                           allow_dirty=args.allow_dirty)
+        train_stacked_runs([run.folder for run in group], [run.train_cfg.check() for run in group],
+                           group[0].model_cfg, resume=True, report=say, allow_dirty=args.allow_dirty)
     return []
 
 
@@ -327,8 +276,7 @@ def protocol_command(args) -> int:
     if args.jobs < 1:
         raise AAEError("--jobs must be a positive integer")
     out = Path(args.out) if args.out else PROTOCOL_OUT
-    extra = ["--device", args.device] + (["--allow-dirty"] if args.allow_dirty else [])
-    cells = protocol_plan(out, labels, extra=extra)
+    cells = protocol_plan(out, labels, device=args.device, allow_dirty=args.allow_dirty)
     runs = [run for cell in cells.values() for run in cell]
     check_plan(runs, out, writing=not args.print_commands and not args.executor)
     if args.print_commands:
@@ -363,10 +311,9 @@ def reproduce_command(args) -> int:
         raise AAEError("--jobs must be a positive integer")
     out = Path(args.out or ("results/nn-baseline" if args.supervised_only else
                             "results/table3" if args.preset == "paper-sgd" else f"results/table3-{args.preset}"))
-    options = ["--preset", args.preset, "--precision", args.precision, "--device", args.device]
-    options += ["--allow-dirty"] if args.allow_dirty else []
-    options += ["--unlabeled", str(args.unlabeled)] if args.unlabeled is not None else []
-    runs = plan(args.labels, args.seeds, args.epochs, out, options + (["--supervised-only"] if args.supervised_only else []))
+    settings = TrainConfig(preset=args.preset, precision=args.precision, device=args.device, unlabeled=args.unlabeled,
+                           supervised_only=args.supervised_only)
+    runs = plan(args.labels, args.seeds, args.epochs, out, settings, allow_dirty=args.allow_dirty)
     # bad settings and taken folders fail before any run (a folder in use is a job's, on a cluster)
     check_plan(runs, out, writing=not args.print_commands and not args.executor)
     if args.print_commands:
