@@ -253,10 +253,15 @@ def run_planned(runs: list, args, out: Path) -> list:
 
     todo = [run for run in runs if run.state != "finished"]
     size = max(1, len(todo)) if args.stacked else args.stack
+    failed = []
     for group in (todo[i:i + size] for i in range(0, len(todo), size)):
-        train_stacked_runs([run.folder for run in group], [run.train_cfg.check() for run in group],
-                           group[0].model_cfg, resume=True, report=say, allow_dirty=args.allow_dirty)
-    return []
+        summaries = train_stacked_runs([run.folder for run in group], [run.train_cfg.check() for run in group],
+                                       group[0].model_cfg, resume=True, report=say, allow_dirty=args.allow_dirty)
+        for run, summary in zip(group, summaries):
+            if summary is None:  # diverged: the rest of the stack went on
+                say(f"failed {run.name}: its loss turned NaN/inf; see {run.folder / 'diverged.json'}")
+                failed.append(run)
+    return failed
 
 
 def protocol_command(args) -> int:

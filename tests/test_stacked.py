@@ -130,3 +130,32 @@ def test_bench_runs_sets_a_stack_beside_one_at_a_time_side_by_side_and_its_ceili
     best = max(r["single_run_steps_per_s"], r["side_by_side_run_steps_per_s"])
     assert r["stacked_over_best_single"] == pytest.approx(r["stacked_run_steps_per_s"] / best)
     assert r["best_single"] == ("side by side" if best == r["side_by_side_run_steps_per_s"] else "one at a time")
+
+
+def test_a_stacked_run_that_diverges_writes_its_record_and_the_others_finish(tmp_path, mnist, monkeypatch):
+    """From epoch 2 the middle run's inputs are NaN: it keeps its checkpoint of epoch 1 and gets its
+    diverged.json, as a single run does; the others finish, bit for bit as in a stack where none diverged."""
+    cfgs = [cfg.with_(unlabeled=200, epochs=2) for cfg in MIXED]
+    calm = train_stacked_runs([tmp_path / f"calm-{i}" for i in range(3)], cfgs, TINY, mnist=mnist)
+    original_epoch, original_noise = StackedTrainer.train_epoch, StackedRun.noise
+
+    def epoch(self):
+        self.runs[1].poisoned = self.epoch >= 1
+        original_epoch(self)
+
+    def noise(self, x, std):
+        return original_noise(self, x, std) * (float("nan") if getattr(self, "poisoned", False) else 1.0)
+
+    monkeypatch.setattr(StackedTrainer, "train_epoch", epoch)
+    monkeypatch.setattr(StackedRun, "noise", noise)
+    outs = [tmp_path / f"stormy-{i}" for i in range(3)]
+    lines = []
+    summaries = train_stacked_runs(outs, cfgs, TINY, mnist=mnist, report=lines.append)
+    diverged = RunFolder(outs[1])
+    assert summaries[1] is None and not diverged.finished and diverged.diverged
+    assert diverged.divergence()["epoch"] == 2 and len(diverged.history()) == 1  # the last good checkpoint kept
+    assert torch.load(diverged.checkpoint_path, weights_only=True)["epoch"] == 1
+    assert any("run 2 of the stack" in line and str(outs[1]) in line for line in lines)
+    for r in (0, 2):
+        assert RunFolder(outs[r]).finished and summaries[r].test_accuracy == calm[r].test_accuracy
+        assert summaries[r].val_accuracy == calm[r].val_accuracy

@@ -1,4 +1,5 @@
-"""The one function that trains a run folder end to end: check, lock, build, train, summarise.
+"""The one function that trains a run folder end to end (check, lock, build, train, summarise), and the
+one driver of claimed run folders that it and the stacked runs (speed.stacked) hand their trainer to.
 
 `train`, `reproduce` and the chapters' retrain cells all train through `train_run`.
 """
@@ -16,7 +17,7 @@ from ..evaluate import accuracy
 from ..models import SemiSupervisedAAE
 from ..provenance import provenance
 from ..speed.updaters import fastest_updater
-from ..train import NonFiniteLossError, UpdaterFactory, make_trainer
+from ..train import NonFiniteLossError, Trainer, UpdaterFactory, make_trainer
 from .files import check_path, first_line, make_folder, probe_writable, refuse_dirty_results
 from .folder import RunFolder
 from .records import Summary
@@ -56,7 +57,8 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
                           labeled_images=mnist_data.labeled_images_hash(cfg, mnist))
         # (3) build, (4) train, (5) summarise
         trainer = make_trainer(cfg, data, model_cfg, device=device, progress=progress, updater=updater)
-        return train_started(run, trainer, state, say)
+        [summary] = drive([run], OneRun(trainer), [state], say)
+        return summary
 
 
 def check_before_writing(run: RunFolder, cfg: TrainConfig, model_cfg: ModelConfig, continue_from, force: bool,
@@ -80,34 +82,97 @@ def already_finished(run: RunFolder, say) -> Summary:
     return run.summary()
 
 
-def train_started(run: RunFolder, trainer, state: dict | None, say) -> Summary:
-    """The training half of train_run, in a claimed run folder: from `state` (None: a fresh model) to
-    cfg.epochs with a checkpoint after each epoch, then summary.json and model.pt."""
-    cfg, model_cfg, device = trainer.cfg, trainer.model.cfg, trainer.device
+class OneRun:
+    """A Trainer seen as a stack of one run: what `drive` reads of every trainer (as StackedTrainer has it).
+    Its loss turning NaN/inf ends the run with NonFiniteLossError, once its record is written."""
 
-    def save_and_report(trainer, record):
-        run.save_epoch(trainer.state_dict(), cfg, model_cfg)
-        losses = "  ".join(f"{name} {record[f'loss_{name}']:.4g}" for name in ("recon", "class")
-                           if f"loss_{name}" in record)
-        say(f"epoch {record['epoch']:>4}/{cfg.epochs}  {losses}  val {record['val_accuracy']:.2f}%  "
-            f"{record['seconds']:.1f} s")
+    def __init__(self, trainer: Trainer):
+        self.trainer, self.device = trainer, trainer.device
+        self.cfgs, self.models, self.data = [trainer.cfg], [trainer.model], [trainer.data]
+        self.description = trainer.updater.description
+        self.diverged: set[int] = set()  # never filled: a lone run that diverges ends in its error
 
-    trainer.callbacks.append(save_and_report)
-    if state is not None:
+    @property
+    def epoch(self) -> int:
+        return self.trainer.epoch
+
+    @property
+    def history(self) -> list[list[dict]]:
+        return [self.trainer.history]
+
+    def state_dict(self, r: int) -> dict:
+        return self.trainer.state_dict()
+
+    def load_state_dicts(self, states: list[dict]) -> None:
+        self.trainer.load_state_dict(states[0])
+
+    def fit(self, epochs: int, on_epoch, on_diverged) -> None:
+        self.trainer.callbacks.append(lambda trainer, record: on_epoch(0, record))
         try:
-            trainer.load_state_dict(state)
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise AAEError(f"{run.checkpoint_path} does not fit this run's trainer ({first_line(err)}); "
-                           "--force starts the run over") from None
-        say(f"{run.path}: resuming after epoch {trainer.epoch}")
+            self.trainer.fit(epochs)
+        except NonFiniteLossError as err:
+            on_diverged(0, err)
+            raise
+
+
+def drive(runs: list[RunFolder], trainer, states: list[dict | None], say, checkpoint_every: int = 1,
+          stacked: bool = False) -> list[Summary | None]:
+    """The one driver of run folders, claimed and locked by the caller (`states`: what each resumes from,
+    None: fresh), handed a trainer of as many runs (OneRun, or a StackedTrainer): resume, train to the
+    runs' epochs with a checkpoint every `checkpoint_every` epochs and after the last, then finish each
+    (model.pt, summary.json). A run whose loss turns NaN/inf keeps its last good checkpoint and gets its
+    diverged.json; its summary is None, and the others of a stack go on."""
+    cfgs, model_cfg = trainer.cfgs, trainer.models[0].cfg
+
+    def save_and_report(r: int, record: dict) -> None:
+        if record["epoch"] % checkpoint_every == 0 or record["epoch"] == cfgs[r].epochs:
+            runs[r].save_epoch(trainer.state_dict(r), cfgs[r], model_cfg)
+        say(epoch_line(runs[r], cfgs[r], record, stacked))
+
+    def diverged(r: int, err: NonFiniteLossError) -> None:  # a diverged run is a result too: say where
+        record_divergence(runs[r], err, trainer.device, trainer.history[r])
+        if stacked:
+            say(f"{runs[r].path}: {err}")
+
+    resume(runs, trainer, states, say, stacked)
+    trainer.fit(cfgs[0].epochs, on_epoch=save_and_report, on_diverged=diverged)
+    summaries = []
+    for r, run in enumerate(runs):
+        if r in trainer.diverged:
+            summaries.append(None)
+            continue
+        others = {"stacked_with": [str(other.path) for other in runs if other is not run]} if stacked else {}
+        summary = run_summary(run, cfgs[r], trainer.models[r], trainer.data[r], trainer.history[r], trainer.description,
+                              trainer.device, **others)
+        finish_run(run, trainer.models[r], summary, say)
+        summaries.append(summary)
+    return summaries
+
+
+def resume(runs: list[RunFolder], trainer, states: list[dict | None], say, stacked: bool) -> None:
+    """The trainer at the runs' checkpoints, where they have them (all of a stack, or none)."""
+    if all(state is None for state in states):
+        return
+    if any(state is None for state in states):
+        raise AAEError("some of these runs have a checkpoint and some have none; resume them apart")
     try:
-        trainer.fit(cfg.epochs)
-    except NonFiniteLossError as err:  # a diverged run is a result too: say where, keep the folder
-        record_divergence(run, err, device, trainer.history)
-        raise
-    summary = run_summary(run, cfg, trainer.model, trainer.data, trainer.history, trainer.updater.description, device)
-    finish_run(run, trainer.model, summary, say)
-    return summary
+        trainer.load_state_dicts(states)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        if stacked:
+            raise
+        raise AAEError(f"{runs[0].checkpoint_path} does not fit this run's trainer ({first_line(err)}); "
+                       "--force starts the run over") from None
+    say(f"resuming {len(runs)} stacked runs after epoch {trainer.epoch}" if stacked else
+        f"{runs[0].path}: resuming after epoch {trainer.epoch}")
+
+
+def epoch_line(run: RunFolder, cfg: TrainConfig, record: dict, stacked: bool) -> str:
+    """What `report` hears after an epoch: a run's losses, or, in a stack, which run."""
+    tail = f"val {record['val_accuracy']:.2f}%  {record['seconds']:.1f} s"
+    if stacked:
+        return f"{run.path}: epoch {record['epoch']:>4}/{cfg.epochs}  {tail}"
+    losses = "  ".join(f"{name} {record[f'loss_{name}']:.4g}" for name in ("recon", "class") if f"loss_{name}" in record)
+    return f"epoch {record['epoch']:>4}/{cfg.epochs}  {losses}  {tail}"
 
 
 def record_divergence(run: RunFolder, err: NonFiniteLossError, device: torch.device, history: list[dict]) -> None:
