@@ -216,7 +216,8 @@ def export_decoder_command(args) -> int:
 
 
 def demo_command(args) -> int:
-    from .chapters.demo import DemoSettings, train_demo
+    from .chapters.demo_runs import train_demo
+    from .chapters.demo_training import DemoSettings
 
     settings = DemoSettings(epochs=args.epochs, unlabeled=args.unlabeled, hidden=args.hidden, seed=args.seed,
                             snapshots=tuple(args.snapshots), device=args.device)
