@@ -71,7 +71,7 @@ bench: install
 # (appendix B); replaces results/bench-stacked/$(DEVICE)-runs-R.json.
 bench-stacked: install
 	for r in 1 3 9; do \
-	  $(BENCH_PLAIN) --runs $$r --out results/bench-stacked/$(DEVICE)-runs-$$r.json || exit 1; \
+	  $(BENCH_PLAIN) --stack $$r --out results/bench-stacked/$(DEVICE)-runs-$$r.json || exit 1; \
 	done
 
 # The batch-100 bench again and again, fp32 and bf16 in turn, each with the default malloc and with

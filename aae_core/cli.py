@@ -1,5 +1,5 @@
-"""Command line: `python -m aae_core {train,evaluate,reproduce,bench,classifier,agreement,export-decoder,
-demo-2d}`.
+"""Command line: `python -m aae_core {train,evaluate,reproduce,bench}`, and the commands that remake the
+book's own assets `{classifier,agreement,export-decoder,demo-2d}`.
 Parsing and reporting; the work happens in the modules each command imports.
 
 Every user mistake ends as one line on stderr and exit status 2 (no traceback); a loss that
@@ -41,6 +41,16 @@ def path_arg(text: str) -> str:
     return text
 
 
+def stack_arg(text: str) -> int | str:
+    """reproduce --stack: a number of runs, or 'all'."""
+    if text == "all":
+        return "all"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of runs or 'all', got {text!r}") from None
+
+
 NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead of replaying one CUDA graph"
 # reproduce's settings of a table; --protocol fixes them all (its seeds, presets, epochs and precision)
 TABLE_DEFAULTS = {"epochs": 50, "seeds": [0, 1, 2], "preset": "paper-sgd", "supervised_only": False,
@@ -71,7 +81,9 @@ def add_train_parser(commands) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description="Semi-supervised adversarial autoencoders on MNIST.")
+    parser = OneLineParser(prog=PROG, description="Semi-supervised adversarial autoencoders on MNIST.",
+                           epilog="train, evaluate and reproduce run the method; bench times its step; the "
+                                  "commands marked 'book:' remake the book's own assets.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_train_parser(commands)
 
@@ -79,46 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", type=path_arg, help="run folder, checkpoint.pt or model.pt")
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.add_argument("--json", action="store_true", help="print one JSON line")
-    bench = commands.add_parser("bench", help="time the trainer's step against this machine's matrix-multiply rate")
-    bench.add_argument("--device", choices=DEVICES, default="auto")
-    bench.add_argument("--precision", choices=BENCH_PRECISIONS, default="fp32")
-    bench.add_argument("--batch-size", type=int, default=100, help="images per batch (at most 2,000)")
-    bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
-    bench.add_argument("--compare-kernels", action="store_true",
-                       help="also time the step with torch's optimizer step after the backward pass, "
-                            "with each kernel (fused, foreach, loop)")
-    bench.add_argument("--bf16-weights", choices=BF16_WEIGHTS, default="copies",
-                       help="with bf16: compute with bf16 copies of the weights (default) or cast them under autocast")
-    bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
-    bench.add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
-    bench.add_argument("--breakdown", action="store_true",
-                       help="also profile the step and sum its time by kind of operator (CPU)")
-    bench.add_argument("--runs", type=int, default=None, metavar="R",
-                       help="time R runs stacked in one process against the same R runs one after another "
-                            "and (on a CPU) against separate runs side by side, one thread each")
-    bench.add_argument("--json", action="store_true", help="print one JSON line")
-    bench.add_argument("--out", type=path_arg, help="also keep the JSON in this file (results/bench/...)")
-    bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-
-    classifier = commands.add_parser("classifier", help="train the independent CNN that judges generated digits")
-    classifier.add_argument("--out", required=True, type=path_arg,
-                            help="folder for model.pt, history.jsonl and summary.json")
-    classifier.add_argument("--epochs", type=int, default=3)
-    classifier.add_argument("--seed", type=int, default=0)
-    classifier.add_argument("--device", choices=DEVICES, default="auto")
-    classifier.add_argument("--force", action="store_true", help="overwrite a finished classifier in --out")
-
-    agreement = commands.add_parser("agreement", help="does the decoder draw the digit y asks for? (chapter 4)")
-    agreement.add_argument("runs", nargs="+", metavar="RUN", type=path_arg, help="run folders to judge")
-    agreement.add_argument("--classifier", required=True, type=path_arg,
-                           help="folder written by the classifier command")
-    agreement.add_argument("--out", required=True, type=path_arg, help="JSON file to write")
-    agreement.add_argument("--samples", type=int, default=200,
-                           help=f"generated images per digit (at most {MAX_SAMPLES})")
-    agreement.add_argument("--seed", type=int, default=0)
-    agreement.add_argument("--device", choices=DEVICES, default="auto")
-    agreement.add_argument("--force", action="store_true", help="overwrite --out")
-
     reproduce = commands.add_parser("reproduce", help="Table 3: run the missing runs, resume unfinished ones, print the table")
     reproduce.add_argument("--labels", type=labels_arg, nargs="+", default=None,
                            help="label counts (default 100 1000 all)")
@@ -139,10 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "into results/protocol (--labels, --jobs, --device, --stack, --executor and "
                                 "--print-commands still apply; the options it fixes are refused)")
     reproduce.add_argument("--allow-dirty", action="store_true", help="see train --help")
-    reproduce.add_argument("--stacked", action="store_true", help="all unfinished runs stacked in one process")
-    reproduce.add_argument("--stack", type=int, default=None, metavar="R",
-                           help="train the unfinished runs R at a time, stacked in this process (batched products; "
-                                "each still writes its own run folder) instead of one train process each")
+    reproduce.add_argument("--stack", type=stack_arg, default=None, metavar="R",
+                           help="train the unfinished runs R at a time ('all': all at once), stacked in this process "
+                                "(batched products; each still writes its own run folder) instead of one train "
+                                "process each")
     reproduce.add_argument("--print-commands", action="store_true",
                            help="print the train command of every run not yet finished, one per line, and stop")
     cluster = reproduce.add_argument_group("on a cluster (submitit)")
@@ -156,7 +128,49 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--no-wait", action="store_true",
                          help="return once the jobs are submitted (the same command later waits and prints the table)")
 
-    export = commands.add_parser("export-decoder", help="decoder weights for the browser (chapter 4's explorer)")
+    bench = commands.add_parser("bench", help="time the trainer's step against this machine's matrix-multiply rate")
+    bench.add_argument("--device", choices=DEVICES, default="auto")
+    bench.add_argument("--precision", choices=BENCH_PRECISIONS, default="fp32")
+    bench.add_argument("--batch-size", type=int, default=100, help="images per batch (at most 2,000)")
+    bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
+    bench.add_argument("--compare-kernels", action="store_true",
+                       help="also time the step with torch's optimizer step after the backward pass, "
+                            "with each kernel (fused, foreach, loop)")
+    bench.add_argument("--bf16-weights", choices=BF16_WEIGHTS, default="copies",
+                       help="with bf16: compute with bf16 copies of the weights (default) or cast them under autocast")
+    bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
+    bench.add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
+    bench.add_argument("--breakdown", action="store_true",
+                       help="also profile the step and sum its time by kind of operator (CPU)")
+    bench.add_argument("--runs", dest="stack", type=int, help=argparse.SUPPRESS)  # the older spelling, in the book's text
+    bench.add_argument("--stack", type=int, default=None, metavar="R",
+                       help="time R runs stacked in one process against the same R runs one after another "
+                            "and (on a CPU) against separate runs side by side, one thread each")
+    bench.add_argument("--json", action="store_true", help="print one JSON line")
+    bench.add_argument("--out", type=path_arg, help="also keep the JSON in this file (results/bench/...)")
+    bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+    # the commands that remake the book's own assets
+    classifier = commands.add_parser("classifier", help="book: train the independent CNN that judges generated digits")
+    classifier.add_argument("--out", required=True, type=path_arg,
+                            help="folder for model.pt, history.jsonl and summary.json")
+    classifier.add_argument("--epochs", type=int, default=3)
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--device", choices=DEVICES, default="auto")
+    classifier.add_argument("--force", action="store_true", help="overwrite a finished classifier in --out")
+
+    agreement = commands.add_parser("agreement", help="book: does the decoder draw the digit y asks for? (chapter 4)")
+    agreement.add_argument("runs", nargs="+", metavar="RUN", type=path_arg, help="run folders to judge")
+    agreement.add_argument("--classifier", required=True, type=path_arg,
+                           help="folder written by the classifier command")
+    agreement.add_argument("--out", required=True, type=path_arg, help="JSON file to write")
+    agreement.add_argument("--samples", type=int, default=200,
+                           help=f"generated images per digit (at most {MAX_SAMPLES})")
+    agreement.add_argument("--seed", type=int, default=0)
+    agreement.add_argument("--device", choices=DEVICES, default="auto")
+    agreement.add_argument("--force", action="store_true", help="overwrite --out")
+
+    export = commands.add_parser("export-decoder", help="book: decoder weights for the browser (chapter 4's explorer)")
     export.add_argument("run", type=path_arg, help="run folder or model.pt")
     export.add_argument("--out", required=True, type=path_arg, help="folder for decoder-weights.js and manifest.json")
     export.add_argument("--force", action="store_true", help="overwrite an exported decoder in --out")
@@ -167,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_demo_parser(commands) -> None:
     """demo-2d: chapter 1's three models (defaults: aae_core.chapters.demo.DemoSettings, the shipped runs')."""
     demo = commands.add_parser("demo-2d", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                               help="train chapter 1's demo: an autoencoder, a VAE and an AAE with 2-D codes")
+                               help="book: train chapter 1's demo, an autoencoder, a VAE and an AAE with 2-D codes")
     demo.add_argument("--out", required=True, type=path_arg,
                       help="folder for the three run folders (autoencoder, vae, aae)")
     demo.add_argument("--epochs", type=int, default=200, help="passes over the training images")
@@ -246,14 +260,14 @@ def run_planned(runs: list, args, out: Path) -> list:
         from .cluster import ClusterOptions, run_on_cluster
 
         options = ClusterOptions(args.executor, args.slurm_time, args.slurm_partition, args.slurm_cpus, args.slurm_gpus)
-        stack = len(runs) if args.stacked else args.stack
+        stack = len(runs) if args.stack == "all" else args.stack
         return run_on_cluster(runs, options, out, stack, args.allow_dirty, wait=not args.no_wait, report=say)
-    if not (args.stack or args.stacked):
+    if not args.stack:
         return run_all(runs, args.jobs, out / "logs", report=say)
     from .speed.stacked import train_stacked_runs
 
     todo = [run for run in runs if run.state != "finished"]
-    size = max(1, len(todo)) if args.stacked else args.stack
+    size = max(1, len(todo)) if args.stack == "all" else args.stack
     failed = []
     for group in (todo[i:i + size] for i in range(0, len(todo), size)):
         summaries = train_stacked_runs([run.folder for run in group], [run.train_cfg.check() for run in group],
@@ -306,8 +320,8 @@ def reproduce_command(args) -> int:
     from .reproduce import check_plan, plan, summarise
     from .chapters.reproduction import table3
 
-    if args.stack is not None and args.stack < 1:
-        raise AAEError("--stack must be a positive number of runs")
+    if args.stack is not None and args.stack != "all" and args.stack < 1:
+        raise AAEError("--stack must be a positive number of runs, or 'all'")
     if args.no_wait and not args.executor:
         raise AAEError("--no-wait goes with --executor (processes on this machine are waited for)")
     if args.protocol:
@@ -344,12 +358,12 @@ def bench_command(args) -> int:
     out = Path(args.out) if args.out is not None else None
     if out is not None:  # checked before the minute of timing, not after
         claim_output_file(out, args.force)
-    if args.runs is not None:
-        if not 1 <= args.runs <= 64:
-            raise AAEError("--runs must be between 1 and 64")
+    if args.stack is not None:
+        if not 1 <= args.stack <= 64:
+            raise AAEError("--stack must be between 1 and 64 runs")
         from .speed.bench import format_stacked_bench, run_stacked_bench
 
-        result = run_stacked_bench(resolve_device(args.device), args.runs, args.batch_size, args.steps)
+        result = run_stacked_bench(resolve_device(args.device), args.stack, args.batch_size, args.steps)
         print(json.dumps(result) if args.json else format_stacked_bench(result))
         if out is not None:
             write_json(out, result)

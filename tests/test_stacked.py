@@ -113,7 +113,9 @@ def test_reproduce_stacks_runs_and_bad_counts_are_one_line(tmp_path):
         summary = RunFolder(out / f"labels-{labels}" / "seed-0").summary()
         assert summary.stacked_with == [str(out / f"labels-{other}" / "seed-0")]
     assert_one_line_error(cli("reproduce", "--stack", "0", "--out", tmp_path / "x"), "--stack")
-    assert_one_line_error(cli("bench", "--runs", "0"), "--runs")
+    assert_one_line_error(cli("reproduce", "--stack", "some", "--out", tmp_path / "x"), "--stack")
+    assert_one_line_error(cli("bench", "--stack", "0"), "--stack")
+    assert_one_line_error(cli("bench", "--runs", "0"), "--stack")  # the older spelling still works
 
 
 def test_bench_runs_sets_a_stack_beside_one_at_a_time_side_by_side_and_its_ceiling():
@@ -121,7 +123,7 @@ def test_bench_runs_sets_a_stack_beside_one_at_a_time_side_by_side_and_its_ceili
     single way is that arithmetic (the numbers themselves are the machine's)."""
     import json
 
-    done = cli("bench", "--runs", "2", "--steps", "2", "--device", "cpu", "--json", check=True)
+    done = cli("bench", "--stack", "2", "--steps", "2", "--device", "cpu", "--json", check=True)
     r = json.loads(done.stdout.strip().splitlines()[-1])
     assert r["runs"] == 2 and r["side_by_side_processes"] == min(2, torch.get_num_threads())
     rates = [r[k] for k in ("stacked_run_steps_per_s", "single_run_steps_per_s", "side_by_side_run_steps_per_s",
