@@ -16,7 +16,7 @@ from pathlib import Path
 from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
                      TrainConfig, check_seed)
 from .errors import AAEError
-from .options import add_config_options, config_from_args, labels_arg
+from .options import add_config_options, all_or_int, config_from_args, labels_arg
 
 
 PROG = "python -m aae_core"
@@ -43,12 +43,7 @@ def path_arg(text: str) -> str:
 
 def stack_arg(text: str) -> int | str:
     """reproduce --stack: a number of runs, or 'all'."""
-    if text == "all":
-        return "all"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of runs or 'all', got {text!r}") from None
+    return all_or_int(text, "a number of runs")
 
 
 NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead of replaying one CUDA graph"

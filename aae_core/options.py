@@ -11,13 +11,18 @@ from .config import ModelConfig, TrainConfig
 from .errors import AAEError
 
 
-def labels_arg(text: str) -> int | str:
+def all_or_int(text: str, what: str = "a number") -> int | str:
+    """An argparse type: 'all', or a whole number (`what` names it in the error)."""
     if text == "all":
         return "all"
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be 'all' or a number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be 'all' or {what}, got {text!r}") from None
+
+
+def labels_arg(text: str) -> int | str:
+    return all_or_int(text)
 
 
 def phase_value(text: str) -> tuple[str, float]:
