@@ -54,7 +54,7 @@ fuzz: install
 DEVICE ?= cpu
 BENCH_DIR ?= results/bench
 # The benches run with a faster malloc than glibc's where one is installed (`make malloc` installs tcmalloc
-# on Debian; aae_core/speed/malloc.py says why); MALLOC_LIB= runs them with the C library's own. Each file records which.
+# on Debian; aae_core/provenance.py says why); MALLOC_LIB= runs them with the C library's own. Each file records which.
 MALLOC_LIB ?= $(firstword $(wildcard /usr/lib/*/libtcmalloc_minimal.so.4 /usr/lib/*/libjemalloc.so.2))
 BENCH_CMD = $(BIN)/python -m aae_core bench --device $(DEVICE) --json --force
 BENCH_PLAIN = LD_PRELOAD=$(MALLOC_LIB) $(BENCH_CMD)
@@ -71,7 +71,7 @@ bench: install
 # (appendix B); replaces results/bench-stacked/$(DEVICE)-runs-R.json.
 bench-stacked: install
 	for r in 1 3 9; do \
-	  $(BENCH_PLAIN) --runs $$r --out results/bench-stacked/$(DEVICE)-runs-$$r.json || exit 1; \
+	  $(BENCH_PLAIN) --stack $$r --out results/bench-stacked/$(DEVICE)-runs-$$r.json || exit 1; \
 	done
 
 # The batch-100 bench again and again, fp32 and bf16 in turn, each with the default malloc and with

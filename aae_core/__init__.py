@@ -12,6 +12,6 @@ __all__ = ["AAEError", "ModelConfig", "OptimizerConfig", "PRESETS", "SemiSupervi
 
 def load_checkpoint(path, device="cpu"):
     """The trained model in eval mode, from a run folder, its checkpoint.pt or a shipped model.pt."""
-    from .runs import load_checkpoint as _load
+    from .runs.weights import load_checkpoint as _load
 
     return _load(path, device)

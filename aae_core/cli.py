@@ -1,5 +1,5 @@
-"""Command line: `python -m aae_core {train,evaluate,reproduce,bench,classifier,agreement,export-decoder,
-demo-2d}`.
+"""Command line: `python -m aae_core {train,evaluate,reproduce,bench}`, and the commands that remake the
+book's own assets `{classifier,agreement,export-decoder,demo-2d}`.
 Parsing and reporting; the work happens in the modules each command imports.
 
 Every user mistake ends as one line on stderr and exit status 2 (no traceback); a loss that
@@ -11,12 +11,12 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
                      TrainConfig, check_seed)
 from .errors import AAEError
+from .options import add_config_options, all_or_int, config_from_args, labels_arg
 
 
 PROG = "python -m aae_core"
@@ -30,18 +30,9 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def labels_arg(text: str) -> int | str:
-    if text == "all":
-        return "all"
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be 'all' or a number, got {text!r}") from None
-
-
 def path_arg(text: str) -> str:
     """A file or folder name, refused when it cannot name one (empty, or a part over 255 bytes)."""
-    from .runs import check_path
+    from .runs.files import check_path
 
     try:
         check_path(text)
@@ -50,51 +41,16 @@ def path_arg(text: str) -> str:
     return text
 
 
-def phase_value(text: str) -> tuple[str, float]:
-    """'generator=0.3' -> ('generator', 0.3); the phase name is checked with the rest of the config."""
-    phase, _, value = text.partition("=")
-    try:
-        return phase, float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be PHASE=NUMBER, got {text!r}") from None
+def stack_arg(text: str) -> int | str:
+    """reproduce --stack: a number of runs, or 'all'."""
+    return all_or_int(text, "a number of runs")
 
 
 NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead of replaying one CUDA graph"
-ARG_TYPES = {"labels": labels_arg, "phase_value": phase_value}
 # reproduce's settings of a table; --protocol fixes them all (its seeds, presets, epochs and precision)
 TABLE_DEFAULTS = {"epochs": 50, "seeds": [0, 1, 2], "preset": "paper-sgd", "supervised_only": False,
                   "precision": "fp32", "unlabeled": None}
 MAX_SAMPLES = 10_000  # agreement: generated images per digit (100,000 images of 784 floats: 314 MB)
-
-
-def config_options(config_class) -> list:
-    """The fields of a config dataclass that have a `train` option (config.setting with a group)."""
-    return [f for f in fields(config_class) if f.metadata.get("group")]
-
-
-def add_config_options(groups: dict, config_class) -> None:
-    """One option per field, from the field itself: its name, default, help and argparse keywords."""
-    for f in config_options(config_class):
-        option = {k: v for k, v in f.metadata["option"].items() if k != "convert"}
-        if isinstance(option.get("type"), str):
-            option["type"] = ARG_TYPES[option["type"]]
-        groups[f.metadata["group"]].add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=f.default,
-                                                 help=f.metadata["help"], **option)
-
-
-def config_from_args(config_class, args):
-    """The config dataclass from parsed options (each converted to the field's type)."""
-    values = {}
-    for f in config_options(config_class):
-        value, convert = getattr(args, f.name), f.metadata["option"].get("convert")
-        values[f.name] = convert(value) if convert and value is not None else value
-    return config_class(**values)
-
-
-def train_settings(argv) -> tuple[TrainConfig, ModelConfig]:
-    """The settings a `train` command line asks for (unchecked): what `reproduce` plans and compares."""
-    args = build_parser().parse_args(list(argv))
-    return config_from_args(TrainConfig, args), config_from_args(ModelConfig, args)
 
 
 def add_train_parser(commands) -> None:
@@ -120,7 +76,9 @@ def add_train_parser(commands) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog=PROG, description="Semi-supervised adversarial autoencoders on MNIST.")
+    parser = OneLineParser(prog=PROG, description="Semi-supervised adversarial autoencoders on MNIST.",
+                           epilog="train, evaluate and reproduce run the method; bench times its step; the "
+                                  "commands marked 'book:' remake the book's own assets.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_train_parser(commands)
 
@@ -128,46 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", type=path_arg, help="run folder, checkpoint.pt or model.pt")
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.add_argument("--json", action="store_true", help="print one JSON line")
-    bench = commands.add_parser("bench", help="time the trainer's step against this machine's matrix-multiply rate")
-    bench.add_argument("--device", choices=DEVICES, default="auto")
-    bench.add_argument("--precision", choices=BENCH_PRECISIONS, default="fp32")
-    bench.add_argument("--batch-size", type=int, default=100, help="images per batch (at most 2,000)")
-    bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
-    bench.add_argument("--compare-kernels", action="store_true",
-                       help="also time the step with torch's optimizer step after the backward pass, "
-                            "with each kernel (fused, foreach, loop)")
-    bench.add_argument("--bf16-weights", choices=BF16_WEIGHTS, default="copies",
-                       help="with bf16: compute with bf16 copies of the weights (default) or cast them under autocast")
-    bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
-    bench.add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
-    bench.add_argument("--breakdown", action="store_true",
-                       help="also profile the step and sum its time by kind of operator (CPU)")
-    bench.add_argument("--runs", type=int, default=None, metavar="R",
-                       help="time R runs stacked in one process against the same R runs one after another "
-                            "and (on a CPU) against separate runs side by side, one thread each")
-    bench.add_argument("--json", action="store_true", help="print one JSON line")
-    bench.add_argument("--out", type=path_arg, help="also keep the JSON in this file (results/bench/...)")
-    bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-
-    classifier = commands.add_parser("classifier", help="train the independent CNN that judges generated digits")
-    classifier.add_argument("--out", required=True, type=path_arg,
-                            help="folder for model.pt, history.jsonl and summary.json")
-    classifier.add_argument("--epochs", type=int, default=3)
-    classifier.add_argument("--seed", type=int, default=0)
-    classifier.add_argument("--device", choices=DEVICES, default="auto")
-    classifier.add_argument("--force", action="store_true", help="overwrite a finished classifier in --out")
-
-    agreement = commands.add_parser("agreement", help="does the decoder draw the digit y asks for? (chapter 4)")
-    agreement.add_argument("runs", nargs="+", metavar="RUN", type=path_arg, help="run folders to judge")
-    agreement.add_argument("--classifier", required=True, type=path_arg,
-                           help="folder written by the classifier command")
-    agreement.add_argument("--out", required=True, type=path_arg, help="JSON file to write")
-    agreement.add_argument("--samples", type=int, default=200,
-                           help=f"generated images per digit (at most {MAX_SAMPLES})")
-    agreement.add_argument("--seed", type=int, default=0)
-    agreement.add_argument("--device", choices=DEVICES, default="auto")
-    agreement.add_argument("--force", action="store_true", help="overwrite --out")
-
     reproduce = commands.add_parser("reproduce", help="Table 3: run the missing runs, resume unfinished ones, print the table")
     reproduce.add_argument("--labels", type=labels_arg, nargs="+", default=None,
                            help="label counts (default 100 1000 all)")
@@ -188,10 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "into results/protocol (--labels, --jobs, --device, --stack, --executor and "
                                 "--print-commands still apply; the options it fixes are refused)")
     reproduce.add_argument("--allow-dirty", action="store_true", help="see train --help")
-    reproduce.add_argument("--stacked", action="store_true", help="all unfinished runs stacked in one process")
-    reproduce.add_argument("--stack", type=int, default=None, metavar="R",
-                           help="train the unfinished runs R at a time, stacked in this process (batched products; "
-                                "each still writes its own run folder) instead of one train process each")
+    reproduce.add_argument("--stack", type=stack_arg, default=None, metavar="R",
+                           help="train the unfinished runs R at a time ('all': all at once), stacked in this process "
+                                "(batched products; each still writes its own run folder) instead of one train "
+                                "process each")
     reproduce.add_argument("--print-commands", action="store_true",
                            help="print the train command of every run not yet finished, one per line, and stop")
     cluster = reproduce.add_argument_group("on a cluster (submitit)")
@@ -205,7 +123,49 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--no-wait", action="store_true",
                          help="return once the jobs are submitted (the same command later waits and prints the table)")
 
-    export = commands.add_parser("export-decoder", help="decoder weights for the browser (chapter 4's explorer)")
+    bench = commands.add_parser("bench", help="time the trainer's step against this machine's matrix-multiply rate")
+    bench.add_argument("--device", choices=DEVICES, default="auto")
+    bench.add_argument("--precision", choices=BENCH_PRECISIONS, default="fp32")
+    bench.add_argument("--batch-size", type=int, default=100, help="images per batch (at most 2,000)")
+    bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
+    bench.add_argument("--compare-kernels", action="store_true",
+                       help="also time the step with torch's optimizer step after the backward pass, "
+                            "with each kernel (fused, foreach, loop)")
+    bench.add_argument("--bf16-weights", choices=BF16_WEIGHTS, default="copies",
+                       help="with bf16: compute with bf16 copies of the weights (default) or cast them under autocast")
+    bench.add_argument("--no-reference", action="store_true", help="skip timing the plain reference loop")
+    bench.add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
+    bench.add_argument("--breakdown", action="store_true",
+                       help="also profile the step and sum its time by kind of operator (CPU)")
+    bench.add_argument("--runs", dest="stack", type=int, help=argparse.SUPPRESS)  # the older spelling, in the book's text
+    bench.add_argument("--stack", type=int, default=None, metavar="R",
+                       help="time R runs stacked in one process against the same R runs one after another "
+                            "and (on a CPU) against separate runs side by side, one thread each")
+    bench.add_argument("--json", action="store_true", help="print one JSON line")
+    bench.add_argument("--out", type=path_arg, help="also keep the JSON in this file (results/bench/...)")
+    bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+
+    # the commands that remake the book's own assets
+    classifier = commands.add_parser("classifier", help="book: train the independent CNN that judges generated digits")
+    classifier.add_argument("--out", required=True, type=path_arg,
+                            help="folder for model.pt, history.jsonl and summary.json")
+    classifier.add_argument("--epochs", type=int, default=3)
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--device", choices=DEVICES, default="auto")
+    classifier.add_argument("--force", action="store_true", help="overwrite a finished classifier in --out")
+
+    agreement = commands.add_parser("agreement", help="book: does the decoder draw the digit y asks for? (chapter 4)")
+    agreement.add_argument("runs", nargs="+", metavar="RUN", type=path_arg, help="run folders to judge")
+    agreement.add_argument("--classifier", required=True, type=path_arg,
+                           help="folder written by the classifier command")
+    agreement.add_argument("--out", required=True, type=path_arg, help="JSON file to write")
+    agreement.add_argument("--samples", type=int, default=200,
+                           help=f"generated images per digit (at most {MAX_SAMPLES})")
+    agreement.add_argument("--seed", type=int, default=0)
+    agreement.add_argument("--device", choices=DEVICES, default="auto")
+    agreement.add_argument("--force", action="store_true", help="overwrite --out")
+
+    export = commands.add_parser("export-decoder", help="book: decoder weights for the browser (chapter 4's explorer)")
     export.add_argument("run", type=path_arg, help="run folder or model.pt")
     export.add_argument("--out", required=True, type=path_arg, help="folder for decoder-weights.js and manifest.json")
     export.add_argument("--force", action="store_true", help="overwrite an exported decoder in --out")
@@ -216,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
 def add_demo_parser(commands) -> None:
     """demo-2d: chapter 1's three models (defaults: aae_core.chapters.demo.DemoSettings, the shipped runs')."""
     demo = commands.add_parser("demo-2d", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                               help="train chapter 1's demo: an autoencoder, a VAE and an AAE with 2-D codes")
+                               help="book: train chapter 1's demo, an autoencoder, a VAE and an AAE with 2-D codes")
     demo.add_argument("--out", required=True, type=path_arg,
                       help="folder for the three run folders (autoencoder, vae, aae)")
     demo.add_argument("--epochs", type=int, default=200, help="passes over the training images")
@@ -265,12 +225,13 @@ def export_decoder_command(args) -> int:
 
 
 def demo_command(args) -> int:
-    from .chapters.demo import DemoSettings, train_demo
+    from .chapters.demo_runs import train_demo
+    from .chapters.demo_training import DemoSettings
 
     settings = DemoSettings(epochs=args.epochs, unlabeled=args.unlabeled, hidden=args.hidden, seed=args.seed,
                             snapshots=tuple(args.snapshots), device=args.device)
     if args.export is not None:
-        from .runs import probe_writable
+        from .runs.files import probe_writable
 
         probe_writable(Path(args.export))  # before the minutes of training, not after
     train_demo(args.out, settings.check(), force=args.force, allow_dirty=args.allow_dirty,
@@ -294,20 +255,23 @@ def run_planned(runs: list, args, out: Path) -> list:
         from .cluster import ClusterOptions, run_on_cluster
 
         options = ClusterOptions(args.executor, args.slurm_time, args.slurm_partition, args.slurm_cpus, args.slurm_gpus)
-        stack = len(runs) if args.stacked else args.stack
+        stack = len(runs) if args.stack == "all" else args.stack
         return run_on_cluster(runs, options, out, stack, args.allow_dirty, wait=not args.no_wait, report=say)
-    if not (args.stack or args.stacked):
+    if not args.stack:
         return run_all(runs, args.jobs, out / "logs", report=say)
     from .speed.stacked import train_stacked_runs
 
     todo = [run for run in runs if run.state != "finished"]
-    size = max(1, len(todo)) if args.stacked else args.stack
+    size = max(1, len(todo)) if args.stack == "all" else args.stack
+    failed = []
     for group in (todo[i:i + size] for i in range(0, len(todo), size)):
-        parsed = [build_parser().parse_args(list(run.argv)) for run in group]
-        train_stacked_runs([run.folder for run in group], [config_from_args(TrainConfig, a).check() for a in parsed],
-                           config_from_args(ModelConfig, parsed[0]), resume=True, report=say,
-                           allow_dirty=args.allow_dirty)
-    return []
+        summaries = train_stacked_runs([run.folder for run in group], [run.train_cfg.check() for run in group],
+                                       group[0].model_cfg, resume=True, report=say, allow_dirty=args.allow_dirty)
+        for run, summary in zip(group, summaries):
+            if summary is None:  # diverged: the rest of the stack went on
+                say(f"failed {run.name}: its loss turned NaN/inf; see {run.folder / 'diverged.json'}")
+                failed.append(run)
+    return failed
 
 
 def protocol_command(args) -> int:
@@ -327,8 +291,7 @@ def protocol_command(args) -> int:
     if args.jobs < 1:
         raise AAEError("--jobs must be a positive integer")
     out = Path(args.out) if args.out else PROTOCOL_OUT
-    extra = ["--device", args.device] + (["--allow-dirty"] if args.allow_dirty else [])
-    cells = protocol_plan(out, labels, extra=extra)
+    cells = protocol_plan(out, labels, device=args.device, allow_dirty=args.allow_dirty)
     runs = [run for cell in cells.values() for run in cell]
     check_plan(runs, out, writing=not args.print_commands and not args.executor)
     if args.print_commands:
@@ -352,8 +315,8 @@ def reproduce_command(args) -> int:
     from .reproduce import check_plan, plan, summarise
     from .chapters.reproduction import table3
 
-    if args.stack is not None and args.stack < 1:
-        raise AAEError("--stack must be a positive number of runs")
+    if args.stack is not None and args.stack != "all" and args.stack < 1:
+        raise AAEError("--stack must be a positive number of runs, or 'all'")
     if args.no_wait and not args.executor:
         raise AAEError("--no-wait goes with --executor (processes on this machine are waited for)")
     if args.protocol:
@@ -363,10 +326,9 @@ def reproduce_command(args) -> int:
         raise AAEError("--jobs must be a positive integer")
     out = Path(args.out or ("results/nn-baseline" if args.supervised_only else
                             "results/table3" if args.preset == "paper-sgd" else f"results/table3-{args.preset}"))
-    options = ["--preset", args.preset, "--precision", args.precision, "--device", args.device]
-    options += ["--allow-dirty"] if args.allow_dirty else []
-    options += ["--unlabeled", str(args.unlabeled)] if args.unlabeled is not None else []
-    runs = plan(args.labels, args.seeds, args.epochs, out, options + (["--supervised-only"] if args.supervised_only else []))
+    settings = TrainConfig(preset=args.preset, precision=args.precision, device=args.device, unlabeled=args.unlabeled,
+                           supervised_only=args.supervised_only)
+    runs = plan(args.labels, args.seeds, args.epochs, out, settings, allow_dirty=args.allow_dirty)
     # bad settings and taken folders fail before any run (a folder in use is a job's, on a cluster)
     check_plan(runs, out, writing=not args.print_commands and not args.executor)
     if args.print_commands:
@@ -384,19 +346,19 @@ def reproduce_command(args) -> int:
 
 def bench_command(args) -> int:
     from .devices import resolve_device
-    from .runs import claim_output_file, write_json
+    from .runs.files import claim_output_file, write_json
     from .speed.bench import check_bench_options, format_bench, run_bench
 
     check_bench_options(args.batch_size, args.steps, args.precision)
     out = Path(args.out) if args.out is not None else None
     if out is not None:  # checked before the minute of timing, not after
         claim_output_file(out, args.force)
-    if args.runs is not None:
-        if not 1 <= args.runs <= 64:
-            raise AAEError("--runs must be between 1 and 64")
+    if args.stack is not None:
+        if not 1 <= args.stack <= 64:
+            raise AAEError("--stack must be between 1 and 64 runs")
         from .speed.bench import format_stacked_bench, run_stacked_bench
 
-        result = run_stacked_bench(resolve_device(args.device), args.runs, args.batch_size, args.steps)
+        result = run_stacked_bench(resolve_device(args.device), args.stack, args.batch_size, args.steps)
         print(json.dumps(result) if args.json else format_stacked_bench(result))
         if out is not None:
             write_json(out, result)
@@ -412,7 +374,7 @@ def bench_command(args) -> int:
 
 
 def train_command(args) -> int:
-    from .runs import train_run
+    from .runs.training import train_run
     from .speed.updaters import SpeedOptions, updater_with
 
     cfg = config_from_args(TrainConfig, args).check()
@@ -428,7 +390,7 @@ def evaluate_command(args) -> int:
     from .data import load_mnist
     from .evaluate import accuracy
     from .devices import resolve_device
-    from .runs import check_against_summary, load_checkpoint
+    from .runs.weights import check_against_summary, load_checkpoint
 
     device = resolve_device(args.device)
     model = load_checkpoint(args.run, device)

@@ -19,7 +19,9 @@ import submitit
 from .config import EXECUTORS
 from .errors import AAEError
 from .reproduce import PlannedRun
-from .runs import RunFolder, make_folder, probe_writable, read_json_object, train_run, write_json
+from .runs.files import make_folder, probe_writable, read_json_object, write_json
+from .runs.folder import RunFolder
+from .runs.training import train_run
 from .speed.stacked import train_stacked_runs
 from .speed.updaters import fastest_updater
 
@@ -38,7 +40,8 @@ class ClusterOptions:
 
 @dataclass(frozen=True)
 class TrainJob:
-    """What one job runs: one planned run, or several stacked in one process."""
+    """What one job runs: one planned run, or several stacked in one process (where a run that diverges
+    stops alone, its diverged.json written, and the job goes on)."""
 
     runs: tuple[PlannedRun, ...]
     cwd: str  # where `reproduce` was run: the planned folders are relative to it
@@ -54,7 +57,7 @@ class TrainJob:
         else:
             summaries = train_stacked_runs([run.folder for run in runs], [run.train_cfg for run in runs],
                                            runs[0].model_cfg, resume=True, report=say, allow_dirty=self.allow_dirty)
-        return [summary.test_accuracy for summary in summaries]
+        return [summary.test_accuracy if summary else None for summary in summaries]  # None: diverged
 
 
 def make_executor(options: ClusterOptions, folder: Path) -> submitit.Executor:
@@ -136,10 +139,12 @@ def run_on_cluster(runs: list[PlannedRun], options: ClusterOptions, out: Path, s
     failed = []
     for group, job in jobs:
         try:
-            job.result()
+            accuracies = job.result()
         except Exception as err:  # the job's own traceback is in its log
             report(f"failed {', '.join(run.name for run in group)} ({type(err).__name__}); see {job.paths.stderr}")
             failed += group
+            continue
+        failed += [run for run, accuracy in zip(group, accuracies) if accuracy is None]  # diverged in a stack
     while any(in_flight(run, out) for run in waiting):
         time.sleep(POLL_SECONDS)
     failed += [run for run in waiting if run.state != "finished"]

@@ -3,7 +3,7 @@
 The presets are the hyperparameter tables of Latała's reproduction report
 (Latała, "Adversarial Autoencoders in a Semi-Supervised Setting", Tables 1 and 2),
 which in turn follow Makhzani et al. 2015, "Adversarial Autoencoders".
-Nothing here reads files or argv: `runs.py` stores these as JSON, `cli.py` fills them.
+Nothing here reads files or argv: `runs/` stores these as JSON, `cli.py` fills them.
 """
 from __future__ import annotations
 

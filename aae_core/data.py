@@ -16,7 +16,7 @@ import torch
 from .config import N_TRAIN, TrainConfig
 from .download import FILES, fetch_mnist
 from .errors import AAEError
-from .provenance import REPO_ROOT
+from .repository import REPO_ROOT
 
 SPLIT_SEED = 2015  # fixes the train/validation split for every run, whatever the run's seed
 RAW_FILES = tuple(FILES)  # the four IDX files, under the names torchvision reads

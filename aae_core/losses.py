@@ -47,8 +47,19 @@ def sample_gaussian(n: int, dim: int, std: float, generator: torch.Generator, de
     return torch.randn(n, dim, generator=generator, device=device) * std
 
 
+# The mixture prior of chapter 1: ten Gaussians whose means sit on a circle of radius 4 (defined here only).
+MIXTURE_COMPONENTS = 10
+MIXTURE_RADIUS = 4.0
+
+
+def mixture_means(n_components: int = MIXTURE_COMPONENTS, radius: float = MIXTURE_RADIUS) -> torch.Tensor:
+    """The mixture's means (K, 2), counter-clockwise from the one at angle 0."""
+    angle = 2 * torch.pi * torch.arange(n_components, dtype=torch.float32) / n_components
+    return radius * torch.stack([angle.cos(), angle.sin()], dim=1)
+
+
 def sample_gaussian_mixture(n: int, dim: int, std: float, generator: torch.Generator, device=None,
-                            n_components: int = 10, radius: float = 4.0,
+                            n_components: int = MIXTURE_COMPONENTS, radius: float = MIXTURE_RADIUS,
                             components: torch.Tensor | None = None) -> torch.Tensor:
     """(n, dim) samples of n_components Gaussians (std `std`) whose means sit on a circle of
     `radius` in the first two dimensions: a prior with visible clusters, for 2-D codes.
@@ -63,12 +74,10 @@ def sample_gaussian_mixture(n: int, dim: int, std: float, generator: torch.Gener
     return samples
 
 
-def share_near_mixture(codes: torch.Tensor, std: float, n_components: int = 10, radius: float = 4.0,
-                       within: float = 2.0) -> float:
+def share_near_mixture(codes: torch.Tensor, std: float, n_components: int = MIXTURE_COMPONENTS,
+                       radius: float = MIXTURE_RADIUS, within: float = 2.0) -> float:
     """Percentage of 2-D codes (n, 2) within `within` std of the nearest mixture component's mean: how
     much of a code cloud sits on the prior's ten blobs rather than between them (the prior's own
     samples score about 86% at 2 std)."""
-    angle = 2 * torch.pi * torch.arange(n_components, dtype=torch.float32) / n_components
-    means = radius * torch.stack([angle.cos(), angle.sin()], dim=1)  # (K, 2)
-    nearest = torch.cdist(codes[:, :2].float().cpu(), means).min(dim=1).values
+    nearest = torch.cdist(codes[:, :2].float().cpu(), mixture_means(n_components, radius)).min(dim=1).values
     return 100.0 * (nearest <= within * std).float().mean().item()

@@ -1,8 +1,17 @@
 """Where, with what and when a result was computed: the fields every stored result carries, so
-that a number in the book can be traced to the code, machine and library that made it."""
+that a number in the book can be traced to the code, machine and library that made it.
+
+One of them is the malloc the process runs with: the C library's own, or a faster one preloaded.
+Every tensor PyTorch makes on a CPU, and every oneDNN call behind a bf16 matrix product, is an
+aligned allocation (posix_memalign). glibc serves those on a slow path; tcmalloc and jemalloc from
+a cache, so the allocator moves the step's time (appendix B measures by how much). It is chosen
+when a process starts (`LD_PRELOAD=...libtcmalloc_minimal.so.4`, as `make bench` does where one is
+installed), so the bench and every stored run record which one they ran with.
+"""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import time
 from pathlib import Path
@@ -10,9 +19,10 @@ from pathlib import Path
 import torch
 
 from .devices import describe_device
-from .speed.malloc import active_malloc
+from .repository import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# the allocators a process may have preloaded, by the file name their library starts with
+PRELOADABLE = {"libtcmalloc": "tcmalloc", "libjemalloc": "jemalloc", "libmimalloc": "mimalloc"}
 
 
 def git_commit() -> str:
@@ -41,3 +51,22 @@ def provenance(device: torch.device, wall_seconds: float) -> dict:
     return {"device": describe_device(device), "git_commit": git_commit(), "torch_version": torch.__version__,
             "malloc": active_malloc(), "wall_seconds": round(wall_seconds, 2),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def malloc_in_maps(maps: str) -> str | None:
+    """The preloaded allocator among the files mapped in `maps` (the text of /proc/PID/maps), if any."""
+    for fields in map(str.split, maps.splitlines()):
+        name = Path(fields[-1]).name if fields else ""
+        for prefix, allocator in PRELOADABLE.items():
+            if name.startswith(prefix):
+                return allocator
+    return None
+
+
+def active_malloc() -> str:
+    """'tcmalloc', 'jemalloc' or 'mimalloc' when one is loaded, else the C library's: 'glibc' or 'system'."""
+    try:
+        preloaded = malloc_in_maps(Path("/proc/self/maps").read_text())
+    except OSError:  # no /proc: not Linux
+        preloaded = None
+    return preloaded or ("glibc" if platform.libc_ver()[0] == "glibc" else "system")

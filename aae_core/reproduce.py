@@ -1,9 +1,9 @@
 """Table 3 as a set of ordinary `train` runs: plan them, run the missing ones, summarise; and the
 protocol of the final table (its seeds, presets and interval arithmetic).
 
-Each cell of the table (labels x seed) is one run folder `<out>/labels-<L>/seed-<S>`, trained by
-the `train` command itself, so a user can send the same commands to a cluster instead
-(`reproduce --print-commands`). Finished runs are skipped, unfinished ones resumed.
+Each cell of the table (labels x seed) is one run folder `<out>/labels-<L>/seed-<S>`, planned as its
+settings and trained by the `train` command rendered from them, so a user can send the same commands
+to a cluster instead (`reproduce --print-commands`). Finished runs are skipped, unfinished ones resumed.
 """
 from __future__ import annotations
 
@@ -17,18 +17,30 @@ from pathlib import Path
 
 from .config import ModelConfig, TrainConfig
 from .errors import AAEError
-from .runs import RunFolder, make_folder, probe_writable
+from .options import as_options, settings_from_options
+from .runs.files import make_folder, probe_writable
+from .runs.folder import RunFolder
 from .stats import describe
+
+
+# The settings every planned command names, even at their defaults (the rest only where they differ).
+PLANNED_SETTINGS = ("labels", "seed", "epochs", "preset", "precision", "device")
 
 
 @dataclass(frozen=True)
 class PlannedRun:
-    labels: int | str
-    seed: int
     folder: Path
-    argv: tuple[str, ...]  # the train command, without the interpreter
-    train_cfg: TrainConfig  # the settings that command asks for (what a finished folder must hold)
-    model_cfg: ModelConfig
+    train_cfg: TrainConfig  # the settings of the run (what a finished folder must hold)
+    model_cfg: ModelConfig = ModelConfig()
+    allow_dirty: bool = False  # may train into results/ from uncommitted code
+
+    @property
+    def labels(self) -> int | str:
+        return self.train_cfg.labels
+
+    @property
+    def seed(self) -> int:
+        return self.train_cfg.seed
 
     @property
     def name(self) -> str:
@@ -46,23 +58,27 @@ class PlannedRun:
             return "other"
         return "finished" if run.finished else "unfinished"
 
+    @property
+    def argv(self) -> tuple[str, ...]:
+        """The `train` command of this run, without the interpreter, rendered from its settings."""
+        configs = (self.train_cfg, self.model_cfg)
+        return ("train", *as_options(*configs, only=PLANNED_SETTINGS), *(["--allow-dirty"] if self.allow_dirty else []),
+                *as_options(*configs, skip=PLANNED_SETTINGS), "--out", str(self.folder), "--resume", "--quiet")
+
     def command(self) -> str:
         return shlex.join(["python", "-m", "aae_core", *self.argv])
 
 
-def plan(labels: list, seeds: list[int], epochs: int, out: Path, train_options: list[str]) -> list[PlannedRun]:
-    """One run per (labels, seed), in table order, each pair once; `train_options` are passed to every run
-    (they must be the options the runs were made with: a finished folder counts only with its own settings)."""
-    from .cli import train_settings
-
-    runs = []
-    for n in dict.fromkeys(labels):
-        for seed in dict.fromkeys(seeds):
-            folder = out / f"labels-{n}" / f"seed-{seed}"
-            argv = ("train", "--labels", str(n), "--seed", str(seed), "--epochs", str(epochs), *train_options,
-                    "--out", str(folder), "--resume", "--quiet")
-            runs.append(PlannedRun(n, seed, folder, argv, *train_settings(argv)))
-    return runs
+def plan(labels: list, seeds: list[int], epochs: int, out: Path, settings: TrainConfig | list[str] = TrainConfig(),
+         model_cfg: ModelConfig = ModelConfig(), allow_dirty: bool = False) -> list[PlannedRun]:
+    """One run per (labels, seed), in table order, each pair once, each of `settings` otherwise (they must be
+    the settings the runs were made with: a finished folder counts only with its own). `settings` may also
+    be given as `train` options, ["--preset", "adamw"]: the book's notebooks do."""
+    if not isinstance(settings, TrainConfig):
+        settings, model_cfg = settings_from_options(settings)
+    return [PlannedRun(out / f"labels-{n}" / f"seed-{seed}", settings.with_(labels=n, seed=seed, epochs=epochs),
+                       model_cfg, allow_dirty)
+            for n in dict.fromkeys(labels) for seed in dict.fromkeys(seeds)]
 
 
 def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
@@ -145,13 +161,14 @@ PROTOCOL_OUT = Path("results/protocol")
 PROTOCOL_MARGIN = 0.3  # points: "the same" only when the whole 95% interval of a difference lies within it
 
 def protocol_plan(out: Path = PROTOCOL_OUT, labels=PROTOCOL_LABELS, seeds=PROTOCOL_SEEDS,
-                  epochs: int = PROTOCOL_EPOCHS, extra: list[str] = ()) -> dict[tuple, list[PlannedRun]]:
+                  epochs: int = PROTOCOL_EPOCHS, device: str = "auto",
+                  allow_dirty: bool = False) -> dict[tuple, list[PlannedRun]]:
     """{(labels, preset): the cell's runs}, `out`/<preset>/labels-<L>/seed-<S>, both presets per label count."""
     cells = {}
     for n in labels:
         for preset in dict.fromkeys((PROTOCOL_BASELINE, PROTOCOL_CHOSEN[n])):
-            cells[(n, preset)] = plan([n], list(seeds), epochs, out / preset,
-                                      ["--preset", preset, "--precision", "fp32", *extra])
+            settings = TrainConfig(preset=preset, precision="fp32", device=device)
+            cells[(n, preset)] = plan([n], list(seeds), epochs, out / preset, settings, allow_dirty=allow_dirty)
     return cells
 
 

@@ -162,14 +162,13 @@ UpdaterFactory = Callable[[SemiSupervisedAAE, TrainConfig, torch.device], PlainU
 class Trainer:
     """Trains a SemiSupervisedAAE on given tensors; `fit` runs epochs, callbacks see each one's record.
 
-    `updater` builds the object that turns a phase's loss into an update: `PlainUpdater` for the
-    textbook loop, or (the default) the fastest updater for the run's precision and device."""
+    `updater` builds the object that turns a phase's loss into an update: by default `PlainUpdater`,
+    the textbook loop chapter 2 prints. Whoever trains a real run (`train_run`, the command line)
+    passes the fastest updater for the run's precision and device (`aae_core.speed.updaters`)."""
 
     def __init__(self, model: SemiSupervisedAAE, cfg: TrainConfig, data: SemiSupervisedData,
                  device: torch.device | str | None = None, callbacks: Iterable[Callback] = (),
-                 progress: bool = True, updater: UpdaterFactory | None = None):
-        if updater is None:
-            from .speed.updaters import fastest_updater as updater
+                 progress: bool = True, updater: UpdaterFactory = PlainUpdater):
         self.cfg = cfg
         self.device = torch.device(device) if device is not None else resolve_device(cfg.device)
         self.model = model.to(self.device)  # fp32 weights: what is saved, evaluated and returned

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import aae_core
-from aae_core.runs import RunFolder
+from aae_core.runs.folder import RunFolder
 from conftest import ROOT, weights_equal
 
 QUICK = ["--labels", "100", "--unlabeled", "400", "--batch-size", "50", "--quiet"]  # 8 steps per epoch

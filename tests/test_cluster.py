@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from aae_core.runs import RunFolder
+from aae_core.runs.folder import RunFolder
 from test_cli import assert_one_line_error, cli
 
 TINY = ["reproduce", "--labels", "100", "--seeds", "0", "1", "--epochs", "1", "--unlabeled", "200",

@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from aae_core.chapters import demo
-from aae_core.chapters.demo import KINDS, DemoRun, DemoSettings
+from aae_core.chapters.demo_runs import DemoRun
+from aae_core.chapters.demo_training import KINDS, DemoSettings
 from aae_core.chapters.latent_map import CODES_SCRIPT, MANIFEST, decoder_script, read_latent_map
 from aae_core.cli import build_parser
 from aae_core.errors import AAEError

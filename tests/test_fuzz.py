@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from aae_core.cli import main
-from aae_core.runs import RunFolder
+from aae_core.runs.folder import RunFolder
 
 CASES = int(os.environ.get("AAE_FUZZ_CASES", "36"))
 SEED = int(os.environ.get("AAE_FUZZ_SEED", "25"))

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from aae_core.errors import AAEError
-from aae_core.runs import RunFolder
+from aae_core.runs.folder import RunFolder
 from aae_core.speed.budget import PLANS, StepTimes, size_plan
 from conftest import ROOT
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aae_core.chapters.demo import KINDS, DemoRun
+from aae_core.chapters.demo_runs import DemoRun
+from aae_core.chapters.demo_training import KINDS
 from aae_core.chapters.latent_map import CODES_SCRIPT, BrowserLatentMap, decoder_script, read_latent_map
 from browser import serve
 from conftest import ROOT

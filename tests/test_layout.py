@@ -1,6 +1,8 @@
-"""The package's shape: one declaration per setting, the plain updater in plain sight, speed behind one seam."""
+"""The package's shape: one declaration per setting, the plain updater in plain sight, speed behind one seam,
+no import loop, no module longer than a sitting."""
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import fields
 from pathlib import Path
@@ -79,4 +81,95 @@ def test_private_torch_ops_live_only_in_the_speed_subpackage():
 def test_the_top_level_is_the_method_and_its_runs():
     top = sorted(path.stem for path in PACKAGE.glob("*.py"))
     assert top == ["__init__", "__main__", "cli", "cluster", "config", "data", "devices", "download", "errors", "evaluate", "losses",
-                   "models", "provenance", "reproduce", "runs", "stats", "train"]
+                   "models", "options", "provenance", "repository", "reproduce", "stats", "train"]
+    assert sorted(path.stem for path in (PACKAGE / "runs").glob("*.py")) == [
+        "__init__", "files", "folder", "records", "training", "weights"]
+
+
+def module_name(path: Path) -> str:
+    """aae_core/runs/folder.py -> 'aae_core.runs.folder'; a package's __init__.py is the package."""
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def internal_imports(path: Path, modules: set[str]) -> set[str]:
+    """The aae_core modules that `path` imports, at any depth (inside functions too): `from .x import y`
+    counts as an import of x, and of x.y where y is a module."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+            target = ".".join([*base, *([node.module] if node.module else [])])
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return {module for module in found if module in modules and module != name}
+
+
+def import_graph() -> dict[str, set[str]]:
+    paths = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    return {name: internal_imports(path, set(paths)) for name, path in paths.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import loop of `graph` as [a, b, ..., a], or [] when it has none (depth-first search)."""
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        state[node] = "done"
+        stack.pop()
+        return []
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return []
+
+
+def test_the_graph_finder_sees_a_loop_and_imports_inside_functions():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) == []
+    graph = import_graph()
+    assert "aae_core.runs.training" in graph["aae_core.cli"]  # imported inside train_command
+
+
+def test_no_import_loop_among_the_package_modules():
+    """An import loop, even one hidden inside a function, means two modules each need the other: one job
+    split wrongly, or a lower layer asking a higher one."""
+    assert find_cycle(import_graph()) == []
+
+
+def test_the_arrows_point_down():
+    """The method does not know the command line, the speed work or the chapters; the speed work does not
+    know the chapters."""
+    graph = import_graph()
+    for module, imports in graph.items():
+        if module != "aae_core.cli" and module != "aae_core.__main__":
+            assert "aae_core.cli" not in imports, module
+        if not module.startswith(("aae_core.chapters", "aae_core.cli")):
+            assert not any(name.startswith("aae_core.chapters") for name in imports), module
+    for module in ("aae_core.train", "aae_core.provenance", "aae_core.data", "aae_core.models", "aae_core.config"):
+        assert not any(name.startswith("aae_core.speed") for name in graph[module]), module
+
+
+# Modules allowed past MAX_LINES, each with its reason.
+LONG_MODULES = {
+    "aae_core/chapters/plots.py": "figure code: one function a figure, each read on its own",
+}
+MAX_LINES = 450
+
+
+def test_no_module_is_longer_than_a_sitting():
+    long = {str(path.relative_to(PACKAGE.parent)): n for path in PACKAGE.rglob("*.py")
+            if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert set(long) <= set(LONG_MODULES), long

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from aae_core.speed.malloc import malloc_in_maps
+from aae_core.provenance import malloc_in_maps
 from test_cli import QUICK, cli
 
 LIBC_MAPS = """7f1b2000-7f1b3000 r-xp 00000000 08:01 123 /usr/lib/x86_64-linux-gnu/libc.so.6

@@ -93,7 +93,7 @@ def test_reproduce_protocol_prints_the_verdicts_with_the_protocols_margin(tmp_pa
     """Finished runs whose seed-by-seed differences all lie well within 0.3 points: the printed verdict is
     "the same", as chapter 3 says of them, not "cannot tell"."""
     from aae_core import cli as cli_module
-    from aae_core.runs import RunFolder
+    from aae_core.runs.folder import RunFolder
     from test_report import summary_of
 
     offsets = {PROTOCOL_BASELINE: 0.0, PROTOCOL_CHOSEN[1000]: 0.05}  # chosen − baseline: +0.05, -0.05, ...

@@ -100,7 +100,7 @@ def test_recipe_table_shows_finished_and_diverged_runs(tmp_path):
 
     from aae_core.config import ModelConfig, TrainConfig
     from aae_core.chapters.reproduction import recipe_table
-    from aae_core.runs import RunFolder
+    from aae_core.runs.folder import RunFolder
 
     runs = {}
     for name, train, outcome in [
@@ -126,7 +126,7 @@ def finished_run(folder, seed, epochs, val):
     from dataclasses import asdict
 
     from aae_core.config import ModelConfig, TrainConfig
-    from aae_core.runs import RunFolder
+    from aae_core.runs.folder import RunFolder
 
     folder.mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps({"train": TrainConfig(seed=seed, epochs=epochs).to_dict(),
@@ -266,7 +266,7 @@ def test_repeat_table_spreads_runs_of_one_step_and_counts_those_within_the_targe
 def test_read_benches_names_the_step_of_files_from_before_weight_copies(tmp_path):
     """A bf16 bench without a 'step' was timed under autocast: it says so beside a new one."""
     from aae_core.chapters.bench_tables import read_benches
-    from aae_core.runs import write_json
+    from aae_core.runs.files import write_json
 
     write_json(tmp_path / "cpu-bf16-batch100.json", {"precision": "bf16", "batch_size": 100})
     write_json(tmp_path / "cpu-fp32-batch100.json", {"precision": "fp32", "batch_size": 100})

@@ -19,7 +19,8 @@ import torch
 
 from aae_core.cli import main
 from aae_core.config import ModelConfig, TrainConfig
-from aae_core.runs import RunFolder, fingerprint
+from aae_core.runs.folder import RunFolder
+from aae_core.runs.records import fingerprint
 from conftest import ROOT
 from test_cli import assert_one_line_error, cli
 
@@ -89,7 +90,7 @@ def test_a_second_writer_stops_at_once_naming_the_holder(tmp_path, run_cli):
 def test_reproduce_plans_each_run_once():
     from aae_core.reproduce import plan
 
-    runs = plan([100, 100, "all"], [0, 0, 1], 1, Path("table"), [])
+    runs = plan([100, 100, "all"], [0, 0, 1], 1, Path("table"))
     assert [(run.labels, run.seed) for run in runs] == [(100, 0), (100, 1), ("all", 0), ("all", 1)]
 
 
@@ -150,7 +151,7 @@ def test_a_summary_of_another_run_is_not_counted_as_finished(tmp_path, two_epoch
 
     out = tmp_path / "table"
     copy_run(two_epochs, out / "labels-100" / "seed-0")
-    [run] = plan([100], [0], 2, out, ["--unlabeled", "200"])
+    [run] = plan([100], [0], 2, out, TrainConfig(unlabeled=200))
     assert run.state == "finished"
     summary = out / "labels-100" / "seed-0" / "summary.json"
     summary.write_text(json.dumps({**json.loads(summary.read_text()), "fingerprint": "0123456789abcdef"}))

@@ -10,8 +10,9 @@ from aae_core.config import ModelConfig, TrainConfig
 from aae_core.data import prepare_data
 from aae_core.errors import AAEError
 from aae_core.evaluate import accuracy
-from aae_core.runs import RunFolder
+from aae_core.runs.folder import RunFolder
 from aae_core.speed.stacked import StackedRun, StackedTrainer, check_stackable, train_stacked_runs
+from aae_core.speed.updaters import fastest_updater
 from aae_core.train import make_trainer
 from conftest import TINY
 from test_cli import assert_one_line_error, cli
@@ -37,7 +38,8 @@ def test_stacked_runs_take_the_steps_of_single_runs(mnist, count):
     stacked = StackedTrainer([StackedRun.fresh(cfg, d, TINY, torch.device("cpu")) for cfg, d in zip(cfgs, data)],
                              torch.device("cpu"))
     stacked.set_learning_rates()
-    singles = [make_trainer(cfg, d, TINY, device="cpu", progress=False) for cfg, d in zip(cfgs, data)]
+    singles = [make_trainer(cfg, d, TINY, device="cpu", progress=False, updater=fastest_updater)
+               for cfg, d in zip(cfgs, data)]
     worst = [0.0] * count
     for _ in range(10):
         together = stacked.step()
@@ -64,7 +66,7 @@ def test_a_stacked_run_folder_is_an_ordinary_run_folder(tmp_path, mnist):
         model = load_checkpoint(out)
         assert accuracy(model, mnist.test_x, mnist.test_y) == pytest.approx(summary.test_accuracy, abs=0.05)
         single = make_trainer(run.train_config(), prepare_data(run.train_config(), mnist), TINY, device="cpu",
-                              progress=False)
+                              progress=False, updater=fastest_updater)
         single.load_state_dict(torch.load(run.checkpoint_path, weights_only=True))  # a single run resumes it
         assert single.epoch == 1
 
@@ -111,7 +113,9 @@ def test_reproduce_stacks_runs_and_bad_counts_are_one_line(tmp_path):
         summary = RunFolder(out / f"labels-{labels}" / "seed-0").summary()
         assert summary.stacked_with == [str(out / f"labels-{other}" / "seed-0")]
     assert_one_line_error(cli("reproduce", "--stack", "0", "--out", tmp_path / "x"), "--stack")
-    assert_one_line_error(cli("bench", "--runs", "0"), "--runs")
+    assert_one_line_error(cli("reproduce", "--stack", "some", "--out", tmp_path / "x"), "--stack")
+    assert_one_line_error(cli("bench", "--stack", "0"), "--stack")
+    assert_one_line_error(cli("bench", "--runs", "0"), "--stack")  # the older spelling still works
 
 
 def test_bench_runs_sets_a_stack_beside_one_at_a_time_side_by_side_and_its_ceiling():
@@ -119,7 +123,7 @@ def test_bench_runs_sets_a_stack_beside_one_at_a_time_side_by_side_and_its_ceili
     single way is that arithmetic (the numbers themselves are the machine's)."""
     import json
 
-    done = cli("bench", "--runs", "2", "--steps", "2", "--device", "cpu", "--json", check=True)
+    done = cli("bench", "--stack", "2", "--steps", "2", "--device", "cpu", "--json", check=True)
     r = json.loads(done.stdout.strip().splitlines()[-1])
     assert r["runs"] == 2 and r["side_by_side_processes"] == min(2, torch.get_num_threads())
     rates = [r[k] for k in ("stacked_run_steps_per_s", "single_run_steps_per_s", "side_by_side_run_steps_per_s",
@@ -128,3 +132,32 @@ def test_bench_runs_sets_a_stack_beside_one_at_a_time_side_by_side_and_its_ceili
     best = max(r["single_run_steps_per_s"], r["side_by_side_run_steps_per_s"])
     assert r["stacked_over_best_single"] == pytest.approx(r["stacked_run_steps_per_s"] / best)
     assert r["best_single"] == ("side by side" if best == r["side_by_side_run_steps_per_s"] else "one at a time")
+
+
+def test_a_stacked_run_that_diverges_writes_its_record_and_the_others_finish(tmp_path, mnist, monkeypatch):
+    """From epoch 2 the middle run's inputs are NaN: it keeps its checkpoint of epoch 1 and gets its
+    diverged.json, as a single run does; the others finish, bit for bit as in a stack where none diverged."""
+    cfgs = [cfg.with_(unlabeled=200, epochs=2) for cfg in MIXED]
+    calm = train_stacked_runs([tmp_path / f"calm-{i}" for i in range(3)], cfgs, TINY, mnist=mnist)
+    original_epoch, original_noise = StackedTrainer.train_epoch, StackedRun.noise
+
+    def epoch(self):
+        self.runs[1].poisoned = self.epoch >= 1
+        original_epoch(self)
+
+    def noise(self, x, std):
+        return original_noise(self, x, std) * (float("nan") if getattr(self, "poisoned", False) else 1.0)
+
+    monkeypatch.setattr(StackedTrainer, "train_epoch", epoch)
+    monkeypatch.setattr(StackedRun, "noise", noise)
+    outs = [tmp_path / f"stormy-{i}" for i in range(3)]
+    lines = []
+    summaries = train_stacked_runs(outs, cfgs, TINY, mnist=mnist, report=lines.append)
+    diverged = RunFolder(outs[1])
+    assert summaries[1] is None and not diverged.finished and diverged.diverged
+    assert diverged.divergence()["epoch"] == 2 and len(diverged.history()) == 1  # the last good checkpoint kept
+    assert torch.load(diverged.checkpoint_path, weights_only=True)["epoch"] == 1
+    assert any("run 2 of the stack" in line and str(outs[1]) in line for line in lines)
+    for r in (0, 2):
+        assert RunFolder(outs[r]).finished and summaries[r].test_accuracy == calm[r].test_accuracy
+        assert summaries[r].val_accuracy == calm[r].val_accuracy

@@ -7,7 +7,7 @@ import torch
 from aae_core.errors import AAEError
 from aae_core.train import make_trainer
 from aae_core.speed.weight_copies import CompiledUpdate, CopyOptimizer, sgd_momentum_update
-from aae_core.speed.updaters import SpeedOptions, updater_with
+from aae_core.speed.updaters import SpeedOptions, fastest_updater, updater_with
 from conftest import TINY
 
 
@@ -72,7 +72,7 @@ def test_copies_train_and_resume_from_a_checkpoint(small_data, tiny_cfg):
 
 
 def test_fp32_and_unknown_modes(small_data, tiny_cfg):
-    fp32 = make_trainer(tiny_cfg, small_data, TINY, device="cpu", progress=False)
+    fp32 = make_trainer(tiny_cfg, small_data, TINY, device="cpu", progress=False, updater=fastest_updater)
     assert fp32.updater.network("reconstruction") is fp32.model and fp32.updater.description == "fused optimizer steps inside the backward pass"
     with pytest.raises(AAEError, match="bf16_weights must be one of copies, autocast"):
         bf16_trainer(tiny_cfg, small_data, bf16_weights="halves")
@@ -108,8 +108,9 @@ def test_copy_optimizer_keeps_torchs_state_format():
 def test_the_labeled_phase_in_fp32_beside_bf16_copies(small_data, tiny_cfg):
     """bf16-fp32-labeled: phase (3) computes with the fp32 weights exactly as an fp32 trainer does,
     and the copies follow; the other phases compute with the bf16 copies."""
-    mixed = make_trainer(tiny_cfg.with_(precision="bf16-fp32-labeled"), small_data, TINY, device="cpu", progress=False)
-    fp32 = make_trainer(tiny_cfg, small_data, TINY, device="cpu", progress=False)
+    mixed = make_trainer(tiny_cfg.with_(precision="bf16-fp32-labeled"), small_data, TINY, device="cpu", progress=False,
+                         updater=fastest_updater)
+    fp32 = make_trainer(tiny_cfg, small_data, TINY, device="cpu", progress=False, updater=fastest_updater)
     assert mixed.updater.network("semi_supervised") is mixed.model and mixed.updater.network("reconstruction") is mixed.updater.network("reconstruction")
     x, y = small_data.labeled_x[:20], small_data.labeled_y[:20]
     for trainer in (mixed, fp32):

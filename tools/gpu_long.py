@@ -33,7 +33,8 @@ import torch
 from aae_core.config import ModelConfig
 from aae_core.data import load_mnist, prepare_data
 from aae_core.errors import AAEError
-from aae_core.runs import RunFolder
+from aae_core.options import as_options
+from aae_core.runs.folder import RunFolder
 from aae_core.speed.budget import PLANS, measure, plan_steps, size_plan, time_stack
 from aae_core.speed.stacked import train_stacked_runs
 
@@ -42,7 +43,8 @@ TOTAL = 60 << 20  # bytes: 64 MiB come back in all
 MAX_FILES = 8
 SMALL = ("config.json", "history.jsonl", "summary.json", "diverged.json")
 TINY = ModelConfig(hidden_dim=64, disc_hidden_dim=32)  # the dry run's model: the same code, seconds on a CPU
-STACK_SIZES = (1, 5, 10, 15, 30)  # the stacks timed for appendix B, where the device has the time
+STACK_SIZES = (1, 5, 10, 15, 30)
+ALONE_SETTINGS = ("labels", "seed", "epochs", "milestones", "preset", "precision", "device")  # named even at defaults  # the stacks timed for appendix B, where the device has the time
 
 
 def the_plan(names: list[str], dry_run: bool) -> list:
@@ -62,13 +64,11 @@ def epochs_done(folder: Path) -> int:
 
 
 def train_alone(folder: Path, cfg, model_cfg: ModelConfig, deadline: float, dry_run: bool) -> str:
-    """The run in `folder`, resumed, in a `train` process that is stopped by SIGINT at the deadline."""
-    argv = [sys.executable, "-m", "aae_core", "train", "--labels", str(cfg.labels), "--seed", str(cfg.seed),
-            "--epochs", str(cfg.epochs), "--milestones", *map(str, cfg.milestones), "--preset", cfg.preset,
-            "--precision", cfg.precision, "--device", cfg.device, "--out", str(folder), "--resume", "--quiet"]
-    if dry_run:
-        argv += ["--unlabeled", "200", "--hidden-dim", str(model_cfg.hidden_dim),
-                 "--disc-hidden-dim", str(model_cfg.disc_hidden_dim), "--allow-dirty"]
+    """The run in `folder`, resumed, in a `train` process that is stopped by SIGINT at the deadline. Its
+    command line is rendered from the settings (a dry run's tiny model has no `train` option: refused)."""
+    argv = [sys.executable, "-m", "aae_core", "train", *as_options(cfg, model_cfg, only=ALONE_SETTINGS),
+            "--out", str(folder), "--resume", "--quiet", *as_options(cfg, model_cfg, skip=ALONE_SETTINGS),
+            *(["--allow-dirty"] if dry_run else [])]
     proc = subprocess.Popen(argv)
     try:
         proc.wait(timeout=max(1.0, deadline - time.time()))

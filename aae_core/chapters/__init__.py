@@ -13,8 +13,12 @@
     drawing.py       a drawing made into an MNIST digit (the draw pad's steps), and the test digits it loads
     export.py        the encoder's and the decoder's weights for the browser
     browser_training.py  the 14x14 digits and the torch reference of the AAE that trains in the page
-    demo.py          chapter 1's demo: an autoencoder, a VAE and an AAE with 2-D codes, their run
-                     folders and figures
+    demo.py          chapter 1's demo: an autoencoder, a VAE and an AAE with 2-D codes (what the chapter
+                     reads, and where the codes lie); its parts beside it, one subject each:
+    demo_vae.py      the VAE and its training loop
+    demo_training.py the shared settings, the three runners, codes and decodings of a trained model
+    demo_runs.py     the demo's own run-folder format, trained or read back
+    demo_figures.py  the demo's figures
     latent_map.py    chapter 1's latent map: the demo's codes and decoders for the browser
     parameters.py    the chapters' papermill parameters, checked before a chapter computes anything
 """

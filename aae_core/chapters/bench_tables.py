@@ -11,7 +11,7 @@ def read_benches(folder, device: str = "cpu") -> list[dict]:
     ('step' names what the step computes with: fp32, bf16 weight copies or bf16 autocast)."""
     from pathlib import Path
 
-    from ..runs import read_json
+    from ..runs.files import read_json
 
     results = [read_json(path) for path in Path(folder).glob(f"{device}-*.json")]
     for r in results:  # benches stored before bf16 weight copies existed timed autocast

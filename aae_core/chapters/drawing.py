@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..runs import atomic_write
+from ..runs.files import atomic_write
 
 PAD = 112  # ink pixels per side of the pad (4 x 28)
 RADIUS = 4.5  # half the pen's width, in ink pixels: strokes of about 2 px once the digit is 20 px tall

@@ -24,8 +24,9 @@ import torch
 from ..errors import AAEError
 from ..models import SemiSupervisedAAE
 from ..provenance import git_commit
-from ..runs import (LOCK, RunFolder, atomic_write, exclusive, load_checkpoint, make_folder, probe_writable,
-                    refuse_to_overwrite)
+from ..runs.files import LOCK, atomic_write, exclusive, make_folder, probe_writable, refuse_to_overwrite
+from ..runs.folder import RunFolder
+from ..runs.weights import load_checkpoint
 
 SCRIPTS = {"encoder": "encoder-weights.js", "decoder": "decoder-weights.js"}
 WEIGHTS_SCRIPT = SCRIPTS["decoder"]

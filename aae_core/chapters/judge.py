@@ -17,9 +17,11 @@ from ..data import BatchCycler, load_mnist, train_val_split
 from ..errors import AAEError
 from ..evaluate import accuracy
 from ..provenance import provenance
-from ..runs import (LOCK, RunFolder, atomic_write, claim_output_file, exclusive, load_checkpoint, make_folder,
-                    probe_writable, read_json_object, refuse_foreign_files, refuse_to_overwrite, torch_load,
-                    write_json, write_jsonl)
+from ..runs.files import (LOCK, atomic_write, claim_output_file, exclusive, make_folder, probe_writable,
+                          read_json_object, refuse_foreign_files, refuse_to_overwrite, torch_load, write_json,
+                          write_jsonl)
+from ..runs.folder import RunFolder
+from ..runs.weights import load_checkpoint
 from ..models import SemiSupervisedAAE
 from .generate import generate, model_device
 from .tables import markdown_table

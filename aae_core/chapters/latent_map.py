@@ -26,9 +26,12 @@ import torch
 from matplotlib.figure import Figure
 
 from ..errors import AAEError
+from ..losses import MIXTURE_RADIUS
 from ..provenance import git_commit
-from ..runs import LOCK, atomic_write, check_path, exclusive, make_folder, probe_writable
-from .demo import KINDS, SHORT, VIEW, DemoRun, load_demo, prior_samples
+from ..runs.files import LOCK, atomic_write, check_path, exclusive, make_folder, probe_writable
+from .demo_figures import VIEW
+from .demo_runs import DemoRun, load_demo
+from .demo_training import KINDS, SHORT, prior_samples
 from .explorers import BrowserWidget
 from .export import pack
 
@@ -101,7 +104,7 @@ def write_files(runs: dict[str, DemoRun], out: Path) -> dict:
     bundle = {"format": FORMAT, "n": len(prior), "epochs": epochs, "range": list(VIEW),
               "prior_std": settings.prior_std, "labels": b64(snapshots["aae"]["labels"].numpy().astype(np.uint8)),
               "prior": b64(prior.numpy().astype("<f2")), "models": models,
-              "start": {"model": "aae", "epoch": last, "z": [4.0, 0.0]}}  # a component's mean
+              "start": {"model": "aae", "epoch": last, "z": [MIXTURE_RADIUS, 0.0]}}  # a component's mean
     files[CODES_SCRIPT] = ("// Written by `python -m aae_core demo-2d --export`; read by "
                            "widgets/aae-latent.js.\n"
                            f"window.AAE_LATENT_MAP = {json.dumps(bundle)};\n")
@@ -164,7 +167,7 @@ class BrowserLatentMap(BrowserWidget):
         self.results = Path(results)
 
     def still(self) -> Figure:
-        from .demo import plot_codes
+        from .demo_figures import plot_codes
 
         runs = load_demo(self.results)
         snapshots = {kind: run.snapshots() for kind, run in runs.items()}

@@ -14,7 +14,7 @@ def read_precision_runs(folder, against: str = "bf16", fp32_folder=None) -> dict
     fp32_folder: the fp32 runs are there instead (<labels-L>/seed-<S>, as results/table3 holds them)."""
     from pathlib import Path
 
-    from ..runs import RunFolder
+    from ..runs.folder import RunFolder
 
     cells = {}
     for labels_dir in Path(folder).glob("labels-*"):

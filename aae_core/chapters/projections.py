@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from ..models import SemiSupervisedAAE, evaluating
 from .generate import generate, model_device
-from .plots import book_style
+from .plots import DIGIT_COLORS, book_style
 
 
 @torch.no_grad()
@@ -121,7 +121,7 @@ def plot_style_projection(panels: dict, axis_labels: tuple[str, str],
     fig = Figure(figsize=(3.4 * n_cols + 0.2, 3.1 * n_rows + 0.4), layout="constrained",
                  facecolor="white")  # at most 7 inches: read at the page's width; opaque in dark mode
     axes = fig.subplots(n_rows, n_cols, squeeze=False)
-    cmap = colormaps["tab10"]
+    cmap = colormaps[DIGIT_COLORS]
     halo = [patheffects.withStroke(linewidth=3, foreground="white")]
     for ax, (name, panel) in zip(axes.flat, panels.items()):
         points, digits = np.asarray(panel["points"], dtype=float), np.asarray(panel["digits"])

@@ -127,7 +127,7 @@ def presets_by_seed(rows: dict, machines: dict | None = None) -> str:
 
 def run_machines(runs: list) -> dict:
     """{seed: machine kind} of the finished runs among `runs` (reproduce.plan's PlannedRun)."""
-    from ..runs import RunFolder
+    from ..runs.folder import RunFolder
 
     return {run.seed: machine_kind(RunFolder(run.folder).summary().device) for run in runs if run.state == "finished"}
 

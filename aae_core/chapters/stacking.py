@@ -4,7 +4,7 @@ for whole runs, by their test accuracies (stacked − single, paired by run)."""
 from pathlib import Path
 
 from ..stats import paired_difference
-from ..runs import RunFolder
+from ..runs.folder import RunFolder
 
 
 def same_epoch(a: dict, b: dict) -> bool:

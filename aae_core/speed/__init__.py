@@ -8,7 +8,6 @@ precision and device, the object that turns each phase's loss into an update (se
     in_backward.py   fused SGD steps inside the backward pass, weight by weight
     weight_copies.py bf16 copies of the weights, updated in one compiled pass
     cuda_graphs.py   the whole step recorded once as a CUDA graph and replayed
-    malloc.py        which allocator the process runs with (results record it)
     bench.py         `python -m aae_core bench`: the step against the machine's matrix-multiply rate
     stacked.py       R runs trained as one stack in one process (batched products; one CUDA graph on a GPU)
     budget.py        long runs sized to a GPU's time budget from the stacked step's measured time

@@ -33,7 +33,7 @@ from ..errors import AAEError
 from ..models import SemiSupervisedAAE
 from ..provenance import provenance
 from ..train import Trainer
-from .updaters import SpeedOptions, updater_with
+from .updaters import SpeedOptions, fastest_updater, updater_with
 
 
 MAX_BATCH = 2_000  # the bench holds 50 batches of random images (2,000 a batch: 314 MB)
@@ -215,9 +215,9 @@ def bench_data(cfg: ModelConfig, batch_size: int, device) -> SemiSupervisedData:
     return random_data(cfg, n_unlabeled=max(50 * batch_size, 5000), n_labeled=batch_size, device=device)
 
 
-def bench_trainer(cfg: TrainConfig, data: SemiSupervisedData, device, updater=None) -> Trainer:
+def bench_trainer(cfg: TrainConfig, data: SemiSupervisedData, device, updater=fastest_updater) -> Trainer:
     """A trainer on the bench data with weights drawn from `cfg.seed`, so that every bench times the
-    same networks; `updater` as Trainer takes it (None: the one `train` uses)."""
+    same networks; `updater` as Trainer takes it (by default the one `train` uses)."""
     torch.manual_seed(cfg.seed)
     return Trainer(SemiSupervisedAAE(ModelConfig()), cfg, data, device=device, progress=False, updater=updater)
 

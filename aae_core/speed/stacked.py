@@ -18,18 +18,25 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 
+from .. import data as mnist_data  # looked up when called: a test hands in its MNIST by patching load_mnist
 from ..config import PHASES, ModelConfig, TrainConfig
 from ..data import BatchCycler, SemiSupervisedData
+from ..devices import resolve_device
 from ..errors import AAEError
 from ..evaluate import accuracy
 from ..losses import classification_loss, discriminator_loss, generator_loss, reconstruction_loss
 from ..models import SemiSupervisedAAE
+from ..runs.files import make_folder
+from ..runs.folder import RunFolder
+from ..runs.records import Summary
+from ..runs.training import check_before_writing, drive
 from ..train import (CHECK_EVERY, NonFiniteLossError, at_milestone, build_optimizers, frozen, phase_parameters,
                      sample_prior, steps_per_epoch, with_noise)
 from .cuda_graphs import GraphedCall, can_use_cuda_graphs
@@ -175,13 +182,17 @@ class StackedRun:
 
 class StackedTrainer:
     """Trains R runs at once (see the module docstring); `fit` calls `on_epoch(run_index, record)` for each
-    run after each epoch, once the run's model and optimizers hold the stacked state."""
+    run after each epoch, once the run's model and optimizers hold the stacked state, and
+    `on_diverged(run_index, error)` for a run whose loss turned NaN/inf: that run stops (its slice of the
+    stack computes on, read by no one), the others go on. Without `on_diverged` the error is raised."""
 
     loss_names = ["recon", "disc_y", "disc_z", "gen_y", "gen_z", "class"]
 
-    def __init__(self, runs: list[StackedRun], device: torch.device, on_epoch: Callable | None = None,
-                 cuda_graphs: bool | None = None):
-        self.runs, self.device, self.on_epoch = runs, device, on_epoch
+    def __init__(self, runs: list[StackedRun], device: torch.device, cuda_graphs: bool | None = None):
+        self.runs, self.device = runs, device
+        self.on_epoch: Callable | None = None
+        self.on_diverged: Callable | None = None
+        self.diverged: set[int] = set()  # the runs whose loss turned NaN/inf
         self.net = StackedAAE([run.model for run in runs]).to(device)
         phases = phase_parameters(self.net)
         self.params = {phase: phases[phase] for phase in PHASES}
@@ -287,17 +298,13 @@ class StackedTrainer:
             sums += self.step()
             if step % CHECK_EVERY == 0 or step == steps:
                 means = (sums / step).tolist()
-                for r, row in enumerate(means):
-                    bad = [name for name, v in zip(self.loss_names, row) if not math.isfinite(v)]
-                    if bad:
-                        raise NonFiniteLossError(
-                            f"run {r + 1} of the stack ({self.runs[r].cfg.preset}, seed {self.runs[r].cfg.seed}): "
-                            f"loss {', '.join(bad)} became NaN/inf in epoch {self.epoch + 1}; stopped, the last "
-                            f"good checkpoints (epoch {self.epoch}) are kept", self.epoch + 1, step, bad)
+                self.check_finite(means, step)
         self.unstack()
         seconds = time.perf_counter() - start
         self.epoch += 1
         for r, run in enumerate(self.runs):
+            if r in self.diverged:
+                continue
             record = {"epoch": self.epoch, "steps": steps, **{f"loss_{k}": v for k, v in zip(self.loss_names, means[r])},
                       "val_accuracy": accuracy(run.model, run.data.val_x, run.data.val_y),
                       **at_milestone(self.epoch, run.cfg, run.model, run.data), "seconds": seconds}
@@ -305,9 +312,43 @@ class StackedTrainer:
             if self.on_epoch is not None:
                 self.on_epoch(r, record)
 
-    def fit(self, epochs: int) -> None:
-        while self.epoch < epochs:
+    def check_finite(self, means: list[list[float]], step: int) -> None:
+        """Each run's mean losses so far: a run with one NaN/inf is stopped (see the class docstring)."""
+        for r, row in enumerate(means):
+            bad = [name for name, v in zip(self.loss_names, row) if not math.isfinite(v)]
+            if bad and r not in self.diverged:
+                err = NonFiniteLossError(
+                    f"run {r + 1} of the stack ({self.runs[r].cfg.preset}, seed {self.runs[r].cfg.seed}): loss "
+                    f"{', '.join(bad)} became NaN/inf in epoch {self.epoch + 1}; that run stopped, its last good "
+                    "checkpoint kept", self.epoch + 1, step, bad)
+                if self.on_diverged is None:
+                    raise err
+                self.diverged.add(r)
+                self.on_diverged(r, err)
+
+    def fit(self, epochs: int, on_epoch: Callable | None = None, on_diverged: Callable | None = None) -> None:
+        """Train every run to `epochs` (or until each has diverged)."""
+        self.on_epoch, self.on_diverged = on_epoch, on_diverged
+        while self.epoch < epochs and len(self.diverged) < len(self.runs):
             self.train_epoch()
+
+    # the views of the stack that the driver of run folders (runs.training.drive) reads
+    @property
+    def cfgs(self) -> list[TrainConfig]:
+        return [run.cfg for run in self.runs]
+
+    @property
+    def models(self) -> list[SemiSupervisedAAE]:
+        return [run.model for run in self.runs]
+
+    @property
+    def data(self) -> list[SemiSupervisedData]:
+        return [run.data for run in self.runs]
+
+    @property
+    def description(self) -> str:
+        """How the weights were updated, in a summary's words."""
+        return f"stacked: {len(self.runs)} runs, batched products, fused SGD after each backward pass"
 
     @torch.no_grad()
     def unstack(self) -> None:
@@ -359,31 +400,22 @@ class StackedTrainer:
 
 def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConfig = ModelConfig(), *,
                        resume: bool = False, force: bool = False, report=None, mnist=None,
-                       allow_dirty: bool = False, checkpoint_every: int = 1) -> list:
+                       allow_dirty: bool = False, checkpoint_every: int = 1) -> list[Summary | None]:
     """Train the run folders `outs` (one per config) in one process, stacked, and return their summaries.
     Each folder ends as a single run's would (config, history, checkpoint, summary.json, model.pt, its
     fingerprint), except for `stacked_with` in its summary; each is locked while the stack writes it.
-    Finished folders are left alone when resuming. `checkpoint_every` epochs (and after the last) each
-    folder gets its checkpoint and history: on a GPU an epoch takes under a second, writing R checkpoints
-    of 45 MB far longer."""
-    from contextlib import ExitStack
-
-    from ..data import labeled_images_hash, load_mnist, prepare_data
-    from ..devices import resolve_device
-    from ..runs import RunFolder, make_folder, probe_writable, refuse_dirty_results, run_summary
-
+    Finished folders are left alone when resuming. A run whose loss turns NaN/inf keeps its last good
+    checkpoint and gets its diverged.json, as a single run does; its summary is None and the others go
+    on. `checkpoint_every` epochs (and after the last) each folder gets its checkpoint and history: on a
+    GPU an epoch takes under a second, writing R checkpoints of 45 MB far longer."""
     say = report or (lambda line: None)
     if len(outs) != len(cfgs) or len(outs) < 1:
         raise AAEError("give one run folder per configuration")
     folders = [RunFolder(out) for out in outs]
     if len({str(folder.path.resolve()) for folder in folders}) < len(folders):
         raise AAEError("two of the stacked runs share a run folder")
-    model_cfg.check()
     for cfg, folder in zip(cfgs, folders):
-        cfg.check()
-        folder.check_out(force)
-        refuse_dirty_results(folder.path, allow_dirty)
-        probe_writable(folder.path)
+        check_before_writing(folder, cfg, model_cfg, None, force, allow_dirty)
     todo = [i for i, (cfg, folder) in enumerate(zip(cfgs, folders))
             if force or not (resume and folder.finished_with(cfg, model_cfg))]
     for i in sorted(set(range(len(outs))) - set(todo)):
@@ -392,38 +424,15 @@ def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConf
         return [folder.summary() for folder in folders]
     cfgs, folders = [cfgs[i] for i in todo], [folders[i] for i in todo]
     device = resolve_device(cfgs[0].device)
-    mnist = mnist if mnist is not None else load_mnist()
-    data = [prepare_data(cfg, mnist) for cfg in cfgs]
+    mnist = mnist if mnist is not None else mnist_data.load_mnist()
+    data = [mnist_data.prepare_data(cfg, mnist) for cfg in cfgs]
     check_stackable(cfgs, [model_cfg] * len(cfgs), data)
     with ExitStack() as locks:
         for folder in folders:
             make_folder(folder.path)
             locks.enter_context(folder.locked())
         states = [folder.start(cfg, model_cfg, resume=resume, force=force,
-                               labeled_images=labeled_images_hash(cfg, mnist)) for cfg, folder in zip(cfgs, folders)]
-        runs = [StackedRun.fresh(cfg, d, model_cfg, device) for cfg, d in zip(cfgs, data)]
-
-        def save(r: int, record: dict) -> None:
-            if record["epoch"] % checkpoint_every == 0 or record["epoch"] == cfgs[r].epochs:
-                folders[r].save_epoch(trainer.state_dict(r), cfgs[r], model_cfg)
-            say(f"{folders[r].path}: epoch {record['epoch']:>4}/{cfgs[r].epochs}  val {record['val_accuracy']:.2f}%  "
-                f"{record['seconds']:.1f} s")
-
-        trainer = StackedTrainer(runs, device, on_epoch=save)
-        if any(state is not None for state in states):
-            if any(state is None for state in states):
-                raise AAEError("some of these runs have a checkpoint and some have none; resume them apart")
-            trainer.load_state_dicts(states)
-            say(f"resuming {len(runs)} stacked runs after epoch {trainer.epoch}")
-        trainer.fit(cfgs[0].epochs)
-        summaries = []
-        for r, (run, folder) in enumerate(zip(runs, folders)):
-            config = folder.config()
-            summary = run_summary(folder, run.cfg, run.model, run.data, trainer.history[r],
-                                  f"stacked: {len(runs)} runs, batched products, fused SGD after each backward pass",
-                                  device, stacked_with=[str(f.path) for f in folders if f is not folder],
-                                  fingerprint=config["fingerprint"], labeled_images=config.get("labeled_images"))
-            folder.finish(run.model, summary)
-            say(f"test accuracy {summary.test_accuracy:.2f}%  ({folder.path})")
-            summaries.append(summary)
-    return summaries
+                               labeled_images=mnist_data.labeled_images_hash(cfg, mnist))
+                  for cfg, folder in zip(cfgs, folders)]
+        trainer = StackedTrainer([StackedRun.fresh(cfg, d, model_cfg, device) for cfg, d in zip(cfgs, data)], device)
+        return drive(folders, trainer, states, say, checkpoint_every=checkpoint_every, stacked=True)
