@@ -47,7 +47,7 @@ FUZZ_CASES ?= 300
 fuzz: install
 	AAE_FUZZ_CASES=$(FUZZ_CASES) $(BIN)/python -m pytest tests/test_fuzz.py -q -s
 
-# The bench results appendix B (engineering notes) reads (DEVICE=cuda on a GPU machine); replaces $(BENCH_DIR)/$(DEVICE)-*.json.
+# The bench results appendix C (engineering notes) reads (DEVICE=cuda on a GPU machine); replaces $(BENCH_DIR)/$(DEVICE)-*.json.
 # bf16 computes with weight copies; one more bench at batch 100 times bf16 under autocast, for comparison.
 # results/bench holds the machine the speed targets were set on; another machine goes in a folder of its own
 # (make bench BENCH_DIR=results/bench/NAME). The profiled breakdown is CPU only.
@@ -68,7 +68,7 @@ bench: install
 	$(BENCH) --precision bf16 --bf16-weights autocast --out $(BENCH_DIR)/$(DEVICE)-bf16-autocast-batch100.json
 
 # R runs stacked in one process against the same runs one at a time and (CPU) side by side, for R = 1, 3, 9
-# (appendix B); replaces results/bench-stacked/$(DEVICE)-runs-R.json.
+# (appendix C); replaces results/bench-stacked/$(DEVICE)-runs-R.json.
 bench-stacked: install
 	for r in 1 3 9; do \
 	  $(BENCH_PLAIN) --stack $$r --out results/bench-stacked/$(DEVICE)-runs-$$r.json || exit 1; \
@@ -76,7 +76,7 @@ bench-stacked: install
 
 # The batch-100 bench again and again, fp32 and bf16 in turn, each with the default malloc and with
 # MALLOC_LIB (where there is one), each run a fresh process: how far one run's number moves on this machine,
-# and what the allocator changes (appendix B). Replaces $(BENCH_DIR)/repeats/$(DEVICE)-*.json.
+# and what the allocator changes (appendix C). Replaces $(BENCH_DIR)/repeats/$(DEVICE)-*.json.
 REPEATS ?= 7
 bench-repeats: install
 	for i in $$(seq $(REPEATS)); do \

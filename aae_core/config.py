@@ -116,11 +116,11 @@ TABLE1_SGD = OptimizerConfig(
 
 PRESETS = {
     "paper-sgd": TABLE1_SGD,
-    # Our recipe for few labels (appendix A): Table 1, but the labelled images get twice the input noise
+    # Our recipe for few labels (appendix B): Table 1, but the labelled images get twice the input noise
     # in phase (3), which makes a handful of them harder to memorise before the unlabelled phases have
     # shaped the code. With 1000 labels or more it costs accuracy (there is no weak draw to rescue).
     "sgd-labeled-noise": replace(TABLE1_SGD, labeled_noise_std=0.6),
-    # Our recipe for 50-epoch runs (appendix A): Table 1's schedule, but the learning rates drop tenfold
+    # Our recipe for 50-epoch runs (appendix B): Table 1's schedule, but the learning rates drop tenfold
     # at epoch 40 instead of 50, so a 50-epoch run ends after ten quieter epochs rather than at the
     # noisy plateau of lr 0.1 (Table 1's drop at 50 is never reached by a 50-epoch run).
     "sgd-early-drop": replace(TABLE1_SGD, milestones=(40, 1000)),

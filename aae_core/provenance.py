@@ -4,7 +4,7 @@ that a number in the book can be traced to the code, machine and library that ma
 One of them is the malloc the process runs with: the C library's own, or a faster one preloaded.
 Every tensor PyTorch makes on a CPU, and every oneDNN call behind a bf16 matrix product, is an
 aligned allocation (posix_memalign). glibc serves those on a slow path; tcmalloc and jemalloc from
-a cache, so the allocator moves the step's time (appendix B measures by how much). It is chosen
+a cache, so the allocator moves the step's time (appendix C measures by how much). It is chosen
 when a process starts (`LD_PRELOAD=...libtcmalloc_minimal.so.4`, as `make bench` does where one is
 installed), so the bench and every stored run record which one they ran with.
 """

@@ -1,6 +1,6 @@
 """A short run of the `train` command gives, bit for bit, the history and test accuracy stored for this
 kind of CPU: moving code around the package must not move a number. Runs are bit-identical only on one
-machine kind (appendix B), so the references are stored per CPU model; a CPU with none is skipped.
+machine kind (appendix C), so the references are stored per CPU model; a CPU with none is skipped.
 
 Record a reference on a new kind of machine (from a commit whose numbers you trust):
     AAE_RECORD_REFERENCE=1 python -m pytest tests/test_reference_run.py

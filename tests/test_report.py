@@ -1,4 +1,4 @@
-"""Tables the book renders from run folders: here the fp32-against-bf16 check of appendix B."""
+"""Tables the book renders from run folders: here the fp32-against-bf16 check of appendix C."""
 from __future__ import annotations
 
 import json

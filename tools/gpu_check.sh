@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks in one call on a GPU machine (appendix B reads what comes back):
+# The GPU checks in one call on a GPU machine (appendix C reads what comes back):
 #   the CUDA-graph tests, `bench` on CUDA (fp32 and bf16, batch 50-400, the graph against the eager
 #   step and the plain reference), a short real training run with and without the graph, and
 #   10-epoch runs (100 and 1000 labels, seeds 0-2) in fp32 and bf16, beside the CPU's in

@@ -43,8 +43,8 @@ TOTAL = 60 << 20  # bytes: 64 MiB come back in all
 MAX_FILES = 8
 SMALL = ("config.json", "history.jsonl", "summary.json", "diverged.json")
 TINY = ModelConfig(hidden_dim=64, disc_hidden_dim=32)  # the dry run's model: the same code, seconds on a CPU
-STACK_SIZES = (1, 5, 10, 15, 30)
-ALONE_SETTINGS = ("labels", "seed", "epochs", "milestones", "preset", "precision", "device")  # named even at defaults  # the stacks timed for appendix B, where the device has the time
+STACK_SIZES = (1, 5, 10, 15, 30)  # the stacks timed for appendix C, where the device has the time
+ALONE_SETTINGS = ("labels", "seed", "epochs", "milestones", "preset", "precision", "device")  # named even at defaults
 
 
 def the_plan(names: list[str], dry_run: bool) -> list:
@@ -185,7 +185,7 @@ def main() -> int:
     go.add_argument("--runs", default="results/long", help="the run folders' root")
     go.add_argument("--out", required=True, help="the folder whose files come back")
     go.add_argument("--dry-run", action="store_true", help="the same path on the CPU: tiny model, 1 epoch")
-    go.add_argument("--rates", action="store_true", help=f"first time stacks of {STACK_SIZES} runs (appendix B)")
+    go.add_argument("--rates", action="store_true", help=f"first time stacks of {STACK_SIZES} runs (appendix C)")
     back = commands.add_parser("unpack")
     back.add_argument("files")
     back.add_argument("dest")

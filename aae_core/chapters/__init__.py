@@ -1,10 +1,10 @@
 """What only the book's chapters need, by subject; the method itself is the package's top level.
 
     tables.py        markdown tables of presets, epochs and layers, and the formatting all tables share
-    reproduction.py  the final table, Table 3 and the preset comparisons, read from run folders (chapter 3, appendix A)
+    reproduction.py  the final table, Table 3 and the preset comparisons, read from run folders (chapter 3, appendices A and B)
     curves.py        training curves: time to an accuracy, learning-rate drops, drift between runs
-    precision.py     fp32 against bf16, seed by seed (appendix B, engineering notes)
-    bench_tables.py  the stored benches, read and tabulated for appendix B, and the speed targets
+    precision.py     fp32 against bf16, seed by seed (appendix C, engineering notes)
+    bench_tables.py  the stored benches, read and tabulated for appendix C, and the speed targets
     quoted.py        the numbers the book quotes from others, each with its source
     plots.py         the figures: functions that return a matplotlib Figure
     generate.py      digits drawn by the decoder (fixed y, style grids, style transfer)

@@ -1,4 +1,4 @@
-"""Stacked runs beside the single runs they retrace (appendix B): a stack is only worth having if its
+"""Stacked runs beside the single runs they retrace (appendix C): a stack is only worth having if its
 runs are the runs a single process would have trained, so the book compares them epoch by epoch and,
 for whole runs, by their test accuracies (stacked − single, paired by run)."""
 from pathlib import Path

@@ -3,7 +3,7 @@
 Under autocast every phase casts each fp32 weight it uses to bf16 for the forward pass, casts each
 bf16 weight gradient back to fp32, and then the optimizer reads and writes the fp32 weights again:
 three passes over memory per weight and phase, which cost more than the matrix products on a CPU
-with bf16 matrix units (appendix B). Here a bf16 copy of the model computes the step, and one update
+with bf16 matrix units (appendix C). Here a bf16 copy of the model computes the step, and one update
 per phase reads the copy's bf16 gradients, updates the fp32 weights and momentum, and writes the new
 bf16 copy: one pass. The arithmetic is autocast's (products of the weights rounded to bf16, updates
 in fp32); the fp32 model stays the model, for checkpoints and evaluation.
