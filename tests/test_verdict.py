@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from aae_core.chapters.long_runs import (
-    finished_long_runs, long_cells, longest_epochs, milestone_accuracies, milestone_summary, milestone_table)
+    finished_long_runs, long_cells, longest_epochs, machine_words, milestone_accuracies, milestone_summary, milestone_table)
 from aae_core.chapters.verdict import length_sentence, open_sentence, table_sentence, verdict
 from aae_core.runs import RunFolder
 from aae_core.stats import describe
@@ -64,6 +64,12 @@ def test_what_is_open_follows_the_long_runs():
     said = open_sentence(complete, PAPER, 50)
     assert "5 of 5 seeds reached epoch 500 (mean 97.20%, 95% interval" in said and said.endswith("98.10%).")
     assert len(verdict(final_table(2.0), PAPER, complete, 50, 500)) == 3
+
+
+def test_machine_kinds_read_as_a_reader_says_them():
+    assert machine_words("cpu: Intel(R) Xeon(R) Processor") == "Intel Xeon"
+    assert machine_words("cpu: AMD EPYC") == "AMD EPYC"
+    assert machine_words("cuda: NVIDIA H100 80GB HBM3") == "cuda: NVIDIA H100 80GB HBM3"
 
 
 def test_the_furthest_milestone_wins_over_more_seeds_at_an_earlier_one():

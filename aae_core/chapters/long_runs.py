@@ -37,6 +37,11 @@ def finished_long_runs(roots: list[Path], preset: str = LONG_PRESET, labels=LONG
     return found
 
 
+def machine_words(kind: str) -> str:
+    """'cpu: Intel(R) Xeon(R) Processor' -> 'Intel Xeon': a machine kind as a table or legend says it."""
+    return kind.removeprefix("cpu: ").replace("(R)", "").replace(" Processor", "").strip()
+
+
 def kind_of(run: RunFolder) -> tuple:
     """(labels, machine kind, precision): what one table cell's runs must share."""
     s = run.summary()
@@ -51,7 +56,7 @@ def long_cells(runs: list[RunFolder], planned: int = len(LONG_SEEDS)) -> dict:
     for run in runs:
         for epoch, accuracy in milestone_accuracies(run).items():
             by_seed.setdefault(kind_of(run), {}).setdefault(epoch, {})[run.summary().seed] = accuracy
-    return {kind: {epoch: {**describe(values, planned), "kind": f"{kind[2]} on {kind[1].removeprefix('cpu: ')}"}
+    return {kind: {epoch: {**describe(values, planned), "kind": f"{kind[2]} on {machine_words(kind[1])}"}
                    for epoch, values in sorted(epochs.items())}
             for kind, epochs in by_seed.items()}
 
@@ -77,7 +82,7 @@ def milestone_table(cells: dict, paper: dict) -> str:
         for epoch, cell in epochs.items():
             k, planned = len(cell["accuracies"]), cell["planned"]
             complete = k == planned and cell["interval"] is not None
-            rows.append([labels, f"{machine.removeprefix('cpu: ')}, {precision}", epoch, f"{k} of {planned}",
+            rows.append([labels, f"{machine_words(machine)}, {precision}", epoch, f"{k} of {planned}",
                          ", ".join(f"{seed}: {v:.2f}" for seed, v in sorted(cell["accuracies"].items())),
                          f"{cell['mean']:.2f} ± {cell['std']:.2f}" if complete else "–",
                          interval_words(cell["interval"]) if complete else "–", f"{paper[labels]:.2f}"])
@@ -92,7 +97,7 @@ def milestone_summary(cells: dict, paper: dict) -> str:
     epochs = sorted({epoch for by_epoch in cells.values() for epoch in by_epoch})
     rows = []
     for (labels, machine, precision), by_epoch in sorted(cells.items(), key=lambda item: str(item[0])):
-        row = [labels, f"{machine.removeprefix('cpu: ')}, {precision}"]
+        row = [labels, f"{machine_words(machine)}, {precision}"]
         for epoch in epochs:
             cell = by_epoch.get(epoch)
             if cell is None:

@@ -329,9 +329,9 @@ def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds,
             handles.setdefault(label, handle)
     handles["final table (50 epochs, fp32)"] = matplotlib.lines.Line2D(
         [], [], color="black", marker="o", markersize=6, fillstyle="none", linestyle="none")
+    words = {tuple(kind[1:]): next(iter(epochs.values()))["kind"] for kind, epochs in cells.items()}
     for kind, style in zip(kinds, LINE_STYLES):
-        handles[f"{kind[1]} on {kind[0].removeprefix('cpu: ')}"] = matplotlib.lines.Line2D(
-            [], [], color="black", linestyle=style)
+        handles[words[kind]] = matplotlib.lines.Line2D([], [], color="black", linestyle=style)
     fig.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=3, frameon=False)
     fig.suptitle(title)
     return fig
