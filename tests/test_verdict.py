@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from aae_core.chapters.long_runs import (
-    finished_long_runs, long_cells, longest_epochs, machine_words, milestone_accuracies, milestone_summary, milestone_table)
+    finished_long_runs, long_cells, machine_words, milestone_accuracies, milestone_summary, milestone_table)
 from aae_core.chapters.verdict import length_sentence, open_sentence, table_sentence, verdict
 from aae_core.runs import RunFolder
 from aae_core.stats import describe
@@ -72,10 +72,13 @@ def test_machine_kinds_read_as_a_reader_says_them():
     assert machine_words("cuda: NVIDIA H100 80GB HBM3") == "cuda: NVIDIA H100 80GB HBM3"
 
 
-def test_the_furthest_milestone_wins_over_more_seeds_at_an_earlier_one():
-    cells = {(100, "a", "bf16"): {200: cell({100: 1.0, 101: 2.0}), 500: cell({100: 1.0})},
-             (100, "b", "fp32"): {200: cell({100: 1.0, 101: 2.0, 102: 3.0})}}
-    assert longest_epochs(cells)[100][0] == 500
+def test_each_kind_of_long_run_is_said_at_its_latest_milestone():
+    cells = {(100, "cpu: AMD EPYC", "bf16"): {200: cell({100: 91.0, 101: 95.0}), 500: {**cell({100: 92.0}),
+                                                                                  "kind": "bf16 on AMD EPYC"}},
+             (100, "cpu: Intel Xeon", "bf16"): {500: {**cell({100: 97.0}), "kind": "bf16 on Intel Xeon"}}}
+    said = open_sentence(cells, PAPER, 50)
+    assert "reached epoch 500 (92.00%, bf16 on AMD EPYC" in said and "(97.00%, bf16 on Intel Xeon" in said
+    assert "epoch 200" not in said
 
 
 @pytest.fixture(scope="module")

@@ -61,18 +61,6 @@ def long_cells(runs: list[RunFolder], planned: int = len(LONG_SEEDS)) -> dict:
             for kind, epochs in by_seed.items()}
 
 
-def longest_epochs(cells: dict) -> dict:
-    """{labels: (epoch, cell)} of the latest milestone any one kind of each label count reached, with the
-    kind that holds the most seeds there (a later milestone wins over more seeds at an earlier one)."""
-    best = {}
-    for (labels, *_), epochs in cells.items():
-        epoch = max(epochs)
-        key = (epoch, len(epochs[epoch]["accuracies"]))
-        if labels not in best or key > best[labels][0]:
-            best[labels] = (key, epochs[epoch])
-    return {labels: (key[0], cell) for labels, (key, cell) in best.items()}
-
-
 def milestone_table(cells: dict, paper: dict) -> str:
     """One row per milestone of each (labels, machine kind, precision) ({kind: {epoch: cell}} of
     long_cells): the seeds that reached it, their test accuracies, and mean ± sd with its 95% interval

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import N_TRAIN, PRESETS, TrainConfig
 from ..reproduce import PROTOCOL_BASELINE, PROTOCOL_EPOCHS, PROTOCOL_LABELS, protocol_cell, protocol_plan
-from .long_runs import LONG_ROOTS, finished_long_runs, long_cells, longest_epochs
+from .long_runs import LONG_ROOTS, finished_long_runs, long_cells
 from .quoted import PAPER
 
 COUNTS = {100: "100", 1000: "1000", "all": "all"}
@@ -69,11 +69,12 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
     last_drop = PRESETS[preset].milestones[-1]
     question = (f"**Still open**: whether longer training closes the gap, and whether the paper's length, past "
                 f"the drop at epoch {last_drop}, does")
-    furthest = {n: found for n, found in longest_epochs(long_cells).items() if found[0] > epochs}
+    furthest = {kind: (max(by_epoch), by_epoch[max(by_epoch)]) for kind, by_epoch in long_cells.items()
+                if max(by_epoch) > epochs}  # each kind of run at its latest milestone
     if not furthest:
         return f"{question}; no run of ours has gone past {epochs} epochs yet."
     said = []
-    for n, (epoch, cell) in furthest.items():
+    for (n, *_), (epoch, cell) in sorted(furthest.items(), key=lambda item: str(item[0])):
         k, planned, values = len(cell["accuracies"]), cell["planned"], list(cell["accuracies"].values())
         if k == planned and cell["interval"]:
             low, high = cell["interval"]
