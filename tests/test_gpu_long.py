@@ -78,7 +78,7 @@ def test_a_run_stopped_at_the_budget_resumes_from_its_packed_state_to_the_uninte
     straight, stopped, back = tmp_path / "runs" / "straight", tmp_path / "runs" / "stopped", tmp_path / "back"
     subprocess.run([sys.executable, "-m", "aae_core", *args, "--out", str(straight)], cwd=ROOT, check=True)
     proc = subprocess.Popen([sys.executable, "-m", "aae_core", *args, "--out", str(stopped)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=gpu_long.hear_sigint)
     deadline = time.time() + 300
     while len(RunFolder(stopped).history()) < 1 and time.time() < deadline:
         time.sleep(0.05)

@@ -63,13 +63,20 @@ def epochs_done(folder: Path) -> int:
     return len(run.history()) if run.started else 0
 
 
+def hear_sigint() -> None:
+    """In a child before it runs: SIGINT as Python's default (KeyboardInterrupt). A shell that starts a
+    command in the background ignores SIGINT for it, and children inherit that; a `train` that ignores
+    SIGINT would run past its deadline instead of stopping at an epoch's end."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def train_alone(folder: Path, cfg, model_cfg: ModelConfig, deadline: float, dry_run: bool) -> str:
     """The run in `folder`, resumed, in a `train` process that is stopped by SIGINT at the deadline. Its
     command line is rendered from the settings (a dry run's tiny model has no `train` option: refused)."""
     argv = [sys.executable, "-m", "aae_core", "train", *as_options(cfg, model_cfg, only=ALONE_SETTINGS),
             "--out", str(folder), "--resume", "--quiet", *as_options(cfg, model_cfg, skip=ALONE_SETTINGS),
             *(["--allow-dirty"] if dry_run else [])]
-    proc = subprocess.Popen(argv)
+    proc = subprocess.Popen(argv, preexec_fn=hear_sigint)
     try:
         proc.wait(timeout=max(1.0, deadline - time.time()))
     except subprocess.TimeoutExpired:
