@@ -16,7 +16,9 @@ case "${1:-}" in
     for f in "$raw"/*-ubyte; do gzip -c "$f" > ".gpu/mnist/$(basename "$f").gz"; done
     git rev-parse HEAD > .gpu/commit
     git diff --quiet HEAD || { echo "gpu_long: commit first: the runs record $(cat .gpu/commit)" >&2; exit 2; }
-    git ls-files 'results/**/model.pt' 'results/**/snapshots.pt' 'book/_static/models/**' > .gpu/slimmed.txt
+    # weights and any checkpoint a CPU run left for a later session (results/long's own go on there)
+    git ls-files 'results/**/model.pt' 'results/**/snapshots.pt' 'book/_static/models/**' 'results/**/checkpoint.pt' \
+      ':(exclude,glob)results/long/**/checkpoint.pt' > .gpu/slimmed.txt
     xargs -a .gpu/slimmed.txt rm -f
     echo "gpu_long: prepared .gpu/ ($(du -sh .gpu | cut -f1)); $(wc -l < .gpu/slimmed.txt) weight files out of the tree until restore"
     ;;
