@@ -37,6 +37,11 @@ def finished_long_runs(roots: list[Path], preset: str = LONG_PRESET, labels=LONG
     return found
 
 
+def complete(cell: dict) -> bool:
+    """Every planned seed has reached this milestone: only then is a mean and its interval the table's number."""
+    return len(cell["accuracies"]) == cell["planned"] and cell["interval"] is not None
+
+
 def machine_words(kind: str) -> str:
     """'cpu: Intel(R) Xeon(R) Processor' -> 'Intel Xeon': a machine kind as a table or legend says it."""
     return kind.removeprefix("cpu: ").replace("(R)", "").replace(" Processor", "").strip()
@@ -68,12 +73,12 @@ def milestone_table(cells: dict, paper: dict) -> str:
     rows = []
     for (labels, machine, precision), epochs in sorted(cells.items(), key=lambda item: str(item[0])):
         for epoch, cell in epochs.items():
-            k, planned = len(cell["accuracies"]), cell["planned"]
-            complete = k == planned and cell["interval"] is not None
-            rows.append([labels, f"{machine_words(machine)}, {precision}", epoch, f"{k} of {planned}",
+            whole = complete(cell)
+            rows.append([labels, f"{machine_words(machine)}, {precision}", epoch,
+                         f"{len(cell['accuracies'])} of {cell['planned']}",
                          ", ".join(f"{seed}: {v:.2f}" for seed, v in sorted(cell["accuracies"].items())),
-                         f"{cell['mean']:.2f} ± {cell['std']:.2f}" if complete else "–",
-                         interval_words(cell["interval"]) if complete else "–", f"{paper[labels]:.2f}"])
+                         f"{cell['mean']:.2f} ± {cell['std']:.2f}" if whole else "–",
+                         interval_words(cell["interval"]) if whole else "–", f"{paper[labels]:.2f}"])
     return markdown_table(["labels", "machine, precision", "epoch", "seeds", "test accuracy by seed",
                            "mean ± sd", "95% interval", "paper's Table 2"], rows)
 
@@ -90,7 +95,7 @@ def milestone_summary(cells: dict, paper: dict) -> str:
             cell = by_epoch.get(epoch)
             if cell is None:
                 row.append("–")
-            elif len(cell["accuracies"]) == cell["planned"] and cell["interval"]:
+            elif complete(cell):
                 row.append(f"{cell['mean']:.2f} ± {cell['std']:.2f} {interval_words(cell['interval'])}")
             else:
                 values = ", ".join(f"{v:.2f}" for _, v in sorted(cell["accuracies"].items()))

@@ -7,11 +7,8 @@ from pathlib import Path
 
 from ..config import N_TRAIN, PRESETS, TrainConfig
 from ..reproduce import PROTOCOL_BASELINE, PROTOCOL_EPOCHS, PROTOCOL_LABELS, protocol_cell, protocol_plan
-from .long_runs import LONG_ROOTS, finished_long_runs, long_cells
+from .long_runs import LONG_ROOTS, complete, finished_long_runs, long_cells
 from .quoted import PAPER
-
-COUNTS = {100: "100", 1000: "1000", "all": "all"}
-
 
 def listed(words: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
@@ -39,13 +36,13 @@ def table_sentence(final: dict, paper: dict, baseline: str) -> str:
     seeds = f"{planned} seeds each" if min(done) == planned else f"{min(done)} to {max(done)} of {planned} seeds"
     means = listed([f"{final[(n, baseline)]['mean']:.2f}" if final[(n, baseline)]["mean"] is not None else "pending"
                     for n in counts])
-    numbers = f"(`{baseline}`: {means}% at {listed([COUNTS[n] for n in counts])} labels; {seeds})"
+    numbers = f"(`{baseline}`: {means}% at {listed([str(n) for n in counts])} labels; {seeds})"
     if all(w == "above" for w in where.values()):
         return (f"**The paper's Table 2 is not reached**: at every label count its number lies above the 95% "
                 f"interval of both presets of the final table {numbers}.")
     said = {"above": "lies above both presets' intervals", "within": "lies within reach (inside an interval)",
             "below": "lies below both presets' intervals", "unknown": "cannot be placed yet (too few seeds)"}
-    parts = [f"at {COUNTS[n]} labels the paper's {paper[n]:.2f}% {said[where[n]]}" for n in counts]
+    parts = [f"at {n} labels the paper's {paper[n]:.2f}% {said[where[n]]}" for n in counts]
     return f"**Against the paper's Table 2**: {listed(parts)} {numbers}."
 
 
@@ -76,17 +73,17 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
     said = []
     for (n, *_), (epoch, cell) in sorted(furthest.items(), key=lambda item: str(item[0])):
         k, planned, values = len(cell["accuracies"]), cell["planned"], list(cell["accuracies"].values())
-        if k == planned and cell["interval"]:
+        if complete(cell):
             low, high = cell["interval"]
             shown, where = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", paper_against([cell], paper[n])
         else:
             shown = listed([f"{v:.2f}%" for v in values])
             where = "above" if all(v < paper[n] for v in values) else "not above"
         against = {"above": "below", "within": "around", "below": "above", "not above": "not all below"}[where]
-        said.append(f"at {COUNTS[n]} labels {k} of {planned} seeds reached epoch {epoch} ({shown}, {cell['kind']}; "
+        said.append(f"at {n} labels {k} of {planned} seeds reached epoch {epoch} ({shown}, {cell['kind']}; "
                     f"{against} the paper's {paper[n]:.2f}%)")
-    complete = all(len(cell["accuracies"]) == cell["planned"] for _, cell in furthest.values())
-    return f"{question}. So far {listed(said)}" + ("." if complete else "; the other seeds are still to run.")
+    done = all(complete(cell) for _, cell in furthest.values())
+    return f"{question}. So far {listed(said)}" + ("." if done else "; the other seeds are still to run.")
 
 
 def verdict(final: dict, paper: dict, long_cells: dict, epochs: int, steps_per_epoch: int,
