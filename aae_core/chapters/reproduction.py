@@ -246,14 +246,25 @@ def seeds_of_cells(cells: dict, seeds) -> str:
     return markdown_table(["labels", "preset", *(f"seed {s}" for s in seeds)], rows)
 
 
+def quoted_against(cells: list[dict], quoted: float) -> str:
+    """'above', 'below' or 'within': where a quoted number lies against the 95% intervals of `cells`
+    ('above' only when it lies above every interval; 'unknown' when a cell has none)."""
+    intervals = [cell["interval"] for cell in cells]
+    if any(interval is None for interval in intervals):
+        return "unknown"
+    if all(high < quoted for _, high in intervals):
+        return "above"
+    return "below" if all(low > quoted for low, _ in intervals) else "within"
+
+
 def against_quoted(cell: dict, quoted: float, source: str) -> str:
-    """Where a quoted number lies against the 95% interval of our cell's mean; a cell of the final
-    table with seeds still to run says so, since its verdict is the protocol's only once all have run."""
-    if cell["interval"] is None:
+    """Where a quoted number lies against the 95% interval of our cell's mean, in words; a cell of the
+    final table with seeds still to run says so, since its verdict is the protocol's only once all have run."""
+    where = quoted_against([cell], quoted)
+    if where == "unknown":
         return f"too few seeds for an interval to set beside {quoted:.2f} ({source})"
-    low, high = cell["interval"]
-    where = "lies below" if high < quoted else "lies above" if low > quoted else "contains"
-    words = f"the 95% interval {interval_words(cell['interval'])} {where} {quoted:.2f} ({source})"
+    interval = {"above": "lies below", "below": "lies above", "within": "contains"}[where]
+    words = f"the 95% interval {interval_words(cell['interval'])} {interval} {quoted:.2f} ({source})"
     return words + seeds_to_run(len(cell.get("accuracies", {})), cell.get("planned"))
 
 

@@ -9,28 +9,18 @@ from ..config import N_TRAIN, PRESETS, TrainConfig
 from ..reproduce import PROTOCOL_BASELINE, PROTOCOL_EPOCHS, PROTOCOL_LABELS, protocol_cell, protocol_plan
 from .long_runs import LONG_ROOTS, complete, finished_long_runs, long_cells
 from .quoted import PAPER
+from .reproduction import quoted_against
 
 def listed(words: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def paper_against(cells: list[dict], quoted: float) -> str:
-    """'above', 'below' or 'within': where a quoted number lies against the 95% intervals of `cells`
-    ('above' only when it lies above every interval; 'unknown' when a cell has none)."""
-    intervals = [cell["interval"] for cell in cells]
-    if any(interval is None for interval in intervals):
-        return "unknown"
-    if all(high < quoted for _, high in intervals):
-        return "above"
-    return "below" if all(low > quoted for low, _ in intervals) else "within"
-
-
 def table_sentence(final: dict, paper: dict, baseline: str) -> str:
     """What the final table shows: where the paper's number lies against both presets' intervals, per
     label count, with the baseline preset's means and how many of the planned seeds have run."""
     counts = list(dict.fromkeys(labels for labels, _ in final))
-    where = {n: paper_against([cell for (labels, _), cell in final.items() if labels == n], paper[n]) for n in counts}
+    where = {n: quoted_against([cell for (labels, _), cell in final.items() if labels == n], paper[n]) for n in counts}
     done = [len(cell["accuracies"]) for cell in final.values()]
     planned = max(cell["planned"] for cell in final.values())
     seeds = f"{planned} seeds each" if min(done) == planned else f"{min(done)} to {max(done)} of {planned} seeds"
@@ -75,7 +65,7 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
         k, planned, values = len(cell["accuracies"]), cell["planned"], list(cell["accuracies"].values())
         if complete(cell):
             low, high = cell["interval"]
-            shown, where = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", paper_against([cell], paper[n])
+            shown, where = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", quoted_against([cell], paper[n])
         else:
             shown = listed([f"{v:.2f}%" for v in values])
             where = "above" if all(v < paper[n] for v in values) else "not above"
