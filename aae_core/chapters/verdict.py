@@ -60,7 +60,7 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
                 if max(by_epoch) > epochs}  # each kind of run at its latest milestone
     if not furthest:
         return f"{question}; no run of ours has gone past {epochs} epochs yet."
-    said = []
+    said = {}  # label count -> what each kind of run at it has reached
     for (n, *_), (epoch, cell) in sorted(furthest.items(), key=lambda item: str(item[0])):
         k, planned, values = len(cell["accuracies"]), cell["planned"], list(cell["accuracies"].values())
         if complete(cell):
@@ -68,12 +68,14 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
             shown, where = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", quoted_against([cell], paper[n])
         else:
             shown = listed([f"{v:.2f}%" for v in values])
-            where = "above" if all(v < paper[n] for v in values) else "not above"
-        against = {"above": "below", "within": "around", "below": "above", "not above": "not all below"}[where]
-        said.append(f"at {n} labels {k} of {planned} seeds reached epoch {epoch} ({shown}, {cell['kind']}; "
-                    f"{against} the paper's {paper[n]:.2f}%)")
+            where = ("above" if all(v < paper[n] for v in values) else
+                     "below" if all(v > paper[n] for v in values) else "among")
+        against = {"above": "below", "within": "around", "below": "above", "among": "on both sides of"}[where]
+        said.setdefault(n, []).append(f"{k} of {planned} seeds reached epoch {epoch} in {cell['kind']} "
+                                      f"({shown}, {against} it)")
+    said = [f"at {n} labels (the paper: {paper[n]:.2f}%) {listed(parts)}" for n, parts in said.items()]
     done = all(complete(cell) for _, cell in furthest.values())
-    return f"{question}. So far {listed(said)}" + ("." if done else "; the other seeds are still to run.")
+    return f"{question}. So far " + "; ".join(said) + ("." if done else "; the other seeds are still to run.")
 
 
 def verdict(final: dict, paper: dict, long_cells: dict, epochs: int, steps_per_epoch: int,
