@@ -134,17 +134,15 @@ def run_all(runs: list[PlannedRun], jobs: int, log_dir: Path, report=print) -> l
 
 def summarise(runs: list[PlannedRun]) -> list[dict]:
     """Per label count: the finished seeds' test accuracies, their mean and (sample) std, and the mean
-    validation accuracy of their final epochs (what a choice between presets may look at)."""
+    validation accuracy of their final epochs (what a choice between presets may look at): `stats.describe`
+    of a cell, with its label count and validation mean."""
     rows = []
     for n in dict.fromkeys(run.labels for run in runs):
         summaries = {run.seed: RunFolder(run.folder).summary()
                      for run in runs if run.labels == n and run.state == "finished"}
         accuracies = {seed: summary.test_accuracy for seed, summary in summaries.items()}
-        values = list(accuracies.values())
-        rows.append({"labels": n, "accuracies": accuracies, "mean": statistics.fmean(values) if values else None,
-                     "std": statistics.stdev(values) if len(values) > 1 else None,
-                     "val_mean": statistics.fmean(s.val_accuracy for s in summaries.values()) if summaries else None,
-                     "seeds_planned": sum(run.labels == n for run in runs)})
+        rows.append({"labels": n, **describe(accuracies, sum(run.labels == n for run in runs)),
+                     "val_mean": statistics.fmean(s.val_accuracy for s in summaries.values()) if summaries else None})
     return rows
 
 

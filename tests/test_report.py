@@ -215,7 +215,7 @@ def test_chosen_on_validation_picks_by_validation_among_complete_presets():
     def row(labels, tests, val_mean, planned=2):
         mean = sum(tests) / len(tests) if tests else None
         return {"labels": labels, "accuracies": dict(enumerate(tests)), "mean": mean, "std": None,
-                "val_mean": val_mean, "seeds_planned": planned}
+                "val_mean": val_mean, "planned": planned}
 
     lines = chosen_on_validation({
         "a": [row(100, [96.0, 97.0], 96.8), row("all", [98.9, 98.9], 98.0)],

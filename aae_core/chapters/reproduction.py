@@ -83,7 +83,7 @@ def chosen_on_validation(rows_by_preset: dict) -> str:
     body = []
     for count in counts:
         complete = {preset: row for preset, rows in rows_by_preset.items() for row in rows
-                    if row["labels"] == count and row["accuracies"] and len(row["accuracies"]) == row["seeds_planned"]}
+                    if row["labels"] == count and row["accuracies"] and len(row["accuracies"]) == row["planned"]}
         paper = TABLE3[count]["paper_50"]
         if not complete:
             body.append([count, "–", "no preset has every seed finished", "–", f"{paper:.2f}", "–"])
