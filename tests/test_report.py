@@ -350,3 +350,16 @@ def test_stacked_runs_are_matched_epoch_by_epoch_and_whole_runs_paired(tmp_path)
     assert runs[1]["val"] == (80.0, 80.0)  # the single run's accuracy at the stacked run's last epoch
     whole = stacked_minus_single(runs)
     assert whole["differences"] == [pytest.approx(0.5)] and whole["interval"] is None
+
+
+def test_a_run_resumed_in_later_sessions_names_every_commit_it_trained_at():
+    from aae_core.chapters.reproduction import commit_words
+    from aae_core.runs.records import Summary
+
+    base = {"test_accuracy": 97.0, "val_accuracy": 97.0, "epochs": 500, "labels": 100, "seed": 100,
+            "preset": "paper-sgd", "steps": 250000, "device": "cpu: Intel Xeon, 1 thread", "wall_seconds": 1.0}
+    one = Summary.from_dict({**base, "git_commit": "8960226" + "0" * 33})
+    assert commit_words(one) == "8960226"
+    resumed = Summary.from_dict({**base, "git_commit": "8960226" + "0" * 33,
+                                 "resumed_at_commits": ["efa2114" + "0" * 33, "efa2114" + "0" * 33, "57fe421+dirty"]})
+    assert commit_words(resumed) == "8960226, resumed at efa2114, 57fe421 (dirty)"

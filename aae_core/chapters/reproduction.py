@@ -147,6 +147,14 @@ def diagnosis_table(runs: dict, baseline: str, quoted: float) -> str:
                            "− Latała's"], rows)
 
 
+def commit_words(summary) -> str:
+    """The commit a run started at, and those it was resumed at in later sessions (its wall time sums them)."""
+    def short(commit: str) -> str:
+        return commit[:7] + (" (dirty)" if commit.endswith("+dirty") else "")
+    resumed = list(dict.fromkeys(c for c in summary.resumed_at_commits if c != summary.git_commit))
+    return short(summary.git_commit) + (f", resumed at {', '.join(map(short, resumed))}" if resumed else "")
+
+
 def runs_table(runs: dict) -> str:
     """What each finished run changed and what it reached: {name: RunFolder}."""
     rows = []
@@ -154,8 +162,7 @@ def runs_table(runs: dict) -> str:
         cfg, summary = run.train_config(), run.summary()
         rows.append([name, cfg.labels, cfg.preset, cfg.epoch_def, cfg.recon_loss, f"{cfg.prior_std:g}",
                      cfg.label_subset, f"{summary.steps:,}", f"{summary.test_accuracy:.2f}%",
-                     duration(summary.wall_seconds), summary.device, summary.git_commit[:7] + (
-                         " (dirty)" if summary.git_commit.endswith("+dirty") else "")])
+                     duration(summary.wall_seconds), summary.device, commit_words(summary)])
     return markdown_table(["run", "labels", "preset", "epoch", "recon loss", "prior std", "labeled subset", "steps",
                            "test accuracy", "wall time", "device", "commit"], rows)
 
