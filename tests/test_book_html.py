@@ -176,3 +176,11 @@ def test_book_networks_match_torch(server, browser, mnist):
         probs, _ = model.encode(x)
     assert (torch.tensor(out["probs"]).view(20, 10) - probs).abs().max() < 1e-3
     assert visit.problems == [], visit.problems
+
+
+@pytest.mark.parametrize("path", ["book/intro.html", "book/03_reproduction.html"])
+def test_the_verdict_is_on_the_page(path):
+    """The verdict is a cell's output: a page built from a run that lost it would still pass its other tests."""
+    assert (HTML / path).exists(), "no book at _build/html: run `python tools/build_book.py` (make test does)"
+    text = (HTML / path).read_text()
+    assert "<strong>Still open</strong>" in text and "<strong>That is after" in text, f"{path}: no verdict"
