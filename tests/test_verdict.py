@@ -57,12 +57,12 @@ def test_what_is_open_follows_the_long_runs():
     assert "past the drop at epoch 1000" in nothing and "no run of ours has gone past 50 epochs" in nothing
     partial = {(100, "cpu: AMD EPYC", "bf16"): {500: {**cell({100: 92.46}), "kind": "bf16 on AMD EPYC"}}}
     said = open_sentence(partial, PAPER, 50)
-    assert "at 100 labels (the paper: 98.10%) 1 of 5 seeds reached epoch 500 in bf16 on AMD EPYC (92.46%, below it)" in said
+    assert "at 100 labels (the paper: 98.10%) seed 100 (1 of 5) reached epoch 500 in bf16 on AMD EPYC (92.46%, below it)" in said
     assert said.endswith("the other seeds are still to run.")
     complete = {(100, "cpu: AMD EPYC", "bf16"): {500: {**cell({s: 97.0 + 0.1 * (s - 100) for s in range(100, 105)}),
                                                      "kind": "bf16 on AMD EPYC"}}}
     said = open_sentence(complete, PAPER, 50)
-    assert "5 of 5 seeds reached epoch 500 in bf16 on AMD EPYC (mean 97.20%, 95% interval" in said
+    assert "all 5 seeds reached epoch 500 in bf16 on AMD EPYC (mean 97.20%, 95% interval" in said
     assert said.endswith("below it).")
     assert len(verdict(final_table(2.0), PAPER, complete, 50, 500)) == 3
 
@@ -78,12 +78,12 @@ def test_each_kind_of_long_run_is_said_at_its_latest_milestone():
                                                                                   "kind": "bf16 on AMD EPYC"}},
              (100, "cpu: Intel Xeon", "bf16"): {500: {**cell({100: 97.0}), "kind": "bf16 on Intel Xeon"}}}
     said = open_sentence(cells, PAPER, 50)
-    assert ("at 100 labels (the paper: 98.10%) 1 of 5 seeds reached epoch 500 in bf16 on AMD EPYC (92.00%, below it) "
-            "and 1 of 5 seeds reached epoch 500 in bf16 on Intel Xeon (97.00%, below it)") in said
+    assert ("at 100 labels (the paper: 98.10%) seed 100 (1 of 5) reached epoch 500 in bf16 on AMD EPYC (92.00%, below "
+            "it) and seed 100 (1 of 5) reached epoch 500 in bf16 on Intel Xeon (97.00%, below it)") in said
     assert "epoch 200" not in said
     cells[(1000, "cpu: AMD EPYC", "bf16")] = {100: {**cell({100: 98.5}), "kind": "bf16 on AMD EPYC"}}
     said = open_sentence(cells, PAPER, 50)
-    assert "below it); at 1000 labels (the paper: 98.40%) 1 of 5 seeds reached epoch 100" in said
+    assert "below it); at 1000 labels (the paper: 98.40%) seed 100 (1 of 5) reached epoch 100" in said
     assert "(98.50%, above it)" in said
     cells[(1000, "cpu: AMD EPYC", "bf16")] = {100: {**cell({100: 98.5, 101: 98.0}), "kind": "bf16 on AMD EPYC"}}
     assert "(98.50% and 98.00%, on both sides of it)" in open_sentence(cells, PAPER, 50)
@@ -115,9 +115,9 @@ def test_long_runs_are_read_milestone_by_milestone(two_long_runs):
     assert by_epoch[2]["accuracies"] == {run.summary().seed: run.summary().test_accuracy for run in runs}
     assert by_epoch[2]["planned"] == 5 and by_epoch[2]["interval"] is not None
     summary = milestone_summary(cells, PAPER)
-    assert "epoch 1" in summary and "epoch 2" in summary and "(2 of 5 seeds)" in summary and "±" not in summary
+    assert "epoch 1" in summary and "epoch 2" in summary and "(seeds 100, 101; 2 of 5)" in summary and "±" not in summary
     assert milestone_table(cells, PAPER).count("2 of 5") == 2
-    assert "2 of 5 seeds reached epoch 2" in open_sentence(cells, PAPER, 1)
+    assert "seeds 100 and 101 (2 of 5) reached epoch 2" in open_sentence(cells, PAPER, 1)
 
 
 def test_a_folder_that_is_not_a_finished_run_is_no_long_run(tmp_path):

@@ -99,6 +99,8 @@ def milestone_summary(cells: dict, paper: dict) -> str:
                 row.append(f"{cell['mean']:.2f} ± {cell['std']:.2f} {interval_words(cell['interval'])}")
             else:
                 values = ", ".join(f"{v:.2f}" for _, v in sorted(cell["accuracies"].items()))
-                row.append(f"{values} ({len(cell['accuracies'])} of {cell['planned']} seeds)")
+                seeds = ", ".join(str(seed) for seed in sorted(cell["accuracies"]))
+                row.append(f"{values} (seed{'s' if len(cell['accuracies']) > 1 else ''} {seeds}; "
+                           f"{len(cell['accuracies'])} of {cell['planned']})")
         rows.append(row + [f"{paper[labels]:.2f}"])
     return markdown_table(["labels", "machine, precision", *(f"epoch {e}" for e in epochs), "paper's Table 2"], rows)

@@ -16,6 +16,13 @@ def listed(words: list[str]) -> str:
     return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
+def seeds_words(by_seed: dict) -> str:
+    """'seed 100', 'seeds 100 and 101': the seeds of {seed: value}, so that two kinds of run of one seed
+    read as one seed."""
+    seeds = sorted(by_seed)
+    return ("seed " if len(seeds) == 1 else "seeds ") + listed([str(seed) for seed in seeds])
+
+
 def table_sentence(final: dict, paper: dict, baseline: str) -> str:
     """What the final table shows: where the paper's number lies against both presets' intervals, per
     label count, with the baseline preset's means and how many of the planned seeds have run."""
@@ -71,8 +78,8 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
             where = ("above" if all(v < paper[n] for v in values) else
                      "below" if all(v > paper[n] for v in values) else "among")
         against = {"above": "below", "within": "around", "below": "above", "among": "on both sides of"}[where]
-        said.setdefault(n, []).append(f"{k} of {planned} seeds reached epoch {epoch} in {cell['kind']} "
-                                      f"({shown}, {against} it)")
+        who = f"all {planned} seeds" if k == planned else f"{seeds_words(cell['accuracies'])} ({k} of {planned})"
+        said.setdefault(n, []).append(f"{who} reached epoch {epoch} in {cell['kind']} ({shown}, {against} it)")
     said = [f"at {n} labels (the paper: {paper[n]:.2f}%) {listed(parts)}" for n, parts in said.items()]
     done = all(complete(cell) for _, cell in furthest.values())
     return f"{question}. So far " + "; ".join(said) + ("." if done else "; the other seeds are still to run.")
