@@ -141,10 +141,29 @@ def test_a_bad_parameter_stops_a_chapter_in_the_cell_after_the_parameters(tmp_pa
     assert all(word in stopped.value.evalue for word in words), stopped.value.evalue
 
 
-def test_executed_chapters_carry_no_machine_paths(tmp_path):
+def load_build_book():
     spec = importlib.util.spec_from_file_location("build_book", ROOT / "tools" / "build_book.py")
     build_book = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build_book)
+    return build_book
+
+
+def test_a_rebuild_leaves_no_page_of_a_chapter_that_is_gone(tmp_path):
+    sources, html = tmp_path / "src" / "book", tmp_path / "html"
+    sources.mkdir(parents=True)
+    (html / "book").mkdir(parents=True)
+    for name in ("intro.ipynb", "protocol.md"):
+        (sources / name).write_text("")
+    for name in ("intro.html", "protocol.html", "a_reproduction_log.html"):
+        (html / "book" / name).write_text("")
+    (html / "index.html").write_text("")
+    removed = load_build_book().remove_stale_pages(html, sources)
+    assert [page.name for page in removed] == ["a_reproduction_log.html"]
+    assert sorted(p.name for p in html.rglob("*.html")) == ["index.html", "intro.html", "protocol.html"]
+
+
+def test_executed_chapters_carry_no_machine_paths(tmp_path):
+    build_book = load_build_book()
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["injected-parameters"]})])
     nb.metadata["papermill"] = {"input_path": "/home/someone/aae-book/book/03.ipynb",
                                 "output_path": "/home/someone/aae-book/_build/executed/book/03.ipynb"}

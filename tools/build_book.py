@@ -60,6 +60,16 @@ def tidy_executed(path: Path) -> None:
     nbformat.write(nb, path)
 
 
+def remove_stale_pages(html: Path, sources: Path) -> list[Path]:
+    """The pages of chapters renamed or removed since an earlier build: jupyter-book leaves them in
+    _build/html, where a reader could land on them and the browser tests would visit them."""
+    chapters = {path.stem for pattern in ("*.ipynb", "*.md") for path in sources.glob(pattern)}
+    stale = [page for page in sorted((html / sources.name).glob("*.html")) if page.stem not in chapters]
+    for page in stale:
+        page.unlink()
+    return stale
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", help="execute only these chapters (file stems); copy the others unexecuted")
@@ -103,6 +113,8 @@ def main() -> int:
         sys.stderr.write(html.stderr)
         print("build_book: jupyter-book reported warnings or errors (above)", file=sys.stderr)
         return html.returncode
+    for page in remove_stale_pages(BUILD / "html", ROOT / "book"):
+        print(f"removed {page.relative_to(ROOT)}: its chapter is gone")
     print(f"rendered the HTML with jupyter-book in {time.perf_counter() - rendering:.1f} s")
     print(f"The book is at file://{BUILD / 'html' / 'index.html'}")
     return 0
