@@ -11,6 +11,7 @@ from .long_runs import LONG_ROOTS, complete, finished_long_runs, long_cells
 from .quoted import PAPER
 from .reproduction import quoted_against
 
+
 def listed(words: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
     return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
