@@ -115,7 +115,7 @@ def test_long_runs_are_read_milestone_by_milestone(two_long_runs):
     assert by_epoch[2]["accuracies"] == {run.summary().seed: run.summary().test_accuracy for run in runs}
     assert by_epoch[2]["planned"] == 5 and by_epoch[2]["interval"] is not None
     summary = milestone_summary(cells, PAPER)
-    assert "epoch 1" in summary and "epoch 2" in summary and "(seeds 100, 101; 2 of 5)" in summary and "±" not in summary
+    assert "epoch 1" in summary and "epoch 2" in summary and "(seeds 100 and 101; 2 of 5)" in summary and "±" not in summary
     assert milestone_table(cells, PAPER).count("2 of 5") == 2
     assert "seeds 100 and 101 (2 of 5) reached epoch 2" in open_sentence(cells, PAPER, 1)
 

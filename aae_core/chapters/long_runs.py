@@ -13,7 +13,7 @@ from ..reproduce import machine_kind
 from ..runs import RunFolder
 from ..stats import describe
 from .reproduction import interval_words
-from .tables import markdown_table
+from .tables import markdown_table, seeds_words
 
 LONG_PRESET = "paper-sgd"
 LONG_LABELS = (100, 1000, "all")
@@ -99,8 +99,7 @@ def milestone_summary(cells: dict, paper: dict) -> str:
                 row.append(f"{cell['mean']:.2f} ± {cell['std']:.2f} {interval_words(cell['interval'])}")
             else:
                 values = ", ".join(f"{v:.2f}" for _, v in sorted(cell["accuracies"].items()))
-                seeds = ", ".join(str(seed) for seed in sorted(cell["accuracies"]))
-                row.append(f"{values} (seed{'s' if len(cell['accuracies']) > 1 else ''} {seeds}; "
+                row.append(f"{values} ({seeds_words(cell['accuracies'])}; "
                            f"{len(cell['accuracies'])} of {cell['planned']})")
         rows.append(row + [f"{paper[labels]:.2f}"])
     return markdown_table(["labels", "machine, precision", *(f"epoch {e}" for e in epochs), "paper's Table 2"], rows)

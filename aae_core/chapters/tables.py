@@ -11,6 +11,18 @@ def duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
+def listed(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def seeds_words(by_seed: dict) -> str:
+    """'seed 100', 'seeds 100 and 101': the seeds of {seed: value}, so that two kinds of run of one seed
+    read as one seed."""
+    seeds = sorted(by_seed)
+    return ("seed " if len(seeds) == 1 else "seeds ") + listed([str(seed) for seed in seeds])
+
+
 def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

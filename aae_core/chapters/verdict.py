@@ -10,18 +10,7 @@ from ..reproduce import PROTOCOL_BASELINE, PROTOCOL_EPOCHS, PROTOCOL_LABELS, pro
 from .long_runs import LONG_ROOTS, complete, finished_long_runs, long_cells
 from .quoted import PAPER
 from .reproduction import quoted_against
-
-
-def listed(words: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def seeds_words(by_seed: dict) -> str:
-    """'seed 100', 'seeds 100 and 101': the seeds of {seed: value}, so that two kinds of run of one seed
-    read as one seed."""
-    seeds = sorted(by_seed)
-    return ("seed " if len(seeds) == 1 else "seeds ") + listed([str(seed) for seed in seeds])
+from .tables import listed, seeds_words
 
 
 def table_sentence(final: dict, paper: dict, baseline: str) -> str:
