@@ -87,6 +87,10 @@ def test_each_kind_of_long_run_is_said_at_its_latest_milestone():
     assert "(98.50%, above it)" in said
     cells[(1000, "cpu: AMD EPYC", "bf16")] = {100: {**cell({100: 98.5, 101: 98.0}), "kind": "bf16 on AMD EPYC"}}
     assert "(98.50% and 98.00%, on both sides of it)" in open_sentence(cells, PAPER, 50)
+    cells[(100, "cpu: Intel Xeon", "bf16")] = {500: {**cell({100: 97.0, 101: 88.0}), "kind": "bf16 on Intel Xeon"}}
+    assert "(97.00% and 88.00%, both below it)" in open_sentence(cells, PAPER, 50)
+    cells[(100, "cpu: Intel Xeon", "bf16")] = {500: {**cell({100: 97.0, 101: 88.0, 102: 96.0}), "kind": "bf16 on Intel Xeon"}}
+    assert "(97.00%, 88.00% and 96.00%, all below it)" in open_sentence(cells, PAPER, 50)
 
 
 @pytest.fixture(scope="module")

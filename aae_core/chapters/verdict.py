@@ -68,6 +68,8 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
             where = ("above" if all(v < paper[n] for v in values) else
                      "below" if all(v > paper[n] for v in values) else "among")
         against = {"above": "below", "within": "around", "below": "above", "among": "on both sides of"}[where]
+        if not complete(cell) and k > 1 and where in ("above", "below"):  # single runs, all on one side
+            against = f"{'both' if k == 2 else 'all'} {against}"
         who = f"all {planned} seeds" if k == planned else f"{seeds_words(cell['accuracies'])} ({k} of {planned})"
         said.setdefault(n, []).append(f"{who} reached epoch {epoch} in {cell['kind']} ({shown}, {against} it)")
     said = [f"at {n} labels (the paper: {paper[n]:.2f}%) {listed(parts)}" for n, parts in said.items()]
