@@ -1,5 +1,6 @@
 """The book's figures read at the page's width: at most plots.WIDTH inches wide, no text under 9 points,
 an opaque background, and titles and axes in words rather than history keys."""
+import matplotlib.patches
 import numpy as np
 import pytest
 import torch
@@ -24,6 +25,20 @@ FINAL = {(100, "paper-sgd"): final_cell([90.0, 95.0, 92.0]), (100, "sgd-labeled-
          ("all", "paper-sgd"): final_cell([]), ("all", "sgd-early-drop"): final_cell([])}
 
 
+def long_cell(accuracies, kind):
+    return {"accuracies": accuracies, "planned": 5, "kind": kind}
+
+
+def long_runs_figure():
+    """Seed 100 on two machine kinds, seed 101 on one, at 100 labels; nothing at all labels."""
+    cells = {(100, "cpu: AMD EPYC", "bf16"): {50: long_cell({100: 91.0}, "bf16 on AMD EPYC"),
+                                             500: long_cell({100: 92.5}, "bf16 on AMD EPYC")},
+             (100, "cpu: Intel Xeon", "bf16"): {50: long_cell({100: 96.4, 101: 87.6}, "bf16 on Intel Xeon"),
+                                               500: long_cell({100: 97.9, 101: 88.6}, "bf16 on Intel Xeon")}}
+    first = {100: {100: 88.9, 101: 87.9}, "all": {100: 98.8}}
+    return plots.plot_long_runs(cells, first, {100: 98.1, "all": 99.15}, "the paper's Table 2", [100, 101, 102])
+
+
 def figures():
     codes = (torch.randn(200, 2), torch.randint(0, 10, (200,)))
     yield "codes", demo.plot_codes({"a": codes, "b": codes, "c": codes}, torch.randn(200, 2), "codes")
@@ -35,6 +50,7 @@ def figures():
     yield "confusion", plots.plot_confusion(np.random.randint(0, 50, (10, 10)))
     yield "priors", plots.plot_priors(torch.eye(10)[torch.randint(0, 10, (100,))], torch.randn(100, 5))
     yield "final table", plots.plot_final_table(FINAL, {100: 98.1, "all": 99.15}, "the paper's Table 2")
+    yield "long runs", long_runs_figure()
 
 
 @pytest.mark.parametrize("name,fig", list(figures()), ids=lambda v: v if isinstance(v, str) else "")
@@ -70,3 +86,19 @@ def test_the_final_table_figure_joins_each_seeds_two_runs_and_marks_pending_cell
     assert len(dashed) == 1 and list(dashed[0].get_ydata()) == [98.1, 98.1]
     assert [text.get_text() for text in pending.texts] == ["pending", "pending"]
     assert pending.get_ylim()[1] <= 100
+
+
+def test_the_long_runs_figure_gives_seeds_colours_and_machine_kinds_line_styles():
+    fig = long_runs_figure()
+    hundred, every = fig.axes[:2]
+    lines = [line for line in hundred.get_lines() if line.get_label().startswith("seed")]
+    assert sorted((line.get_label(), line.get_linestyle()) for line in lines) == [
+        ("seed 100", "-"), ("seed 100", ":"), ("seed 101", ":")]  # one line per seed and machine kind
+    assert [text.get_text() for text in every.texts] == ["no long run yet"]
+    legend, = fig.legends
+    entries = dict(zip((text.get_text() for text in legend.get_texts()), legend.legend_handles))
+    assert list(entries)[:2] == ["seed 100", "seed 101"]  # the seeds drawn, not seed 102
+    # a seed's entry carries its colour and no line style, which belongs to the machine kinds' entries
+    assert all(isinstance(entries[seed], matplotlib.patches.Patch) for seed in ("seed 100", "seed 101"))
+    assert entries["bf16 on AMD EPYC"].get_linestyle() == "-" and entries["bf16 on Intel Xeon"].get_linestyle() == ":"
+    assert "final table (50 epochs, fp32)" in entries and "the paper's Table 2" in entries
