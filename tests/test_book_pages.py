@@ -1,8 +1,8 @@
 """The pages as a reader sees them, in Chromium, offline: how long they are, that nothing is wider
 than its box, that every image says what it shows and every figure has a caption.
 
-Screens are the document's height over 800 at a 1280-pixel-wide window: chapter 3 at most 12, the
-story (the introduction and Part I) at most 55. Needs the HTML of `python tools/build_book.py`
+Screens are the document's height over 800 at a 1280-pixel-wide window (the budgets below: chapter 3,
+the story, that is the introduction and Part I, and each appendix). Needs the HTML of `python tools/build_book.py`
 (`make test` builds it first) and Chromium; skipped without the HTML.
 """
 from __future__ import annotations
@@ -87,6 +87,17 @@ def test_no_page_of_the_appendices_is_longer_than_its_budget(server, browser, pa
     assert screens(page) <= APPENDIX_SCREENS, f"{path}: {screens(page):.1f} screens, at most {APPENDIX_SCREENS}"
     assert visit.problems == [], visit.problems
 
+
+
+@pytest.mark.parametrize("size", [SCREEN, PHONE], ids=["screen", "phone"])
+def test_a_page_has_one_way_to_search_and_it_opens_the_search(server, browser, size):
+    visit, page = opened(browser, server, f"{toc()['root']}.html", size)
+    shown = page.locator(".search-button__button:visible")
+    assert shown.count() == 1, f"{shown.count()} search fields at {size[0]} px"
+    assert page.evaluate("document.querySelector('article').getBoundingClientRect().top") < 150  # no empty bar above
+    shown.click()
+    page.locator("#pst-search-dialog input[name=q]").wait_for(state="visible", timeout=5000)
+    assert visit.problems == [], visit.problems
 
 @pytest.mark.parametrize("path", every_page())
 def test_no_page_scrolls_sideways_on_a_phone(server, browser, path):
