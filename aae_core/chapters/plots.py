@@ -289,6 +289,7 @@ def plot_final_table(cells: dict, quoted: dict, source: str, title: str = "The f
 
 
 LINE_STYLES = ("-", ":", "-.")  # one per machine kind and precision in a figure
+RING = 8  # the final table's rings: larger than a long run's dots, so a ring shows around one it sits on
 
 
 @book_style
@@ -312,8 +313,8 @@ def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds,
                 ax.plot(*zip(*points), color=colors.get(seed, "gray"), linestyle=style, marker="o", markersize=3,
                         label=f"seed {seed}")
         for seed, accuracy in first.get(labels, {}).items():
-            ax.plot([50], [accuracy], color=colors.get(seed, "gray"), marker="o", markersize=8, fillstyle="none",
-                    linestyle="none")  # larger than a line's dots, so that a ring shows around one it sits on
+            ax.plot([50], [accuracy], color=colors.get(seed, "gray"), marker="o", markersize=RING, fillstyle="none",
+                    linestyle="none")
         ax.axhline(quoted[labels], color="gray", linestyle="--", label=source)
         if not any(n == labels for n, *_ in cells):
             ax.annotate("no long run yet", (0.5, 0.06), xycoords="axes fraction", ha="center", color="gray")
@@ -324,13 +325,15 @@ def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds,
         ax.set(title=f"{labels} labels", xlabel="epoch (log scale)", xlim=(40, last * 1.25))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("test accuracy (%)")
-    drawn = {label for ax in axes for label in ax.get_legend_handles_labels()[1]}
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
     # a seed's entry is its colour alone: the line style belongs to the machine kind, in entries of its own
-    handles = {f"seed {seed}": matplotlib.patches.Patch(color=color)
-               for seed, color in colors.items() if f"seed {seed}" in drawn}
-    handles[source] = matplotlib.lines.Line2D([], [], color="gray", linestyle="--")
+    handles = {label: matplotlib.patches.Patch(color=handle.get_color()) if label.startswith("seed ") else handle
+               for label, handle in handles.items()}
     handles["final table (50 epochs, fp32)"] = matplotlib.lines.Line2D(
-        [], [], color="black", marker="o", markersize=8, fillstyle="none", linestyle="none")
+        [], [], color="black", marker="o", markersize=RING, fillstyle="none", linestyle="none")
     words = {tuple(kind[1:]): next(iter(epochs.values()))["kind"] for kind, epochs in cells.items()}
     for kind, style in zip(kinds, LINE_STYLES):
         handles[words[kind]] = matplotlib.lines.Line2D([], [], color="black", linestyle=style)
