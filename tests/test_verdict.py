@@ -128,3 +128,16 @@ def test_a_folder_that_is_not_a_finished_run_is_no_long_run(tmp_path):
     (tmp_path / "paper-sgd" / "labels-100" / "seed-100").mkdir(parents=True)
     assert finished_long_runs([tmp_path, tmp_path / "missing"]) == []
     assert not RunFolder(tmp_path / "paper-sgd" / "labels-100" / "seed-100").finished
+
+
+def test_a_milestone_gets_its_mean_and_interval_once_every_seed_has_reached_it():
+    by_seed = {s: 96.0 + 0.5 * (s - 100) for s in range(100, 105)}
+    cells = {(100, "cpu: Intel(R) Xeon(R) Processor", "bf16"): {
+        200: {**cell(by_seed), "kind": "bf16 on Intel Xeon"},
+        500: {**cell({s: by_seed[s] for s in (100, 101, 103)}), "kind": "bf16 on Intel Xeon"}}}
+    summary = milestone_summary(cells, PAPER)
+    row = summary.splitlines()[-1]
+    assert row.startswith("| 100 | Intel Xeon, bf16 | 97.00 ± 0.79 [")
+    assert "96.00, 96.50, 97.50 (seeds 100, 101 and 103; 3 of 5)" in row and row.count("±") == 1
+    table = milestone_table(cells, PAPER).splitlines()
+    assert [line.count("±") for line in table[2:]] == [1, 0]

@@ -257,11 +257,15 @@ def quoted_against(cells: list[dict], quoted: float) -> str:
     """'above', 'below' or 'within': where a quoted number lies against the 95% intervals of `cells`
     ('above' only when it lies above every interval; 'unknown' when a cell has none)."""
     intervals = [cell["interval"] for cell in cells]
-    if any(interval is None for interval in intervals):
-        return "unknown"
-    if all(high < quoted for _, high in intervals):
+    return "unknown" if any(interval is None for interval in intervals) else quoted_against_ranges(intervals, quoted)
+
+
+def quoted_against_ranges(ranges: list[tuple[float, float]], quoted: float) -> str:
+    """'above' when a quoted number lies above every (low, high) range, 'below' when below every one,
+    else 'within'; a single run's accuracy v is the range (v, v)."""
+    if all(high < quoted for _, high in ranges):
         return "above"
-    return "below" if all(low > quoted for low, _ in intervals) else "within"
+    return "below" if all(low > quoted for low, _ in ranges) else "within"
 
 
 def against_quoted(cell: dict, quoted: float, source: str) -> str:

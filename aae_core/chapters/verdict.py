@@ -9,7 +9,7 @@ from ..config import N_TRAIN, PRESETS, TrainConfig
 from ..reproduce import PROTOCOL_BASELINE, PROTOCOL_EPOCHS, PROTOCOL_LABELS, protocol_cell, protocol_plan
 from .long_runs import LONG_ROOTS, complete, finished_long_runs, long_cells
 from .quoted import PAPER
-from .reproduction import quoted_against
+from .reproduction import quoted_against, quoted_against_ranges
 from .tables import listed, seeds_words
 
 
@@ -62,13 +62,13 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
         k, planned, values = len(cell["accuracies"]), cell["planned"], list(cell["accuracies"].values())
         if complete(cell):
             low, high = cell["interval"]
-            shown, where = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", quoted_against([cell], paper[n])
+            ranges = [(low, high)]
+            shown, between = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", "around"
         else:
-            shown = listed([f"{v:.2f}%" for v in values])
-            where = ("above" if all(v < paper[n] for v in values) else
-                     "below" if all(v > paper[n] for v in values) else "among")
-        against = {"above": "below", "within": "around", "below": "above", "among": "on both sides of"}[where]
-        if not complete(cell) and k > 1 and where in ("above", "below"):  # single runs, all on one side
+            ranges = [(v, v) for v in values]  # single runs
+            shown, between = listed([f"{v:.2f}%" for v in values]), "on both sides of"
+        against = {"above": "below", "below": "above", "within": between}[quoted_against_ranges(ranges, paper[n])]
+        if len(ranges) > 1 and against != between:  # single runs, all on one side of the paper
             against = f"{'both' if k == 2 else 'all'} {against}"
         who = f"all {planned} seeds" if k == planned else f"{seeds_words(cell['accuracies'])} ({k} of {planned})"
         said.setdefault(n, []).append(f"{who} reached epoch {epoch} in {cell['kind']} ({shown}, {against} it)")
