@@ -94,7 +94,9 @@ def test_the_long_runs_figure_gives_seeds_colours_and_machine_kinds_line_styles(
     lines = [line for line in hundred.get_lines() if line.get_label().startswith("seed")]
     assert sorted((line.get_label(), line.get_linestyle()) for line in lines) == [
         ("seed 100", "-"), ("seed 100", ":"), ("seed 101", ":")]  # one line per seed and machine kind
-    assert [text.get_text() for text in every.texts] == ["no long run yet"]
+    assert [text.get_text() for text in every.texts] == ["no long\nrun yet"]
+    # the panel with runs is drawn twice as wide as the one with the final table's circles alone
+    assert hundred.get_position().width > 1.8 * every.get_position().width
     legend, = fig.legends
     entries = dict(zip((text.get_text() for text in legend.get_texts()), legend.legend_handles))
     assert list(entries)[:2] == ["seed 100", "seed 101"]  # the seeds drawn, not seed 102

@@ -302,8 +302,10 @@ def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds,
     colors = run_colors(list(seeds))
     kinds = sorted({kind[1:] for kind in cells})
     last = max([500] + [epoch for epochs in cells.values() for epoch in epochs])  # one epoch axis for all panels
-    fig, axes = panel_grid(len(quoted), 3.0, per_row=3, sharey=False)
-    for ax, labels in zip(axes, quoted):
+    ran = [any(n == labels for n, *_ in cells) for labels in quoted]
+    # a panel with runs gets twice the width of one that has only the final table's circles
+    fig, axes = panel_grid(len(quoted), 3.0, per_row=3, sharey=False, width_ratios=[2 if r else 1 for r in ran])
+    for ax, labels, has_runs in zip(axes, quoted, ran):
         for (n, *kind), epochs in cells.items():
             if n != labels:
                 continue
@@ -316,10 +318,11 @@ def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds,
             ax.plot([50], [accuracy], color=colors.get(seed, "gray"), marker="o", markersize=RING, fillstyle="none",
                     linestyle="none")
         ax.axhline(quoted[labels], color="gray", linestyle="--", label=source)
-        if not any(n == labels for n, *_ in cells):
-            ax.annotate("no long run yet", (0.5, 0.06), xycoords="axes fraction", ha="center", color="gray")
+        if not has_runs:
+            ax.annotate("no long\nrun yet", (0.5, 0.06), xycoords="axes fraction", ha="center", color="gray")
         ax.set_xscale("log")
         ticks = [e for e in (50, 100, 200, 500, 1000, 2000, 5000) if e <= last]
+        ticks = ticks if has_runs else [ticks[0], ticks[-1]]  # a narrow panel has room for its ends only
         ax.set_xticks(ticks, labels=[str(e) for e in ticks], minor=False)
         ax.set_xticks([], minor=True)
         ax.set(title=f"{labels} labels", xlabel="epoch (log scale)", xlim=(40, last * 1.25))
