@@ -13,7 +13,7 @@ from ..reproduce import machine_kind
 from ..runs import RunFolder
 from ..stats import describe
 from .reproduction import interval_words
-from .tables import markdown_table, seeds_words
+from .tables import listed, markdown_table
 
 LONG_PRESET = "paper-sgd"
 LONG_LABELS = (100, 1000, "all")
@@ -84,13 +84,18 @@ def milestone_table(cells: dict, paper: dict) -> str:
 
 
 def milestone_summary(cells: dict, paper: dict) -> str:
-    """Chapter 3's compact form of `milestone_table`: one row per (labels, machine kind, precision), one
-    column per milestone epoch; a cell gives mean ± sd and the 95% interval once every planned seed has
-    reached that epoch, else how many have and their accuracies."""
+    """Chapter 3's compact form of `milestone_table`: one row per (labels, machine kind, precision), naming
+    the seeds that have run, and one column per milestone epoch; a cell gives mean ± sd and the 95% interval
+    once every planned seed has reached that epoch, else the accuracies in seed order (seed: accuracy where
+    not every seed of the row reached it)."""
     epochs = sorted({epoch for by_epoch in cells.values() for epoch in by_epoch})
     rows = []
     for (labels, machine, precision), by_epoch in sorted(cells.items(), key=lambda item: str(item[0])):
-        row = [labels, f"{machine_words(machine)}, {precision}"]
+        seeds = max((cell["accuracies"] for cell in by_epoch.values()), key=len)  # every run reaches the first
+        planned = next(iter(by_epoch.values()))["planned"]
+        row = [labels, f"{machine_words(machine)}, {precision}",
+               f"all {planned}" if len(seeds) == planned else f"{listed([str(s) for s in sorted(seeds)])} "
+                                                              f"({len(seeds)} of {planned})"]
         for epoch in epochs:
             cell = by_epoch.get(epoch)
             if cell is None:
@@ -98,8 +103,9 @@ def milestone_summary(cells: dict, paper: dict) -> str:
             elif complete(cell):
                 row.append(f"{cell['mean']:.2f} ± {cell['std']:.2f} {interval_words(cell['interval'])}")
             else:
-                values = ", ".join(f"{v:.2f}" for _, v in sorted(cell["accuracies"].items()))
-                row.append(f"{values} ({seeds_words(cell['accuracies'])}; "
-                           f"{len(cell['accuracies'])} of {cell['planned']})")
+                by_seed = sorted(cell["accuracies"].items())
+                row.append(", ".join(f"{v:.2f}" if len(by_seed) == len(seeds) else f"{seed}: {v:.2f}"
+                                     for seed, v in by_seed))
         rows.append(row + [f"{paper[labels]:.2f}"])
-    return markdown_table(["labels", "machine, precision", *(f"epoch {e}" for e in epochs), "paper's Table 2"], rows)
+    return markdown_table(["labels", "machine, precision", "seeds", *(f"epoch {e}" for e in epochs),
+                           "paper's Table 2"], rows)
