@@ -69,6 +69,7 @@ def test_what_is_open_follows_the_long_runs():
 
 def test_machine_kinds_read_as_a_reader_says_them():
     assert machine_words("cpu: Intel(R) Xeon(R) Processor") == "Intel Xeon"
+    assert machine_words("cpu: Intel(R) Xeon(R) Processor, 1 thread") == "Intel Xeon, 1 thread"
     assert machine_words("cpu: AMD EPYC") == "AMD EPYC"
     assert machine_words("cuda: NVIDIA H100 80GB HBM3") == "cuda: NVIDIA H100 80GB HBM3"
 

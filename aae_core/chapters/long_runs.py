@@ -3,13 +3,13 @@ its milestone epochs (`train --milestones`), read from its history.
 
 A long run lives at <root>/<preset>/labels-<L>/seed-<S> (results/long, and one root more per machine kind
 that made a second set, such as results/long-xeon). Runs are not bit-identical across machine kinds or
-precisions, so a cell of the long-run table holds runs of one machine kind and one precision only.
+precisions, so a cell of the long-run table holds runs of one machine kind, one number of threads and one
+precision only.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..reproduce import machine_kind
 from ..runs import RunFolder
 from ..stats import describe
 from .reproduction import interval_words
@@ -42,21 +42,23 @@ def complete(cell: dict) -> bool:
     return len(cell["accuracies"]) == cell["planned"] and cell["interval"] is not None
 
 
-def machine_words(kind: str) -> str:
-    """'cpu: Intel(R) Xeon(R) Processor' -> 'Intel Xeon': a machine kind as a table or legend says it."""
-    return kind.removeprefix("cpu: ").replace("(R)", "").replace(" Processor", "").strip()
+def machine_words(device: str) -> str:
+    """'cpu: Intel(R) Xeon(R) Processor, 1 thread' -> 'Intel Xeon, 1 thread': a machine kind, and the
+    threads it ran, as a table or legend says them."""
+    return device.removeprefix("cpu: ").replace("(R)", "").replace(" Processor", "").strip()
 
 
 def kind_of(run: RunFolder) -> tuple:
-    """(labels, machine kind, precision): what one table cell's runs must share."""
+    """(labels, device, precision): what one table cell's runs must share, the device being the machine
+    kind and its number of threads (one of each for a cell)."""
     s = run.summary()
-    return s.labels, machine_kind(s.device), s.precision
+    return s.labels, s.device, s.precision
 
 
 def long_cells(runs: list[RunFolder], planned: int = len(LONG_SEEDS)) -> dict:
-    """{(labels, machine kind, precision): {epoch: cell}} where a cell is `stats.describe` of the test
+    """{(labels, device, precision): {epoch: cell}} where a cell is `stats.describe` of the test
     accuracies by seed at that milestone epoch, over the runs of that kind that reached it, and its
-    "kind" in words ('bf16 on AMD EPYC')."""
+    "kind" in words ('bf16 on AMD EPYC, 1 thread')."""
     by_seed = {}
     for run in runs:
         for epoch, accuracy in milestone_accuracies(run).items():
@@ -67,33 +69,33 @@ def long_cells(runs: list[RunFolder], planned: int = len(LONG_SEEDS)) -> dict:
 
 
 def milestone_table(cells: dict, paper: dict) -> str:
-    """One row per milestone of each (labels, machine kind, precision) ({kind: {epoch: cell}} of
+    """One row per milestone of each (labels, device, precision) ({kind: {epoch: cell}} of
     long_cells): the seeds that reached it, their test accuracies, and mean ± sd with its 95% interval
     only where every planned seed has (a mean of fewer is not the table's number)."""
     rows = []
-    for (labels, machine, precision), epochs in sorted(cells.items(), key=lambda item: str(item[0])):
+    for (labels, device, precision), epochs in sorted(cells.items(), key=lambda item: str(item[0])):
         for epoch, cell in epochs.items():
             whole = complete(cell)
-            rows.append([labels, f"{machine_words(machine)}, {precision}", epoch,
+            rows.append([labels, f"{machine_words(device)}, {precision}", epoch,
                          f"{len(cell['accuracies'])} of {cell['planned']}",
                          ", ".join(f"{seed}: {v:.2f}" for seed, v in sorted(cell["accuracies"].items())),
                          f"{cell['mean']:.2f} ± {cell['std']:.2f}" if whole else "–",
                          interval_words(cell["interval"]) if whole else "–", f"{paper[labels]:.2f}"])
-    return markdown_table(["labels", "machine, precision", "epoch", "seeds", "test accuracy by seed",
+    return markdown_table(["labels", "machine, threads, precision", "epoch", "seeds", "test accuracy by seed",
                            "mean ± sd", "95% interval", "paper's Table 2"], rows)
 
 
 def milestone_summary(cells: dict, paper: dict) -> str:
-    """Chapter 3's compact form of `milestone_table`: one row per (labels, machine kind, precision), naming
+    """Chapter 3's compact form of `milestone_table`: one row per (labels, device, precision), naming
     the seeds that have run, and one column per milestone epoch; a cell gives mean ± sd and the 95% interval
     once every planned seed has reached that epoch, else the accuracies in seed order (seed: accuracy where
     not every seed of the row reached it)."""
     epochs = sorted({epoch for by_epoch in cells.values() for epoch in by_epoch})
     rows = []
-    for (labels, machine, precision), by_epoch in sorted(cells.items(), key=lambda item: str(item[0])):
+    for (labels, device, precision), by_epoch in sorted(cells.items(), key=lambda item: str(item[0])):
         seeds = max((cell["accuracies"] for cell in by_epoch.values()), key=len)  # every run reaches the first
         planned = next(iter(by_epoch.values()))["planned"]
-        row = [labels, f"{machine_words(machine)}, {precision}",
+        row = [labels, f"{machine_words(device)}, {precision}",
                f"all {planned}" if len(seeds) == planned else f"{listed([str(s) for s in sorted(seeds)])} "
                                                               f"({len(seeds)} of {planned})"]
         for epoch in epochs:
@@ -107,5 +109,5 @@ def milestone_summary(cells: dict, paper: dict) -> str:
                 row.append(", ".join(f"{v:.2f}" if len(by_seed) == len(seeds) else f"{seed}: {v:.2f}"
                                      for seed, v in by_seed))
         rows.append(row + [f"{paper[labels]:.2f}"])
-    return markdown_table(["labels", "machine, precision", "seeds", *(f"epoch {e}" for e in epochs),
+    return markdown_table(["labels", "machine, threads, precision", "seeds", *(f"epoch {e}" for e in epochs),
                            "paper's Table 2"], rows)
