@@ -288,7 +288,7 @@ def plot_final_table(cells: dict, quoted: dict, source: str, title: str = "The f
     return fig
 
 
-LINE_STYLES = ("-", ":", "-.")  # one per machine kind and precision in a figure
+LINE_STYLES = ("-", ":", "-.")  # one per kind of long run in a figure: machine, threads and precision
 RING = 8  # the final table's rings: larger than a long run's dots, so a ring shows around one it sits on
 
 
