@@ -120,7 +120,7 @@ def test_long_runs_are_read_milestone_by_milestone(two_long_runs):
     assert by_epoch[2]["accuracies"] == {run.summary().seed: run.summary().test_accuracy for run in runs}
     assert by_epoch[2]["planned"] == 5 and by_epoch[2]["interval"] is not None
     summary = milestone_summary(cells, PAPER)
-    assert "epoch 1" in summary and "epoch 2" in summary and "| 100 and 101 (2 of 5) |" in summary and "±" not in summary
+    assert "epoch 1" in summary and "epoch 2" in summary and "| seeds 100 and 101 (2 of 5) |" in summary and "±" not in summary
     assert milestone_table(cells, PAPER).count("2 of 5") == 2
     assert "seeds 100 and 101 (2 of 5) reached epoch 2" in open_sentence(cells, PAPER, 1)
 
@@ -138,11 +138,11 @@ def test_a_milestone_gets_its_mean_and_interval_once_every_seed_has_reached_it()
         500: {**cell({s: by_seed[s] for s in (100, 101, 103)}), "kind": "bf16 on Intel Xeon"}}}
     summary = milestone_summary(cells, PAPER)
     row = summary.splitlines()[-1]
-    assert row.startswith("| 100 | Intel Xeon, bf16 | all 5 | 97.00 ± 0.79 [")
+    assert row.startswith("| 100 | Intel Xeon, bf16 | all 5 seeds | 97.00 ± 0.79 [")
     # fewer seeds at a milestone than in the row: each accuracy names its seed
     assert row.endswith("| 100: 96.00, 101: 96.50, 103: 97.50 | 98.10 |") and row.count("±") == 1
     table = milestone_table(cells, PAPER).splitlines()
     assert [line.count("±") for line in table[2:]] == [1, 0]
     cells[(100, "cpu: Intel(R) Xeon(R) Processor", "bf16")].pop(200)
     assert milestone_summary(cells, PAPER).splitlines()[-1] == (
-        "| 100 | Intel Xeon, bf16 | 100, 101 and 103 (3 of 5) | 96.00, 96.50, 97.50 | 98.10 |")
+        "| 100 | Intel Xeon, bf16 | seeds 100, 101 and 103 (3 of 5) | 96.00, 96.50, 97.50 | 98.10 |")

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..runs import RunFolder
 from ..stats import describe
 from .reproduction import interval_words
-from .tables import listed, markdown_table
+from .tables import markdown_table, seeds_words
 
 LONG_PRESET = "paper-sgd"
 LONG_LABELS = (100, 1000, "all")
@@ -48,6 +48,11 @@ def machine_words(device: str) -> str:
     return device.removeprefix("cpu: ").replace("(R)", "").replace(" Processor", "").strip()
 
 
+def row_words(device: str, precision: str) -> str:
+    """'Intel Xeon, 1 thread, bf16': what a long-run table's row says its runs share."""
+    return f"{machine_words(device)}, {precision}"
+
+
 def kind_of(run: RunFolder) -> tuple:
     """(labels, device, precision): what one table cell's runs must share, the device being the machine
     kind and its number of threads (one of each for a cell)."""
@@ -76,7 +81,7 @@ def milestone_table(cells: dict, paper: dict) -> str:
     for (labels, device, precision), epochs in sorted(cells.items(), key=lambda item: str(item[0])):
         for epoch, cell in epochs.items():
             whole = complete(cell)
-            rows.append([labels, f"{machine_words(device)}, {precision}", epoch,
+            rows.append([labels, row_words(device, precision), epoch,
                          f"{len(cell['accuracies'])} of {cell['planned']}",
                          ", ".join(f"{seed}: {v:.2f}" for seed, v in sorted(cell["accuracies"].items())),
                          f"{cell['mean']:.2f} ± {cell['std']:.2f}" if whole else "–",
@@ -95,9 +100,7 @@ def milestone_summary(cells: dict, paper: dict) -> str:
     for (labels, device, precision), by_epoch in sorted(cells.items(), key=lambda item: str(item[0])):
         seeds = max((cell["accuracies"] for cell in by_epoch.values()), key=len)  # every run reaches the first
         planned = next(iter(by_epoch.values()))["planned"]
-        row = [labels, f"{machine_words(device)}, {precision}",
-               f"all {planned}" if len(seeds) == planned else f"{listed([str(s) for s in sorted(seeds)])} "
-                                                              f"({len(seeds)} of {planned})"]
+        row = [labels, row_words(device, precision), seeds_words(seeds, planned)]
         for epoch in epochs:
             cell = by_epoch.get(epoch)
             if cell is None:

@@ -16,11 +16,14 @@ def listed(words: list[str]) -> str:
     return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def seeds_words(by_seed: dict) -> str:
+def seeds_words(by_seed: dict, planned: int | None = None) -> str:
     """'seed 100', 'seeds 100 and 101': the seeds of {seed: value}, so that two kinds of run of one seed
-    read as one seed."""
+    read as one seed; given the planned number, 'seeds 100 and 101 (2 of 5)', or 'all 5 seeds'."""
     seeds = sorted(by_seed)
-    return ("seed " if len(seeds) == 1 else "seeds ") + listed([str(seed) for seed in seeds])
+    if planned is not None and len(seeds) == planned:
+        return f"all {planned} seeds"
+    words = ("seed " if len(seeds) == 1 else "seeds ") + listed([str(seed) for seed in seeds])
+    return words if planned is None else f"{words} ({len(seeds)} of {planned})"
 
 
 def markdown_table(header: list[str], rows: list[list]) -> str:
