@@ -30,6 +30,30 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_capability() -> str:
+    """The instruction set torch's CPU kernels run with here ('AVX2', 'AVX512', ...): two CPUs of one
+    name can differ in it, and so in their results and their speed."""
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 matrix products run in hardware on `device`; on a CPU without the instructions
+    oneDNN emulates them, many times slower than fp32 (appendix C)."""
+    if device.type != "cpu":
+        return True
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a torch without the check: assume the hardware has them
+        return True
+
+
+def describe_machine(device: torch.device) -> str:
+    """describe_device and, on a CPU, its kernels' instruction set: 'cpu: AMD EPYC, 1 thread, AVX2'.
+    A run folder records it for every part of a run (started, then each resume)."""
+    words = describe_device(device)
+    return f"{words}, {cpu_capability()}" if device.type == "cpu" else words
+
+
 def describe_device(device: torch.device) -> str:
     """A line that says what ran the computation, for summaries and benches."""
     if device.type == "cuda":

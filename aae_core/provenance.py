@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .devices import describe_device
+from .devices import cpu_capability, describe_device
 from .repository import REPO_ROOT
 
 # the allocators a process may have preloaded, by the file name their library starts with
@@ -47,8 +47,11 @@ def git_commit() -> str:
 
 
 def provenance(device: torch.device, wall_seconds: float) -> dict:
-    """The fields every stored result carries: device, commit, torch, malloc, wall time, finish time."""
-    return {"device": describe_device(device), "git_commit": git_commit(), "torch_version": torch.__version__,
+    """The fields every stored result carries: device (and on a CPU its kernels' instruction set), commit,
+    torch, malloc, wall time, finish time."""
+    return {"device": describe_device(device),
+            "cpu_capability": cpu_capability() if device.type == "cpu" else None,
+            "git_commit": git_commit(), "torch_version": torch.__version__,
             "malloc": active_malloc(), "wall_seconds": round(wall_seconds, 2),
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 

@@ -200,10 +200,25 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     resumed = cli(*args, "--out", killed, "--resume", check=True)
     assert "resuming after epoch 1" in resumed.stdout
     assert len(RunFolder(killed).config()["git_commits"]) == 2
+    first, second = RunFolder(killed).summary().machines  # each part's machine, with its instruction set
+    assert first == second and first.startswith("cpu: ") and "resuming after epoch 1" in resumed.stdout
     final = [torch.load(d / "checkpoint.pt", weights_only=True) for d in (straight, killed)]
     assert weights_equal(final[0]["model"], final[1]["model"])
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
     assert strip(RunFolder(straight).history()) == strip(RunFolder(killed).history())
+
+
+def test_a_resume_on_another_machine_is_said_and_recorded(tmp_path):
+    out = tmp_path / "run"
+    cli("train", *QUICK, "--epochs", "1", "--out", out, check=True)
+    config = json.loads((out / "config.json").read_text())
+    (out / "summary.json").unlink(), (out / "model.pt").unlink()  # as if it had stopped after epoch 1
+    here = config["machines"][0]
+    config["machines"] = ["cpu: Another CPU, 1 thread, AVX2"]
+    (out / "config.json").write_text(json.dumps(config))
+    resumed = cli("train", *QUICK, "--epochs", "2", "--resume", "--out", out, check=True)
+    assert "ran on cpu: Another CPU, 1 thread, AVX2 and goes on on " + here in resumed.stdout + resumed.stderr
+    assert RunFolder(out).summary().machines == ["cpu: Another CPU, 1 thread, AVX2", here]
 
 
 def test_continue_from_a_finished_run_matches_one_run_trained_in_one_go(tmp_path, finished_run):

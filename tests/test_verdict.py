@@ -2,16 +2,20 @@
 computed from run folders, so they change when the runs do."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 
 import pytest
+import torch
 
 from aae_core.chapters.long_runs import (
-    finished_long_runs, long_cells, machine_words, milestone_accuracies, milestone_summary, milestone_table)
+    finished_long_runs, kind_of, long_cells, machine_words, milestone_accuracies, milestone_summary, milestone_table)
 from aae_core.chapters.verdict import length_sentence, open_sentence, table_sentence, verdict
-from aae_core.runs import RunFolder
+from aae_core.config import TrainConfig
+from aae_core.runs import RunFolder, training
 from aae_core.stats import describe
 
 PAPER = {100: 98.10, 1000: 98.40, "all": 99.15}
@@ -123,6 +127,37 @@ def test_long_runs_are_read_milestone_by_milestone(two_long_runs):
     assert "epoch 1" in summary and "epoch 2" in summary and "| seeds 100 and 101 (2 of 5) |" in summary and "±" not in summary
     assert milestone_table(cells, PAPER).count("2 of 5") == 2
     assert "seeds 100 and 101 (2 of 5) reached epoch 2" in open_sentence(cells, PAPER, 1)
+
+
+def copied_run(source: RunFolder, to, **summary_fields) -> RunFolder:
+    """A copy of a finished run whose summary says other things (another machine, say)."""
+    shutil.copytree(source.path, to)
+    summary = json.loads((to / "summary.json").read_text())
+    (to / "summary.json").write_text(json.dumps({**summary, **summary_fields}))
+    return RunFolder(to)
+
+
+def test_runs_of_one_cpu_name_with_other_instruction_sets_or_a_change_of_machine_get_rows_of_their_own(
+        two_long_runs, tmp_path):
+    a, b = finished_long_runs([two_long_runs])
+    device = a.summary().device
+    same = [copied_run(a, tmp_path / "a", cpu_capability=None), copied_run(b, tmp_path / "b", cpu_capability="AVX512")]
+    assert [kind[1] for kind in long_cells(same)] == [device]  # one not recorded: it stays with the other
+    split = [copied_run(a, tmp_path / "c", cpu_capability="AVX2"), copied_run(b, tmp_path / "d", cpu_capability="AVX512")]
+    assert sorted(kind[1] for kind in long_cells(split)) == [f"{device}, AVX2", f"{device}, AVX512"]
+    moved = copied_run(a, tmp_path / "e", machines=["not recorded", "cpu: Intel(R) Xeon(R) Processor, 1 thread, AVX512",
+                                                     "cpu: AMD EPYC, 1 thread, AVX2"])
+    assert kind_of(moved)[1] == "Intel Xeon, 1 thread, AVX512 then AMD EPYC, 1 thread, AVX2"
+    assert "Intel Xeon, 1 thread, AVX512 then AMD EPYC" in milestone_summary(long_cells([moved, b]), PAPER)
+
+
+def test_bf16_on_a_cpu_that_emulates_it_is_said(two_long_runs, monkeypatch):
+    run = finished_long_runs([two_long_runs])[0]
+    said = []
+    monkeypatch.setattr(training, "native_bf16", lambda device: False)
+    training.warn_of_machine(run, TrainConfig(precision="bf16"), torch.device("cpu"), said.append)
+    training.warn_of_machine(run, TrainConfig(precision="fp32"), torch.device("cpu"), said.append)
+    assert len(said) == 1 and "bf16 is emulated here" in said[0] and "--precision fp32" in said[0]
 
 
 def test_a_folder_that_is_not_a_finished_run_is_no_long_run(tmp_path):

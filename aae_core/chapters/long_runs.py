@@ -55,19 +55,38 @@ def row_words(device: str, precision: str) -> str:
 
 def kind_of(run: RunFolder) -> tuple:
     """(labels, device, precision): what one table cell's runs must share, the device being the machine
-    kind and its number of threads (one of each for a cell)."""
+    kind and its number of threads (one of each for a cell). A run resumed on another machine than it
+    started on is a kind of its own, its machines in order."""
     s = run.summary()
-    return s.labels, s.device, s.precision
+    machines = list(dict.fromkeys(m for m in s.machines if m != "not recorded"))
+    device = s.device if len(machines) < 2 else " then ".join(machine_words(m) for m in machines)
+    return s.labels, device, s.precision
+
+
+def split_by_capability(runs: list[RunFolder]) -> dict:
+    """{run folder: its kind_of}, a device named with its CPU instruction set where the runs of one kind
+    recorded more than one (two CPUs of one name that compute differently); a run that recorded none
+    stays with the others."""
+    kinds = {run.path: kind_of(run) for run in runs}
+    capabilities = {}
+    for run in runs:
+        capabilities.setdefault(kinds[run.path], set()).add(run.summary().cpu_capability)
+    for run in runs:
+        labels, device, precision = kinds[run.path]
+        if len(capabilities[(labels, device, precision)] - {None}) > 1:
+            capability = run.summary().cpu_capability or "instruction set not recorded"
+            kinds[run.path] = (labels, f"{device}, {capability}", precision)
+    return kinds
 
 
 def long_cells(runs: list[RunFolder], planned: int = len(LONG_SEEDS)) -> dict:
     """{(labels, device, precision): {epoch: cell}} where a cell is `stats.describe` of the test
     accuracies by seed at that milestone epoch, over the runs of that kind that reached it, and its
     "kind" in words ('bf16 on AMD EPYC, 1 thread')."""
-    by_seed = {}
+    kinds, by_seed = split_by_capability(runs), {}
     for run in runs:
         for epoch, accuracy in milestone_accuracies(run).items():
-            by_seed.setdefault(kind_of(run), {}).setdefault(epoch, {})[run.summary().seed] = accuracy
+            by_seed.setdefault(kinds[run.path], {}).setdefault(epoch, {})[run.summary().seed] = accuracy
     return {kind: {epoch: {**describe(values, planned), "kind": f"{kind[2]} on {machine_words(kind[1])}"}
                    for epoch, values in sorted(epochs.items())}
             for kind, epochs in by_seed.items()}

@@ -142,7 +142,7 @@ class RunFolder:
                 path.unlink(missing_ok=True)
 
     def start(self, train_cfg: TrainConfig, model_cfg: ModelConfig, resume: bool, force: bool,
-              labeled_images: str | None = None) -> dict | None:
+              labeled_images: str | None = None, machine: str = "not recorded") -> dict | None:
         """Claim the folder for a run (its lock held). Returns the checkpoint to resume from, or None to
         start fresh.
 
@@ -150,6 +150,7 @@ class RunFolder:
         the history of one whose checkpoint is gone needs `force`; resuming with other settings than the
         stored ones, a checkpoint of another run, or fewer epochs than done is an AAEError too.
         `labeled_images` (a hash of the labeled images' indices) must match the stored one on resume.
+        `machine` (devices.describe_machine) is recorded beside the commit, for this part of the run.
         """
         self.remove_temporary_files()
         if self.finished and not force:
@@ -174,14 +175,16 @@ class RunFolder:
             # history.jsonl as the checkpoint has it: a line a killed writer broke is gone, even when the
             # checkpoint is of the last epoch and no epoch is left to rewrite the file
             write_jsonl(self.history_path, state["history"])
-        # The code that trains is the code at the start; a resume at another commit is recorded too.
+        # The code that trains is the code at the start; a resume at another commit or machine is recorded too.
         stored = self.config() if state is not None else {}
+        commits = stored.get("git_commits", [])
+        machines = stored.get("machines", ["not recorded"] * len(commits))
         lineage = {"continued_from": stored["continued_from"]} if "continued_from" in stored else {}
         write_json(self.config_path, {"train": train_cfg.to_dict(), "model": asdict(model_cfg),
                                       "optimizer": asdict(train_cfg.optimizer), **lineage,
                                       "fingerprint": fingerprint(train_cfg, model_cfg),
                                       "labeled_images": labeled_images or stored.get("labeled_images"),
-                                      "git_commits": stored.get("git_commits", []) + [git_commit()]})
+                                      "git_commits": commits + [git_commit()], "machines": machines + [machine]})
         return state
 
     def checkpoint(self, max_epochs: int) -> dict:
@@ -227,6 +230,11 @@ class RunFolder:
     def git_commits(self) -> list[str]:
         """The commits this run was started (first) and resumed (later) at."""
         return self.config().get("git_commits", ["unknown"])
+
+    def machines(self) -> list[str]:
+        """The machines this run was started (first) and resumed (later) on, 'not recorded' where a part
+        ran before runs recorded them."""
+        return self.config().get("machines", ["not recorded"] * len(self.git_commits()))
 
     def _check_same_settings(self, train_cfg: TrainConfig, model_cfg: ModelConfig | None = None,
                              advice: str = "use the stored ones, or --force to start over") -> None:

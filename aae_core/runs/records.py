@@ -82,6 +82,8 @@ class Summary:
     stacked_with: list | None = None  # the other run folders trained in the same process, batched with this one
     fingerprint: str | None = None  # None: a run stored before fingerprints (its config.json's is computed)
     labeled_images: str | None = None  # hash of the labeled images' indices, where recorded
+    cpu_capability: str | None = None  # torch's CPU instruction set ('AVX2', 'AVX512'), where recorded
+    machines: list = field(default_factory=list)  # the machine of each part (start, resumes), where recorded
 
     @classmethod
     def from_dict(cls, data: dict) -> "Summary":

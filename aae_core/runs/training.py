@@ -11,7 +11,7 @@ import torch
 
 from .. import data as mnist_data  # looked up when called: a test hands in its MNIST by patching load_mnist
 from ..config import ModelConfig, TrainConfig
-from ..devices import resolve_device
+from ..devices import describe_machine, native_bf16, resolve_device
 from ..errors import AAEError
 from ..evaluate import accuracy
 from ..models import SemiSupervisedAAE
@@ -54,7 +54,8 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
         if continuing:
             run.continue_from(source, source_state)
         state = run.start(cfg, model_cfg, resume=resume or continuing, force=force,
-                          labeled_images=mnist_data.labeled_images_hash(cfg, mnist))
+                          labeled_images=mnist_data.labeled_images_hash(cfg, mnist), machine=describe_machine(device))
+        warn_of_machine(run, cfg, device, say)
         # (3) build, (4) train, (5) summarise
         trainer = make_trainer(cfg, data, model_cfg, device=device, progress=progress, updater=updater)
         [summary] = drive([run], OneRun(trainer), [state], say)
@@ -188,6 +189,19 @@ def finish_run(run: RunFolder, model: SemiSupervisedAAE, summary: Summary, say) 
     say(f"test accuracy {summary.test_accuracy:.2f}%  ({run.path})")
 
 
+def warn_of_machine(run: RunFolder, cfg: TrainConfig, device: torch.device, say) -> None:
+    """Say (without stopping) what makes this run slow or its result a mix of machines: bf16 on a CPU
+    that emulates it, and a resume on another machine than the run's last part ran on."""
+    if cfg.precision != "fp32" and not native_bf16(device):
+        say(f"note: this CPU has no bf16 instructions ({describe_machine(device)}); bf16 is emulated here, "
+            "many times slower than fp32 (appendix C): --precision fp32 is the faster choice on it")
+    *before, now = run.machines()
+    recorded = [machine for machine in before if machine != "not recorded"]
+    if recorded and recorded[-1] != now:
+        say(f"note: {run.path} ran on {recorded[-1]} and goes on on {now}; runs are not bit-identical "
+            "across machines, so its summary lists both and the long-run tables keep it out of either's row")
+
+
 def run_summary(run: RunFolder, cfg: TrainConfig, model: SemiSupervisedAAE, data, history: list[dict], update: str,
                 device: torch.device, **extra) -> Summary:
     """What summary.json says of a run that has trained to its last epoch: its test accuracy (measured
@@ -203,6 +217,7 @@ def run_summary(run: RunFolder, cfg: TrainConfig, model: SemiSupervisedAAE, data
         **provenance(device, sum(r["seconds"] for r in history)),
         # the code that trained is the code the run started at (provenance() reads HEAD now)
         "git_commit": run.git_commits()[0], "resumed_at_commits": run.git_commits()[1:],
+        "machines": run.machines(),
         "continued_from": config.get("continued_from"), "fingerprint": config["fingerprint"],
         "labeled_images": config.get("labeled_images"), **extra,
     })

@@ -28,7 +28,7 @@ from torch import nn
 from .. import data as mnist_data  # looked up when called: a test hands in its MNIST by patching load_mnist
 from ..config import PHASES, ModelConfig, TrainConfig
 from ..data import BatchCycler, SemiSupervisedData
-from ..devices import resolve_device
+from ..devices import describe_machine, resolve_device
 from ..errors import AAEError
 from ..evaluate import accuracy
 from ..losses import classification_loss, discriminator_loss, generator_loss, reconstruction_loss
@@ -36,7 +36,7 @@ from ..models import SemiSupervisedAAE
 from ..runs.files import make_folder
 from ..runs.folder import RunFolder
 from ..runs.records import Summary
-from ..runs.training import check_before_writing, drive
+from ..runs.training import check_before_writing, drive, warn_of_machine
 from ..train import (CHECK_EVERY, NonFiniteLossError, at_milestone, build_optimizers, frozen, phase_parameters,
                      sample_prior, steps_per_epoch, with_noise)
 from .cuda_graphs import GraphedCall, can_use_cuda_graphs
@@ -432,7 +432,10 @@ def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConf
             make_folder(folder.path)
             locks.enter_context(folder.locked())
         states = [folder.start(cfg, model_cfg, resume=resume, force=force,
-                               labeled_images=mnist_data.labeled_images_hash(cfg, mnist))
+                               labeled_images=mnist_data.labeled_images_hash(cfg, mnist),
+                               machine=describe_machine(device))
                   for cfg, folder in zip(cfgs, folders)]
+        for cfg, folder in zip(cfgs, folders):
+            warn_of_machine(folder, cfg, device, say)
         trainer = StackedTrainer([StackedRun.fresh(cfg, d, model_cfg, device) for cfg, d in zip(cfgs, data)], device)
         return drive(folders, trainer, states, say, checkpoint_every=checkpoint_every, stacked=True)
