@@ -79,6 +79,8 @@ def test_committed_without_outputs_and_parameters_first(path):
         assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
         assert "!pip" not in cell.source and "%pip" not in cell.source
         assert "exec(" not in cell.source
+    stored = json.loads(path.read_text())  # as committed: nbformat.read would fill in missing cell ids
+    assert all("id" in cell for cell in stored["cells"]), "a cell without an id (nbformat 4.5 needs one)"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

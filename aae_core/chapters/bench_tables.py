@@ -19,6 +19,14 @@ def read_benches(folder, device: str = "cpu") -> list[dict]:
     return sorted(results, key=lambda r: (r["precision"], r["batch_size"], r["step"]))
 
 
+def machine_line(name: str, results: list[dict]) -> str:
+    """Who made a folder of benches: 'intel-xeon: cpu: ..., 2 threads (AVX512), torch ..., commit ..., malloc ...'."""
+    first = results[0]
+    capability = f" ({first['cpu_capability']})" if first.get("cpu_capability") else ""
+    return (f"{name}: {first['device_name']}{capability}, torch {first['torch_version']}, "
+            f"commit {first['git_commit'][:7]}, malloc {first.get('malloc', 'not recorded')}")
+
+
 def bench_table(results: list[dict]) -> str:
     """One row per stored bench: the trainer's step beside the GEMM bound and the plain loop."""
     rows = [[r["step"], r["batch_size"], f"{r['ms_per_step']:.1f}", f"{r['s_per_epoch']:.1f}",
