@@ -217,7 +217,7 @@ def test_a_resume_on_another_machine_is_said_and_recorded(tmp_path):
     config["machines"] = ["cpu: Another CPU, 1 thread, AVX2"]
     (out / "config.json").write_text(json.dumps(config))
     resumed = cli("train", *QUICK, "--epochs", "2", "--resume", "--out", out, check=True)
-    assert "ran on cpu: Another CPU, 1 thread, AVX2 and goes on on " + here in resumed.stdout + resumed.stderr
+    assert "last trained on cpu: Another CPU, 1 thread, AVX2, and this machine is " + here in resumed.stdout
     assert RunFolder(out).summary().machines == ["cpu: Another CPU, 1 thread, AVX2", here]
 
 

@@ -1,6 +1,7 @@
 """A short run of the `train` command gives, bit for bit, the history and test accuracy stored for this
 kind of CPU: moving code around the package must not move a number. Runs are bit-identical only on one
-machine kind (appendix C), so the references are stored per CPU model; a CPU with none is skipped.
+machine kind (appendix C), so the references are stored per CPU model and the instruction set torch's
+kernels use on it (two CPUs of one name can differ in it); a CPU with none is skipped.
 
 Record a reference on a new kind of machine (from a commit whose numbers you trust):
     AAE_RECORD_REFERENCE=1 python -m pytest tests/test_reference_run.py
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from aae_core.devices import cpu_name
+from aae_core.devices import cpu_capability, cpu_name
 
 REFERENCES = Path(__file__).parent / "reference"
 RUNS = {  # name -> train options (a 600-image pool: 6 steps an epoch, the full-size model)
@@ -27,7 +28,8 @@ RUNS = {  # name -> train options (a 600-image pool: 6 steps an epoch, the full-
 
 
 def reference_path() -> Path:
-    return REFERENCES / (re.sub(r"[^a-z0-9]+", "-", cpu_name().lower()).strip("-") + ".json")
+    """tests/reference/<cpu name>-<instruction set>.json, e.g. amd-epyc-avx2.json."""
+    return REFERENCES / (re.sub(r"[^a-z0-9]+", "-", f"{cpu_name()} {cpu_capability()}".lower()).strip("-") + ".json")
 
 
 def short_run(tmp_path: Path, options: list[str]) -> dict:
@@ -46,12 +48,13 @@ def short_run(tmp_path: Path, options: list[str]) -> dict:
 def test_a_short_run_is_bit_for_bit_the_stored_reference(tmp_path, name):
     path = reference_path()
     if os.environ.get("AAE_RECORD_REFERENCE"):
-        stored = json.loads(path.read_text()) if path.exists() else {"cpu": cpu_name(), "runs": {}}
+        stored = (json.loads(path.read_text()) if path.exists()
+                  else {"cpu": cpu_name(), "cpu_capability": cpu_capability(), "runs": {}})
         stored["runs"][name] = short_run(tmp_path, RUNS[name])
         path.write_text(json.dumps(stored, indent=1) + "\n")
         return
     if not path.exists() or name not in json.loads(path.read_text())["runs"]:
-        pytest.skip(f"no reference run stored for this CPU ({cpu_name()})")
+        pytest.skip(f"no reference run stored for this CPU ({cpu_name()}, {cpu_capability()})")
     assert short_run(tmp_path, RUNS[name]) == json.loads(path.read_text())["runs"][name]
 
 
@@ -61,7 +64,7 @@ def test_milestones_change_no_bit_of_the_reference_run(tmp_path, name):
     history is the stored reference, bit for bit; the last milestone's test accuracy is the summary's."""
     path = reference_path()
     if not path.exists() or name not in json.loads(path.read_text())["runs"]:
-        pytest.skip(f"no reference run stored for this CPU ({cpu_name()})")
+        pytest.skip(f"no reference run stored for this CPU ({cpu_name()}, {cpu_capability()})")
     run = short_run(tmp_path, [*RUNS[name], "--milestones", "1", "2"])
     assert all("test_accuracy" in record and "val_accuracy" in record for record in run["history"])
     assert run["history"][-1]["test_accuracy"] == run["test_accuracy"]

@@ -198,8 +198,8 @@ def warn_of_machine(run: RunFolder, cfg: TrainConfig, device: torch.device, say)
     *before, now = run.machines()
     recorded = [machine for machine in before if machine != "not recorded"]
     if recorded and recorded[-1] != now:
-        say(f"note: {run.path} ran on {recorded[-1]} and goes on on {now}; runs are not bit-identical "
-            "across machines, so its summary lists both and the long-run tables keep it out of either's row")
+        say(f"note: {run.path} last trained on {recorded[-1]}, and this machine is {now}; runs are not "
+            "bit-identical across machines, so its summary lists both and the long-run tables give it a row of its own")
 
 
 def run_summary(run: RunFolder, cfg: TrainConfig, model: SemiSupervisedAAE, data, history: list[dict], update: str,
