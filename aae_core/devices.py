@@ -37,8 +37,8 @@ def cpu_capability() -> str:
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether bf16 matrix products run in hardware on `device`; on a CPU without the instructions
-    oneDNN emulates them, many times slower than fp32 (appendix C)."""
+    """Whether oneDNN has bf16 support on `device` (on a CPU: AVX-512 or newer instructions); without it,
+    as on an AVX2-only CPU, it emulates bf16 products, many times slower than fp32 (appendix C)."""
     if device.type != "cpu":
         return True
     try:

@@ -170,9 +170,12 @@ def protocol_plan(out: Path = PROTOCOL_OUT, labels=PROTOCOL_LABELS, seeds=PROTOC
     return cells
 
 
-def machine_kind(device: str) -> str:
-    """'cpu: AMD EPYC, 1 thread' -> 'cpu: AMD EPYC': threads change the speed, not the kind of machine."""
-    return device.split(",")[0]
+def machine_kind(device: str, capability: str | None = None) -> str:
+    """'cpu: AMD EPYC, 1 thread' and 'AVX2' -> 'cpu: AMD EPYC, AVX2': the CPU's name and, where the run
+    recorded it, the instruction set its kernels used (two CPUs of one name can differ in it); threads
+    change the speed, not the kind of machine."""
+    name = device.split(",")[0]
+    return f"{name}, {capability}" if capability else name
 
 
 def protocol_cell(runs: list[PlannedRun]) -> dict:
@@ -180,5 +183,5 @@ def protocol_cell(runs: list[PlannedRun]) -> dict:
     interval, and the machine kinds and commits that made them (the protocol allows one kind, no dirty tree)."""
     summaries = {run.seed: RunFolder(run.folder).summary() for run in runs if run.state == "finished"}
     return {**describe({seed: s.test_accuracy for seed, s in summaries.items()}, len(runs)),
-            "machines": sorted({machine_kind(s.device) for s in summaries.values()}),
+            "machines": sorted({machine_kind(s.device, s.cpu_capability) for s in summaries.values()}),
             "dirty": sorted(seed for seed, s in summaries.items() if s.git_commit.endswith("+dirty"))}

@@ -201,7 +201,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):
     assert "resuming after epoch 1" in resumed.stdout
     assert len(RunFolder(killed).config()["git_commits"]) == 2
     first, second = RunFolder(killed).summary().machines  # each part's machine, with its instruction set
-    assert first == second and first.startswith("cpu: ") and "resuming after epoch 1" in resumed.stdout
+    assert first == second and first.startswith("cpu: ") and "note:" not in resumed.stdout
     final = [torch.load(d / "checkpoint.pt", weights_only=True) for d in (straight, killed)]
     assert weights_equal(final[0]["model"], final[1]["model"])
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
@@ -217,8 +217,16 @@ def test_a_resume_on_another_machine_is_said_and_recorded(tmp_path):
     config["machines"] = ["cpu: Another CPU, 1 thread, AVX2"]
     (out / "config.json").write_text(json.dumps(config))
     resumed = cli("train", *QUICK, "--epochs", "2", "--resume", "--out", out, check=True)
-    assert "last trained on cpu: Another CPU, 1 thread, AVX2, and this machine is " + here in resumed.stdout
+    assert f"trained so far on cpu: Another CPU, 1 thread, AVX2, and goes on here on {here}" in resumed.stdout
     assert RunFolder(out).summary().machines == ["cpu: Another CPU, 1 thread, AVX2", here]
+    # a run begun before runs recorded their machine: its first part is 'not recorded', and nothing is said
+    (out / "summary.json").unlink(), (out / "model.pt").unlink()
+    config = json.loads((out / "config.json").read_text())
+    del config["machines"]
+    (out / "config.json").write_text(json.dumps(config))
+    resumed = cli("train", *QUICK, "--epochs", "3", "--resume", "--out", out, check=True)
+    assert "note:" not in resumed.stdout
+    assert RunFolder(out).summary().machines == ["not recorded", "not recorded", here]
 
 
 def test_continue_from_a_finished_run_matches_one_run_trained_in_one_go(tmp_path, finished_run):

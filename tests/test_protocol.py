@@ -65,6 +65,7 @@ def test_the_protocol_plans_fresh_seeds_for_both_presets(tmp_path):
     run = cells[(100, PROTOCOL_CHOSEN[100])][0]
     assert "--preset" in run.argv and "fp32" in run.argv and run.folder == tmp_path / PROTOCOL_CHOSEN[100] / "labels-100" / "seed-100"
     assert machine_kind("cpu: AMD EPYC, 1 thread") == machine_kind("cpu: AMD EPYC, 2 threads")
+    assert machine_kind("cpu: AMD EPYC, 1 thread", "AVX2") != machine_kind("cpu: AMD EPYC, 1 thread", "AVX512")
     # the two presets share seeds: each run still has a name (and a log file) of its own
     names = [run.name for runs in cells.values() for run in runs]
     assert len(set(names)) == len(names) == 30 and run.name == f"{PROTOCOL_CHOSEN[100]} labels 100 seed 100"

@@ -16,6 +16,7 @@ from aae_core.chapters.long_runs import (
 from aae_core.chapters.verdict import length_sentence, open_sentence, table_sentence, verdict
 from aae_core.config import TrainConfig
 from aae_core.runs import RunFolder, training
+from aae_core.runs.records import machines_in_order
 from aae_core.stats import describe
 
 PAPER = {100: 98.10, 1000: 98.40, "all": 99.15}
@@ -151,13 +152,17 @@ def test_runs_of_one_cpu_name_with_other_instruction_sets_or_a_change_of_machine
     assert "Intel Xeon, 1 thread, AVX512 then AMD EPYC" in milestone_summary(long_cells([moved, b]), PAPER)
 
 
-def test_bf16_on_a_cpu_that_emulates_it_is_said(two_long_runs, monkeypatch):
-    run = finished_long_runs([two_long_runs])[0]
+def test_bf16_on_a_cpu_that_emulates_it_is_said(monkeypatch):
     said = []
     monkeypatch.setattr(training, "native_bf16", lambda device: False)
-    training.warn_of_machine(run, TrainConfig(precision="bf16"), torch.device("cpu"), said.append)
-    training.warn_of_machine(run, TrainConfig(precision="fp32"), torch.device("cpu"), said.append)
+    training.warn_of_emulated_bf16(TrainConfig(precision="bf16"), torch.device("cpu"), said.append)
+    training.warn_of_emulated_bf16(TrainConfig(precision="fp32"), torch.device("cpu"), said.append)
     assert len(said) == 1 and "bf16 is emulated here" in said[0] and "--precision fp32" in said[0]
+
+
+def test_a_run_s_machines_are_where_it_went():
+    assert machines_in_order(["not recorded", "A", "A", "B", "A"]) == ["A", "B", "A"]
+    assert machines_in_order(["not recorded"]) == []
 
 
 def test_a_folder_that_is_not_a_finished_run_is_no_long_run(tmp_path):

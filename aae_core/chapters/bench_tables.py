@@ -20,7 +20,8 @@ def read_benches(folder, device: str = "cpu") -> list[dict]:
 
 
 def machine_line(name: str, results: list[dict]) -> str:
-    """Who made a folder of benches: 'intel-xeon: cpu: ..., 2 threads (AVX512), torch ..., commit ..., malloc ...'."""
+    """Who made a folder of benches: 'amd-epyc-avx2: cpu: AMD EPYC, 2 threads (AVX2), torch ..., commit ...,
+    malloc ...', the instruction set where the benches recorded it."""
     first = results[0]
     capability = f" ({first['cpu_capability']})" if first.get("cpu_capability") else ""
     return (f"{name}: {first['device_name']}{capability}, torch {first['torch_version']}, "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..runs import RunFolder
+from ..runs.records import machines_in_order
 from ..stats import describe
 from .reproduction import interval_words
 from .tables import markdown_table, seeds_words
@@ -58,15 +59,16 @@ def kind_of(run: RunFolder) -> tuple:
     kind and its number of threads (one of each for a cell). A run resumed on another machine than it
     started on is a kind of its own, its machines in order."""
     s = run.summary()
-    machines = list(dict.fromkeys(m for m in s.machines if m != "not recorded"))
+    machines = machines_in_order(s.machines)
     device = s.device if len(machines) < 2 else " then ".join(machine_words(m) for m in machines)
     return s.labels, device, s.precision
 
 
 def split_by_capability(runs: list[RunFolder]) -> dict:
     """{run folder: its kind_of}, a device named with its CPU instruction set where the runs of one kind
-    recorded more than one (two CPUs of one name that compute differently); a run that recorded none
-    stays with the others."""
+    recorded more than one (two CPUs of one name that compute differently). A run that recorded none
+    (stored before runs recorded it) stays with the others: an assumption that the bf16 runs stored
+    before bear out, as their epoch times need the bf16 support an AVX2-only CPU of the same name lacks."""
     kinds = {run.path: kind_of(run) for run in runs}
     capabilities = {}
     for run in runs:

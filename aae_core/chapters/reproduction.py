@@ -129,7 +129,8 @@ def run_machines(runs: list) -> dict:
     """{seed: machine kind} of the finished runs among `runs` (reproduce.plan's PlannedRun)."""
     from ..runs.folder import RunFolder
 
-    return {run.seed: machine_kind(RunFolder(run.folder).summary().device) for run in runs if run.state == "finished"}
+    summaries = {run.seed: RunFolder(run.folder).summary() for run in runs if run.state == "finished"}
+    return {seed: machine_kind(s.device, s.cpu_capability) for seed, s in summaries.items()}
 
 
 def diagnosis_table(runs: dict, baseline: str, quoted: float) -> str:

@@ -22,7 +22,7 @@ from ..errors import AAEError
 from ..provenance import git_commit
 from .files import (LOCK, atomic_write, exclusive, is_own_temporary, read_history, read_json, read_json_object,
                     refuse_foreign_files, torch_load, write_json, write_jsonl)
-from .records import Summary, defining_settings, fingerprint, setting_changes
+from .records import NOT_RECORDED, Summary, defining_settings, fingerprint, setting_changes
 
 RUN_FILES = ("config.json", "history.jsonl", "checkpoint.pt", "summary.json", "model.pt", "diverged.json")
 
@@ -142,7 +142,7 @@ class RunFolder:
                 path.unlink(missing_ok=True)
 
     def start(self, train_cfg: TrainConfig, model_cfg: ModelConfig, resume: bool, force: bool,
-              labeled_images: str | None = None, machine: str = "not recorded") -> dict | None:
+              labeled_images: str | None = None, machine: str = NOT_RECORDED) -> dict | None:
         """Claim the folder for a run (its lock held). Returns the checkpoint to resume from, or None to
         start fresh.
 
@@ -178,7 +178,7 @@ class RunFolder:
         # The code that trains is the code at the start; a resume at another commit or machine is recorded too.
         stored = self.config() if state is not None else {}
         commits = stored.get("git_commits", [])
-        machines = stored.get("machines", ["not recorded"] * len(commits))
+        machines = stored.get("machines", [NOT_RECORDED] * len(commits))
         lineage = {"continued_from": stored["continued_from"]} if "continued_from" in stored else {}
         write_json(self.config_path, {"train": train_cfg.to_dict(), "model": asdict(model_cfg),
                                       "optimizer": asdict(train_cfg.optimizer), **lineage,
@@ -234,7 +234,7 @@ class RunFolder:
     def machines(self) -> list[str]:
         """The machines this run was started (first) and resumed (later) on, 'not recorded' where a part
         ran before runs recorded them."""
-        return self.config().get("machines", ["not recorded"] * len(self.git_commits()))
+        return self.config().get("machines", [NOT_RECORDED] * len(self.git_commits()))
 
     def _check_same_settings(self, train_cfg: TrainConfig, model_cfg: ModelConfig | None = None,
                              advice: str = "use the stored ones, or --force to start over") -> None:

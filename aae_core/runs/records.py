@@ -16,6 +16,14 @@ from ..data import SPLIT_SEED
 # Settings that may differ when a run is resumed: where it runs, how far it goes (never fewer epochs
 # than it has done) and where it also measures the test accuracy. They are no part of the fingerprint.
 RESUMABLE_CHANGES = ("device", "epochs", "milestones")
+NOT_RECORDED = "not recorded"  # a part of a run made before runs recorded their machine
+
+
+def machines_in_order(machines: list[str]) -> list[str]:
+    """The recorded machines of a run's parts in order, each named again only after another one
+    (A, A, B, A -> A, B, A): where the run went, not how often it stopped."""
+    recorded = [machine for machine in machines if machine != NOT_RECORDED]
+    return [m for i, m in enumerate(recorded) if i == 0 or m != recorded[i - 1]]
 
 
 def defining_settings(train_cfg: TrainConfig, model_cfg: ModelConfig) -> dict:
@@ -82,7 +90,7 @@ class Summary:
     stacked_with: list | None = None  # the other run folders trained in the same process, batched with this one
     fingerprint: str | None = None  # None: a run stored before fingerprints (its config.json's is computed)
     labeled_images: str | None = None  # hash of the labeled images' indices, where recorded
-    cpu_capability: str | None = None  # torch's CPU instruction set ('AVX2', 'AVX512'), where recorded
+    cpu_capability: str | None = None  # torch's CPU instruction set ('AVX2', 'AVX512') of the last part, where recorded
     machines: list = field(default_factory=list)  # the machine of each part (start, resumes), where recorded
 
     @classmethod

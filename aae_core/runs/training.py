@@ -20,7 +20,7 @@ from ..speed.updaters import fastest_updater
 from ..train import NonFiniteLossError, Trainer, UpdaterFactory, make_trainer
 from .files import check_path, first_line, make_folder, probe_writable, refuse_dirty_results
 from .folder import RunFolder
-from .records import Summary
+from .records import Summary, machines_in_order
 from .weights import mend_model, save_model
 
 
@@ -55,7 +55,8 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
             run.continue_from(source, source_state)
         state = run.start(cfg, model_cfg, resume=resume or continuing, force=force,
                           labeled_images=mnist_data.labeled_images_hash(cfg, mnist), machine=describe_machine(device))
-        warn_of_machine(run, cfg, device, say)
+        warn_of_emulated_bf16(cfg, device, say)
+        warn_of_machine_change(run, say)
         # (3) build, (4) train, (5) summarise
         trainer = make_trainer(cfg, data, model_cfg, device=device, progress=progress, updater=updater)
         [summary] = drive([run], OneRun(trainer), [state], say)
@@ -189,17 +190,23 @@ def finish_run(run: RunFolder, model: SemiSupervisedAAE, summary: Summary, say) 
     say(f"test accuracy {summary.test_accuracy:.2f}%  ({run.path})")
 
 
-def warn_of_machine(run: RunFolder, cfg: TrainConfig, device: torch.device, say) -> None:
-    """Say (without stopping) what makes this run slow or its result a mix of machines: bf16 on a CPU
-    that emulates it, and a resume on another machine than the run's last part ran on."""
+def warn_of_emulated_bf16(cfg: TrainConfig, device: torch.device, say) -> None:
+    """Say (without stopping) that bf16 will be slow here: a CPU without bf16 support in oneDNN
+    (an AVX2-only CPU) emulates it, many times slower than fp32."""
     if cfg.precision != "fp32" and not native_bf16(device):
         say(f"note: this CPU has no bf16 instructions ({describe_machine(device)}); bf16 is emulated here, "
             "many times slower than fp32 (appendix C): --precision fp32 is the faster choice on it")
+
+
+def warn_of_machine_change(run: RunFolder, say) -> None:
+    """Say (without stopping) that a run goes on on another machine, or number of threads, than its
+    training so far: its result is then a mix of two, which its summary records."""
     *before, now = run.machines()
-    recorded = [machine for machine in before if machine != "not recorded"]
+    recorded = machines_in_order(before)
     if recorded and recorded[-1] != now:
-        say(f"note: {run.path} last trained on {recorded[-1]}, and this machine is {now}; runs are not "
-            "bit-identical across machines, so its summary lists both and the long-run tables give it a row of its own")
+        say(f"note: {run.path} trained so far on {recorded[-1]}, and goes on here on {now}; runs are not "
+            "bit-identical across machines or thread counts, so its summary lists both and the long-run "
+            "tables give it a row of its own")
 
 
 def run_summary(run: RunFolder, cfg: TrainConfig, model: SemiSupervisedAAE, data, history: list[dict], update: str,

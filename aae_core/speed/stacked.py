@@ -36,7 +36,7 @@ from ..models import SemiSupervisedAAE
 from ..runs.files import make_folder
 from ..runs.folder import RunFolder
 from ..runs.records import Summary
-from ..runs.training import check_before_writing, drive, warn_of_machine
+from ..runs.training import check_before_writing, drive, warn_of_machine_change
 from ..train import (CHECK_EVERY, NonFiniteLossError, at_milestone, build_optimizers, frozen, phase_parameters,
                      sample_prior, steps_per_epoch, with_noise)
 from .cuda_graphs import GraphedCall, can_use_cuda_graphs
@@ -435,7 +435,7 @@ def train_stacked_runs(outs: list, cfgs: list[TrainConfig], model_cfg: ModelConf
                                labeled_images=mnist_data.labeled_images_hash(cfg, mnist),
                                machine=describe_machine(device))
                   for cfg, folder in zip(cfgs, folders)]
-        for cfg, folder in zip(cfgs, folders):
-            warn_of_machine(folder, cfg, device, say)
+        for folder in folders:
+            warn_of_machine_change(folder, say)
         trainer = StackedTrainer([StackedRun.fresh(cfg, d, model_cfg, device) for cfg, d in zip(cfgs, data)], device)
         return drive(folders, trainer, states, say, checkpoint_every=checkpoint_every, stacked=True)
