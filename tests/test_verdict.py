@@ -148,7 +148,7 @@ def test_runs_of_one_cpu_name_with_other_instruction_sets_or_a_change_of_machine
     assert sorted(kind[1] for kind in long_cells(split)) == [f"{device}, AVX2", f"{device}, AVX512"]
     moved = copied_run(a, tmp_path / "e", machines=["not recorded", "cpu: Intel(R) Xeon(R) Processor, 1 thread, AVX512",
                                                      "cpu: AMD EPYC, 1 thread, AVX2"])
-    assert kind_of(moved)[1] == "Intel Xeon, 1 thread, AVX512 then AMD EPYC, 1 thread, AVX2"
+    assert kind_of(moved.summary())[1] == "Intel Xeon, 1 thread, AVX512 then AMD EPYC, 1 thread, AVX2"
     assert "Intel Xeon, 1 thread, AVX512 then AMD EPYC" in milestone_summary(long_cells([moved, b]), PAPER)
 
 

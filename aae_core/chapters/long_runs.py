@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..runs import RunFolder
-from ..runs.records import machines_in_order
+from ..runs.records import Summary, machines_in_order
 from ..stats import describe
 from .reproduction import interval_words
 from .tables import markdown_table, seeds_words
@@ -54,30 +54,28 @@ def row_words(device: str, precision: str) -> str:
     return f"{machine_words(device)}, {precision}"
 
 
-def kind_of(run: RunFolder) -> tuple:
-    """(labels, device, precision): what one table cell's runs must share, the device being the machine
-    kind and its number of threads (one of each for a cell). A run resumed on another machine than it
-    started on is a kind of its own, its machines in order."""
-    s = run.summary()
+def kind_of(s: Summary) -> tuple:
+    """(labels, device, precision) of a run's summary: what one table cell's runs must share, the device
+    being the machine kind and its number of threads (one of each for a cell). A run resumed on another
+    machine than it started on is a kind of its own, its machines in order."""
     machines = machines_in_order(s.machines)
     device = s.device if len(machines) < 2 else " then ".join(machine_words(m) for m in machines)
     return s.labels, device, s.precision
 
 
-def split_by_capability(runs: list[RunFolder]) -> dict:
-    """{run folder: its kind_of}, a device named with its CPU instruction set where the runs of one kind
-    recorded more than one (two CPUs of one name that compute differently). A run that recorded none
+def split_by_capability(summaries: dict) -> dict:
+    """{key: kind_of} of {key: Summary}, a device named with its CPU instruction set where the runs of one
+    kind recorded more than one (two CPUs of one name that compute differently). A run that recorded none
     (stored before runs recorded it) stays with the others: an assumption that the bf16 runs stored
     before bear out, as their epoch times need the bf16 support an AVX2-only CPU of the same name lacks."""
-    kinds = {run.path: kind_of(run) for run in runs}
+    kinds = {key: kind_of(s) for key, s in summaries.items()}
     capabilities = {}
-    for run in runs:
-        capabilities.setdefault(kinds[run.path], set()).add(run.summary().cpu_capability)
-    for run in runs:
-        labels, device, precision = kinds[run.path]
-        if len(capabilities[(labels, device, precision)] - {None}) > 1:
-            capability = run.summary().cpu_capability or "instruction set not recorded"
-            kinds[run.path] = (labels, f"{device}, {capability}", precision)
+    for key, s in summaries.items():
+        capabilities.setdefault(kinds[key], set()).add(s.cpu_capability)
+    for key, s in summaries.items():
+        labels, device, precision = kinds[key]
+        if len(capabilities[kinds[key]] - {None}) > 1:
+            kinds[key] = (labels, f"{device}, {s.cpu_capability or 'instruction set not recorded'}", precision)
     return kinds
 
 
@@ -85,10 +83,11 @@ def long_cells(runs: list[RunFolder], planned: int = len(LONG_SEEDS)) -> dict:
     """{(labels, device, precision): {epoch: cell}} where a cell is `stats.describe` of the test
     accuracies by seed at that milestone epoch, over the runs of that kind that reached it, and its
     "kind" in words ('bf16 on AMD EPYC, 1 thread')."""
-    kinds, by_seed = split_by_capability(runs), {}
+    summaries = {run.path: run.summary() for run in runs}  # each read once
+    kinds, by_seed = split_by_capability(summaries), {}
     for run in runs:
         for epoch, accuracy in milestone_accuracies(run).items():
-            by_seed.setdefault(kinds[run.path], {}).setdefault(epoch, {})[run.summary().seed] = accuracy
+            by_seed.setdefault(kinds[run.path], {}).setdefault(epoch, {})[summaries[run.path].seed] = accuracy
     return {kind: {epoch: {**describe(values, planned), "kind": f"{kind[2]} on {machine_words(kind[1])}"}
                    for epoch, values in sorted(epochs.items())}
             for kind, epochs in by_seed.items()}

@@ -70,7 +70,8 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
         against = {"above": "below", "below": "above", "within": between}[quoted_against_ranges(ranges, paper[n])]
         if len(ranges) > 1 and against != between:  # single runs, all on one side of the paper
             against = f"{'both' if k == 2 else 'all'} {against}"
-        said.setdefault(n, []).append(f"{seeds_words(cell['accuracies'], planned)} reached epoch {epoch} in {cell['kind']} ({shown}, {against} it)")
+        said.setdefault(n, []).append(f"{seeds_words(cell['accuracies'], planned)} reached epoch {epoch} "
+                                      f"in {cell['kind']} ({shown}, {against} it)")
     said = [f"at {n} labels (the paper: {paper[n]:.2f}%) {listed(parts)}" for n, parts in said.items()]
     done = all(complete(cell) for _, cell in furthest.values())
     return f"{question}. So far " + "; ".join(said) + ("." if done else "; the other seeds are still to run.")

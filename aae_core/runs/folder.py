@@ -184,7 +184,8 @@ class RunFolder:
                                       "optimizer": asdict(train_cfg.optimizer), **lineage,
                                       "fingerprint": fingerprint(train_cfg, model_cfg),
                                       "labeled_images": labeled_images or stored.get("labeled_images"),
-                                      "git_commits": commits + [git_commit()], "machines": machines + [machine]})
+                                      "git_commits": commits + [git_commit()],
+                                      "machines": machines + [machine]})
         return state
 
     def checkpoint(self, max_epochs: int) -> dict:

@@ -54,7 +54,8 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
         if continuing:
             run.continue_from(source, source_state)
         state = run.start(cfg, model_cfg, resume=resume or continuing, force=force,
-                          labeled_images=mnist_data.labeled_images_hash(cfg, mnist), machine=describe_machine(device))
+                          labeled_images=mnist_data.labeled_images_hash(cfg, mnist),
+                          machine=describe_machine(device))
         warn_of_emulated_bf16(cfg, device, say)
         warn_of_machine_change(run, say)
         # (3) build, (4) train, (5) summarise
