@@ -33,12 +33,18 @@ book: install data
 	@$(BIN)/python tools/build_book.py
 
 # Everything: unit, CLI and notebook tests, the executed chapters under nbval, the HTML in Chromium.
+# TEST_WORKERS processes share the tests a file at a time (pytest-xdist), each computing with one thread, so
+# that they never wait on each other's threads: much of a test's time is a subprocess starting, a browser or a
+# file, and the other process computes meanwhile. Two suit 2 cores; TEST_WORKERS=0 is one process, torch's threads.
+TEST_WORKERS ?= 2
+PYTEST = $(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=1 )$(BIN)/python -m pytest \
+	$(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 test: install data chromium malloc book
-	$(BIN)/python -m pytest tests _build/executed/book $(NBVAL)
+	$(PYTEST) tests _build/executed/book $(NBVAL)
 
 # Only the Python tests (no book build, no browser).
 unit: install
-	$(BIN)/python -m pytest tests --ignore=tests/test_book_html.py --ignore=tests/test_book_buttons.py
+	$(PYTEST) tests --ignore=tests/test_book_html.py --ignore=tests/test_book_buttons.py
 
 # `train` under a few hundred random combinations of options, valid and invalid (tests/test_fuzz.py runs a few
 # dozen with the unit tests): each must end in a run, one line on stderr, or a diverged run. Run it before

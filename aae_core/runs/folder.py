@@ -27,6 +27,12 @@ from .records import NOT_RECORDED, Summary, defining_settings, fingerprint, sett
 RUN_FILES = ("config.json", "history.jsonl", "checkpoint.pt", "summary.json", "model.pt", "diverged.json")
 
 
+def machines_of(config: dict, commits: list[str]) -> list[str]:
+    """The machines config.json records, one per part of the run (its commits); 'not recorded' for every
+    part when the run began before runs recorded them."""
+    return config.get("machines", [NOT_RECORDED] * len(commits))
+
+
 class RunFolder:
     """One training run on disk; it refuses to overwrite a finished run unless forced, and refuses files
     of another run or of no run at all."""
@@ -178,7 +184,7 @@ class RunFolder:
         # The code that trains is the code at the start; a resume at another commit or machine is recorded too.
         stored = self.config() if state is not None else {}
         commits = stored.get("git_commits", [])
-        machines = stored.get("machines", [NOT_RECORDED] * len(commits))
+        machines = machines_of(stored, commits)
         lineage = {"continued_from": stored["continued_from"]} if "continued_from" in stored else {}
         write_json(self.config_path, {"train": train_cfg.to_dict(), "model": asdict(model_cfg),
                                       "optimizer": asdict(train_cfg.optimizer), **lineage,
@@ -235,7 +241,7 @@ class RunFolder:
     def machines(self) -> list[str]:
         """The machines this run was started (first) and resumed (later) on, 'not recorded' where a part
         ran before runs recorded them."""
-        return self.config().get("machines", [NOT_RECORDED] * len(self.git_commits()))
+        return machines_of(self.config(), self.git_commits())
 
     def _check_same_settings(self, train_cfg: TrainConfig, model_cfg: ModelConfig | None = None,
                              advice: str = "use the stored ones, or --force to start over") -> None:
