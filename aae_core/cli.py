@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
                      TrainConfig, check_seed)
-from .errors import AAEError
+from .errors import AAEError, NonFiniteLossError
 from .options import add_config_options, all_or_int, config_from_args, labels_arg
 
 
@@ -32,7 +32,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 def path_arg(text: str) -> str:
     """A file or folder name, refused when it cannot name one (empty, or a part over 255 bytes)."""
-    from .runs.files import check_path
+    from .paths import check_path
 
     try:
         check_path(text)
@@ -374,11 +374,11 @@ def bench_command(args) -> int:
 
 
 def train_command(args) -> int:
+    cfg = config_from_args(TrainConfig, args).check()  # before torch loads: a mistake is said at once
+    model_cfg = config_from_args(ModelConfig, args).check()
     from .runs.training import train_run
     from .speed.updaters import SpeedOptions, updater_with
 
-    cfg = config_from_args(TrainConfig, args).check()
-    model_cfg = config_from_args(ModelConfig, args).check()
     speed = SpeedOptions(cuda_graphs=False if args.no_cuda_graphs else None)
     train_run(args.out, cfg, model_cfg, resume=args.resume, continue_from=args.continue_from, force=args.force,
               progress=not args.quiet, updater=updater_with(speed), report=lambda line: print(line, flush=True),
@@ -411,8 +411,6 @@ COMMANDS = {"train": train_command, "evaluate": evaluate_command, "bench": bench
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .train import NonFiniteLossError
-
     try:
         return COMMANDS[args.command](args)
     except NonFiniteLossError as err:

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .config import FP32_PHASES, PHASES, ModelConfig, OptimizerConfig, TrainConfig
 from .data import BatchCycler, SemiSupervisedData, batches_per_pass
 from .devices import resolve_device
-from .errors import AAEError
+from .errors import AAEError, NonFiniteLossError
 from .evaluate import accuracy
 from .losses import (classification_loss, discriminator_loss, generator_loss, reconstruction_loss,
                      sample_categorical, sample_gaussian, sample_gaussian_mixture)
@@ -47,14 +47,6 @@ def at_milestone(epoch: int, cfg: TrainConfig, model: SemiSupervisedAAE, data: S
     if epoch not in cfg.milestones:
         return {}
     return {"test_accuracy": accuracy(model, data.test_x, data.test_y)}
-
-
-class NonFiniteLossError(AAEError):
-    """A loss became NaN or infinite: the epoch is abandoned, its checkpoint never written."""
-
-    def __init__(self, message: str, epoch: int, step: int, losses: list[str]):
-        super().__init__(message)
-        self.epoch, self.step, self.losses = epoch, step, losses  # 1-based epoch; step within it
 
 
 @contextlib.contextmanager

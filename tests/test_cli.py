@@ -85,6 +85,17 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path, args, words):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("args", [["--help"], ["train", "--epochs", "-3", "--out", "run"],
+                                  ["train", "--labels", "15", "--out", "run"], ["train", "--out", ""]])
+def test_help_and_mistakes_are_answered_before_torch_loads(tmp_path, args):
+    """Loading torch takes seconds; --help and a mistyped setting are answered without it."""
+    script = ("import sys\nfrom aae_core.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+              "print('torch loaded' if 'torch' in sys.modules else 'torch not loaded', file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, cwd=tmp_path)
+    assert done.stderr.splitlines()[-1] == "torch not loaded", done.stderr
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_missing_device_is_one_line(tmp_path):
     assert_one_line_error(cli("train", "--device", "cuda", "--out", tmp_path / "run"), "cuda")

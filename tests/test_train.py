@@ -3,7 +3,8 @@ import torch
 
 from aae_core.config import TrainConfig
 from aae_core.data import prepare_data
-from aae_core.train import make_trainer, NonFiniteLossError
+from aae_core.errors import NonFiniteLossError
+from aae_core.train import make_trainer
 from aae_core.speed.updaters import SpeedOptions, updater_with
 from conftest import TINY, weights_equal
 

@@ -18,9 +18,9 @@ from ..errors import AAEError
 from ..losses import share_near_mixture
 from ..models import SemiSupervisedAAE, mlp
 from ..provenance import git_commit, provenance
-from ..runs.files import (LOCK, atomic_write, check_path, exclusive, make_folder, probe_writable, read_history,
-                          read_json_object, refuse_dirty_results, refuse_foreign_files, torch_load, write_json,
-                          write_jsonl)
+from ..paths import check_path
+from ..runs.files import (LOCK, atomic_write, exclusive, make_folder, probe_writable, read_history, read_json_object,
+                          refuse_dirty_results, refuse_foreign_files, torch_load, write_json, write_jsonl)
 from .demo_training import KINDS, DemoSettings, codes_of, fp16, train_model
 from .demo_vae import VAE
 

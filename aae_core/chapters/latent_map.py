@@ -28,7 +28,8 @@ from matplotlib.figure import Figure
 from ..errors import AAEError
 from ..losses import MIXTURE_RADIUS
 from ..provenance import git_commit
-from ..runs.files import LOCK, atomic_write, check_path, exclusive, make_folder, probe_writable
+from ..paths import check_path
+from ..runs.files import LOCK, atomic_write, exclusive, make_folder, probe_writable
 from .demo_figures import VIEW
 from .demo_runs import DemoRun, load_demo
 from .demo_training import KINDS, SHORT, prior_samples

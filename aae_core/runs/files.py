@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ..errors import AAEError
+from ..paths import check_path
 from ..provenance import git_commit
 from ..repository import REPO_ROOT
 
@@ -92,17 +93,6 @@ def refuse_to_overwrite(path: Path, force: bool) -> None:
     """A result a user made is replaced only on purpose."""
     if path.exists() and not force:
         raise AAEError(f"{path} exists; pass --force to overwrite it, or choose another --out")
-
-
-def check_path(path: str | Path) -> Path:
-    """A path a user gave, refused up front when it cannot name a file: empty, or a part too long."""
-    if str(path) == "":
-        raise AAEError("an empty path names the current folder; give a folder name")
-    for part in Path(path).parts:
-        if len(os.fsencode(part)) > 255:
-            raise AAEError(f"a part of {str(path)[:60]}... is {len(os.fsencode(part))} bytes long; "
-                           "file systems allow 255")
-    return Path(path)
 
 
 def probe_writable(folder: Path) -> None:

@@ -12,13 +12,14 @@ import torch
 from .. import data as mnist_data  # looked up when called: a test hands in its MNIST by patching load_mnist
 from ..config import ModelConfig, TrainConfig
 from ..devices import describe_machine, native_bf16, resolve_device
-from ..errors import AAEError
+from ..errors import AAEError, NonFiniteLossError
 from ..evaluate import accuracy
 from ..models import SemiSupervisedAAE
 from ..provenance import provenance
 from ..speed.updaters import fastest_updater
-from ..train import NonFiniteLossError, Trainer, UpdaterFactory, make_trainer
-from .files import check_path, first_line, make_folder, probe_writable, refuse_dirty_results
+from ..train import Trainer, UpdaterFactory, make_trainer
+from ..paths import check_path
+from .files import first_line, make_folder, probe_writable, refuse_dirty_results
 from .folder import RunFolder
 from .records import Summary, machines_in_order
 from .weights import mend_model, save_model

@@ -29,7 +29,7 @@ from .. import data as mnist_data  # looked up when called: a test hands in its 
 from ..config import PHASES, ModelConfig, TrainConfig
 from ..data import BatchCycler, SemiSupervisedData
 from ..devices import describe_machine, resolve_device
-from ..errors import AAEError
+from ..errors import AAEError, NonFiniteLossError
 from ..evaluate import accuracy
 from ..losses import classification_loss, discriminator_loss, generator_loss, reconstruction_loss
 from ..models import SemiSupervisedAAE
@@ -37,8 +37,8 @@ from ..runs.files import make_folder
 from ..runs.folder import RunFolder
 from ..runs.records import Summary
 from ..runs.training import check_before_writing, drive, warn_of_machine_change
-from ..train import (CHECK_EVERY, NonFiniteLossError, at_milestone, build_optimizers, frozen, phase_parameters,
-                     sample_prior, steps_per_epoch, with_noise)
+from ..train import (CHECK_EVERY, at_milestone, build_optimizers, frozen, phase_parameters, sample_prior,
+                     steps_per_epoch, with_noise)
 from .cuda_graphs import GraphedCall, can_use_cuda_graphs
 
 
