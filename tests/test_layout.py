@@ -81,7 +81,7 @@ def test_private_torch_ops_live_only_in_the_speed_subpackage():
 def test_the_top_level_is_the_method_and_its_runs():
     top = sorted(path.stem for path in PACKAGE.glob("*.py"))
     assert top == ["__init__", "__main__", "cli", "cluster", "config", "data", "devices", "download", "errors", "evaluate", "losses",
-                   "models", "options", "provenance", "repository", "reproduce", "stats", "train"]
+                   "models", "options", "paths", "provenance", "repository", "reproduce", "stats", "train"]
     assert sorted(path.stem for path in (PACKAGE / "runs").glob("*.py")) == [
         "__init__", "files", "folder", "records", "training", "weights"]
 
