@@ -350,6 +350,12 @@ def bench_command(args) -> int:
     from .speed.bench import check_bench_options, format_bench, run_bench
 
     check_bench_options(args.batch_size, args.steps, args.precision)
+    if args.stack is not None:  # the stacked bench times fp32 runs and nothing else
+        ignored = [name for name, used in (("--precision", args.precision != "fp32"), ("--breakdown", args.breakdown),
+                                           ("--compare-kernels", args.compare_kernels), ("--no-reference", args.no_reference),
+                                           ("--bf16-weights", args.bf16_weights != "copies")) if used]
+        if ignored:
+            raise AAEError(f"--stack times fp32 runs only; {', '.join(ignored)} do not apply to it")
     out = Path(args.out) if args.out is not None else None
     if out is not None:  # checked before the minute of timing, not after
         claim_output_file(out, args.force)

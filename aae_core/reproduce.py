@@ -19,7 +19,7 @@ from .config import ModelConfig, TrainConfig
 from .errors import AAEError
 from .options import as_options, settings_from_options
 from .runs.files import make_folder, probe_writable
-from .runs.folder import RunFolder
+from .runs.folder import RUN_FILES, RunFolder
 from .stats import describe
 
 
@@ -89,6 +89,9 @@ def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
     for run in runs:
         run.train_cfg.check()
         run.model_cfg.check()
+    if any((out / name).exists() for name in RUN_FILES):
+        raise AAEError(f"{out} is one run's folder (train made it); reproduce writes a folder of runs "
+                       "(labels-N/seed-S): choose another --out")
     for run in runs:
         if run.state == "other":
             differs = RunFolder(run.folder).differs_from(run.train_cfg, run.model_cfg)

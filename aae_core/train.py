@@ -49,6 +49,13 @@ def at_milestone(epoch: int, cfg: TrainConfig, model: SemiSupervisedAAE, data: S
     return {"test_accuracy": accuracy(model, data.test_x, data.test_y)}
 
 
+def kept_after(epochs_done: int) -> str:
+    """What a run that diverged after `epochs_done` good epochs leaves to resume from, in words."""
+    if epochs_done == 0:
+        return "no epoch had finished, so there is no checkpoint"
+    return f"the last good checkpoint (epoch {epochs_done}) is kept"
+
+
 @contextlib.contextmanager
 def frozen(*modules: torch.nn.Module):
     """Parameters of `modules` get no gradient inside: the generator's backward skips D's weights."""
@@ -315,8 +322,8 @@ class Trainer:
         bad = [name for name, v in means.items() if not math.isfinite(v)]
         if bad:
             raise NonFiniteLossError(
-                f"loss {', '.join(bad)} became NaN/inf in epoch {self.epoch + 1} (by step {step}); stopped, the "
-                f"last good checkpoint (epoch {self.epoch}) is kept", self.epoch + 1, step, bad)
+                f"loss {', '.join(bad)} became NaN/inf in epoch {self.epoch + 1} (by step {step}); stopped, "
+                f"{kept_after(self.epoch)}", self.epoch + 1, step, bad)
 
     def fit(self, epochs: int | None = None) -> list[dict]:
         """Train until `epochs` (default cfg.epochs) are complete; callbacks see each epoch's record."""

@@ -43,6 +43,20 @@ def finished_run(tmp_path_factory):
     return out
 
 
+def test_reproduce_never_writes_into_one_runs_folder(finished_run):
+    before = sorted(path.name for path in finished_run.iterdir())
+    result = cli("reproduce", "--labels", "100", "--seeds", "0", "--epochs", "1", "--out", finished_run)
+    assert_one_line_error(result, "one run's folder", "--out")
+    assert sorted(path.name for path in finished_run.iterdir()) == before
+
+
+@pytest.mark.parametrize("option", [["--precision", "bf16"], ["--breakdown"], ["--bf16-weights", "autocast"]])
+def test_the_stacked_bench_refuses_what_it_would_ignore(tmp_path, option):
+    result = cli("bench", "--stack", "1", "--steps", "1", *option, "--out", tmp_path / "b.json")
+    assert_one_line_error(result, "--stack", option[0])
+    assert not (tmp_path / "b.json").exists()
+
+
 @pytest.mark.parametrize("args,words", [
     (["--labels", "15"], ["labels", "15"]),
     (["--labels", "0"], ["labels"]),
@@ -191,6 +205,22 @@ def test_nan_loss_stops_keeping_the_last_good_checkpoint(tmp_path, monkeypatch):
     assert torch.load(run.checkpoint_path, weights_only=True)["epoch"] == 1
     diverged = json.loads(run.diverged_path.read_text())  # on record, not only on stderr
     assert diverged["epoch"] == 2 and diverged["step"] == 8 and "recon" in diverged["losses"]
+
+
+def test_a_run_that_diverges_in_its_first_epoch_says_so_and_is_kept(tmp_path, monkeypatch, capsys):
+    """No epoch finished: the message claims no checkpoint, and its folder (diverged.json) is not taken by
+    a run of other settings without --force."""
+    from aae_core import cli as cli_module
+    from aae_core.train import Trainer
+
+    monkeypatch.setattr(Trainer, "add_noise", lambda self, x, std=None: x * float("nan"))
+    out = tmp_path / "run"
+    assert cli_module.main(["train", *QUICK, "--out", str(out)]) == 3
+    said = capsys.readouterr().err
+    assert "no checkpoint" in said and "last good checkpoint" not in said
+    monkeypatch.undo()
+    assert cli_module.main(["train", *QUICK, "--seed", "1", "--out", str(out)]) == 2
+    assert "NaN/inf" in capsys.readouterr().err and RunFolder(out).diverged
 
 
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path):

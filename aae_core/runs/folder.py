@@ -166,6 +166,9 @@ class RunFolder:
         if self.started and not (resume or force):
             raise AAEError(f"{self.path} holds an unfinished run (epoch {len(self.history())}); "
                            "pass --resume to continue it, or --force to start over")
+        if not (self.started or force) and self.diverged:
+            raise AAEError(f"{self.path} holds a run whose loss turned NaN/inf before its first checkpoint "
+                           "(diverged.json); pass --force to start over, or choose another --out")
         if not (self.started or force) and self.history():
             raise AAEError(f"{self.path} holds {len(self.history())} epochs of a run with no checkpoint to resume from; "
                            "pass --force to start over, or choose another --out")

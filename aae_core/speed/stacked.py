@@ -37,8 +37,8 @@ from ..runs.files import make_folder
 from ..runs.folder import RunFolder
 from ..runs.records import Summary
 from ..runs.training import check_before_writing, drive, warn_of_machine_change
-from ..train import (CHECK_EVERY, at_milestone, build_optimizers, frozen, phase_parameters, sample_prior,
-                     steps_per_epoch, with_noise)
+from ..train import (CHECK_EVERY, at_milestone, build_optimizers, frozen, kept_after, phase_parameters,
+                     sample_prior, steps_per_epoch, with_noise)
 from .cuda_graphs import GraphedCall, can_use_cuda_graphs
 
 
@@ -319,8 +319,8 @@ class StackedTrainer:
             if bad and r not in self.diverged:
                 err = NonFiniteLossError(
                     f"run {r + 1} of the stack ({self.runs[r].cfg.preset}, seed {self.runs[r].cfg.seed}): loss "
-                    f"{', '.join(bad)} became NaN/inf in epoch {self.epoch + 1}; that run stopped, its last good "
-                    "checkpoint kept", self.epoch + 1, step, bad)
+                    f"{', '.join(bad)} became NaN/inf in epoch {self.epoch + 1}; that run stopped, "
+                    f"{kept_after(self.epoch)}", self.epoch + 1, step, bad)
                 if self.on_diverged is None:
                     raise err
                 self.diverged.add(r)
