@@ -16,7 +16,7 @@ from pathlib import Path
 from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
                      TrainConfig, check_seed)
 from .errors import AAEError, NonFiniteLossError
-from .options import add_config_options, all_or_int, config_from_args, labels_arg
+from .options import add_config_options, all_or_int, at_least, config_from_args, labels_arg
 
 
 PROG = "python -m aae_core"
@@ -117,9 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="submit each unfinished run (or each --stack) as a job: 'slurm', or 'local' (submitit's "
                               "local executor, the same code path on this machine); default: processes here")
     cluster.add_argument("--slurm-partition", default=None, metavar="P", help="the Slurm partition")
-    cluster.add_argument("--slurm-time", type=int, default=24 * 60, metavar="M", help="a job's time limit in minutes")
-    cluster.add_argument("--slurm-cpus", type=int, default=2, metavar="N", help="CPU cores per job")
-    cluster.add_argument("--slurm-gpus", type=int, default=0, metavar="N", help="GPUs per job")
+    cluster.add_argument("--slurm-time", type=at_least(1), default=24 * 60, metavar="M",
+                         help="a job's time limit in minutes")
+    cluster.add_argument("--slurm-cpus", type=at_least(1), default=2, metavar="N", help="CPU cores per job")
+    cluster.add_argument("--slurm-gpus", type=at_least(0), default=0, metavar="N", help="GPUs per job")
     cluster.add_argument("--no-wait", action="store_true",
                          help="return once the jobs are submitted (the same command later waits and prints the table)")
 

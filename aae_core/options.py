@@ -21,6 +21,21 @@ def all_or_int(text: str, what: str = "a number") -> int | str:
         raise argparse.ArgumentTypeError(f"must be 'all' or {what}, got {text!r}") from None
 
 
+def at_least(least: int):
+    """An argparse type: a whole number, `least` or more (a job's minutes, cores, GPUs)."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be {least} or more, got {value}")
+        return value
+
+    return whole_number
+
+
 def labels_arg(text: str) -> int | str:
     return all_or_int(text)
 

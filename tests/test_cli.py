@@ -284,6 +284,10 @@ def test_continue_from_a_finished_run_matches_one_run_trained_in_one_go(tmp_path
     again = cli("train", *QUICK, "--epochs", "3", "--continue-from", finished_run, "--resume", "--out", continued,
                 check=True)
     assert "already finished" in again.stdout
+    # --resume before the new folder exists: a continuation, not also "no run there to resume; starting a new one"
+    first = cli("train", *QUICK, "--epochs", "3", "--continue-from", finished_run, "--resume", "--out",
+                tmp_path / "first", check=True)
+    assert "no run there to resume" not in first.stdout and "starting a new one" not in first.stdout
 
 
 @pytest.mark.parametrize("case", ["no checkpoint", "other settings", "other model", "taken --out"])

@@ -39,3 +39,10 @@ def test_a_run_whose_job_is_queued_is_neither_submitted_again_nor_counted(tmp_pa
 def test_no_wait_needs_an_executor(tmp_path):
     assert_one_line_error(cli("reproduce", "--labels", "100", "--seeds", "0", "--no-wait", "--out", tmp_path),
                           "--no-wait", "--executor")
+
+
+def test_a_jobs_resources_below_one_are_one_line(tmp_path):
+    for option, value in (("--slurm-time", "-1"), ("--slurm-cpus", "0"), ("--slurm-gpus", "-1")):
+        result = cli("reproduce", "--executor", "local", option, value, "--print-commands", "--out", tmp_path / "t")
+        assert_one_line_error(result, option, value)
+    assert not (tmp_path / "t").exists()

@@ -42,8 +42,8 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
     device = resolve_device(cfg.device)
     if resume and not force and run.finished_with(cfg, model_cfg):
         return already_finished(run, say)
-    if resume and not (run.started or run.config_path.exists()):
-        say(f"{run.path}: no run there to resume; starting a new one")
+    if resume and continue_from is None and not (run.started or run.config_path.exists()):
+        say(f"{run.path}: no run there to resume; starting a new one")  # (with --continue-from: continuing one)
     continuing = continue_from is not None and not (resume and run.started)  # a rerun with --resume goes on instead
     source = RunFolder(check_path(continue_from)) if continuing else None
     source_state = source.continuable(cfg, model_cfg) if continuing else None
