@@ -290,6 +290,12 @@ def test_continue_from_a_finished_run_matches_one_run_trained_in_one_go(tmp_path
     assert "no run there to resume" not in first.stdout and "starting a new one" not in first.stdout
 
 
+def test_continue_from_with_no_more_epochs_is_one_line(tmp_path, finished_run):
+    result = cli("train", *QUICK, "--epochs", "2", "--continue-from", finished_run, "--out", tmp_path / "new")
+    assert_one_line_error(result, "already 2 epochs in", "--epochs")
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.parametrize("case", ["no checkpoint", "other settings", "other model", "taken --out"])
 def test_continue_from_refuses_with_one_line(tmp_path, finished_run, case):
     source, out, extra = finished_run, tmp_path / "new", []

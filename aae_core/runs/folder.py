@@ -214,11 +214,15 @@ class RunFolder:
         return state
 
     def continuable(self, train_cfg: TrainConfig, model_cfg: ModelConfig) -> dict:
-        """This run's checkpoint, for --continue-from: the same settings, at most train_cfg.epochs in."""
+        """This run's checkpoint, for --continue-from: the same settings, fewer than train_cfg.epochs in."""
         if not self.started:
             raise AAEError(f"--continue-from {self.path} has no checkpoint.pt to continue from")
         self._check_same_settings(train_cfg, model_cfg, advice="continue with the source run's settings")
-        return self.checkpoint(train_cfg.epochs)
+        state = self.checkpoint(train_cfg.epochs)
+        if state["epoch"] == train_cfg.epochs:
+            raise AAEError(f"--continue-from {self.path} is already {state['epoch']} epochs in; "
+                           "give more --epochs to continue it")
+        return state
 
     def continue_from(self, source: "RunFolder", state: dict) -> None:
         """Seed this folder (with no run in it) with another run's checkpoint `state` (from
