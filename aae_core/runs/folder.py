@@ -153,7 +153,8 @@ class RunFolder:
         start fresh.
 
         A finished run is an AAEError unless `force`; an unfinished one needs `resume` or `force`, and
-        the history of one whose checkpoint is gone needs `force`; resuming with other settings than the
+        the history of one whose checkpoint is gone needs `force`, as does a run that diverged before its
+        first checkpoint (diverged.json, no checkpoint); resuming with other settings than the
         stored ones, a checkpoint of another run, or fewer epochs than done is an AAEError too.
         `labeled_images` (a hash of the labeled images' indices) must match the stored one on resume.
         `machine` (devices.describe_machine) is recorded beside the commit, for this part of the run.
