@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
-                     TrainConfig, check_seed)
+                     TrainConfig, check_bench_options, check_seed)
 from .errors import AAEError, NonFiniteLossError
 from .options import add_config_options, all_or_int, at_least, config_from_args, labels_arg
 
@@ -48,6 +48,7 @@ def stack_arg(text: str) -> int | str:
 
 NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead of replaying one CUDA graph"
 # reproduce's settings of a table; --protocol fixes them all (its seeds, presets, epochs and precision)
+TABLE_LABELS = [100, 1000, "all"]
 TABLE_DEFAULTS = {"epochs": 50, "seeds": [0, 1, 2], "preset": "paper-sgd", "supervised_only": False,
                   "precision": "fp32", "unlabeled": None}
 MAX_SAMPLES = 10_000  # agreement: generated images per digit (100,000 images of 784 floats: 314 MB)
@@ -282,15 +283,9 @@ def protocol_command(args) -> int:
                             check_plan, protocol_cell, protocol_plan)
     from .stats import paired_difference
 
-    ignored = [name for name, default in TABLE_DEFAULTS.items() if getattr(args, name) != default]
-    if ignored:
-        raise AAEError(f"--protocol fixes its seeds, presets, epochs and precision; drop "
-                       f"{', '.join('--' + name.replace('_', '-') for name in ignored)}")
     labels = list(dict.fromkeys(args.labels or PROTOCOL_LABELS))
     if any(n not in PROTOCOL_LABELS for n in labels):
         raise AAEError(f"the protocol's label counts are {', '.join(map(str, PROTOCOL_LABELS))}")
-    if args.jobs < 1:
-        raise AAEError("--jobs must be a positive integer")
     out = Path(args.out) if args.out else PROTOCOL_OUT
     cells = protocol_plan(out, labels, device=args.device, allow_dirty=args.allow_dirty)
     runs = [run for cell in cells.values() for run in cell]
@@ -312,23 +307,43 @@ def protocol_command(args) -> int:
     return 0
 
 
-def reproduce_command(args) -> int:
-    from .reproduce import check_plan, plan, summarise
-    from .chapters.reproduction import table3
+def table_settings(args) -> TrainConfig:
+    """The settings that reproduce's runs share (each run adds its labels, seed and epochs)."""
+    return TrainConfig(preset=args.preset, precision=args.precision, device=args.device, unlabeled=args.unlabeled,
+                       supervised_only=args.supervised_only)
 
+
+def check_reproduce_options(args) -> None:
+    """reproduce's mistakes in its options alone, said before torch loads (`reproduce.check_plan` checks its
+    folders after)."""
     if args.stack is not None and args.stack != "all" and args.stack < 1:
         raise AAEError("--stack must be a positive number of runs, or 'all'")
     if args.no_wait and not args.executor:
         raise AAEError("--no-wait goes with --executor (processes on this machine are waited for)")
-    if args.protocol:
-        return protocol_command(args)
-    args.labels = args.labels or [100, 1000, "all"]
     if args.jobs < 1:
         raise AAEError("--jobs must be a positive integer")
+    if args.protocol:
+        ignored = [name for name, default in TABLE_DEFAULTS.items() if getattr(args, name) != default]
+        if ignored:
+            raise AAEError(f"--protocol fixes its seeds, presets, epochs and precision; drop "
+                           f"{', '.join('--' + name.replace('_', '-') for name in ignored)}")
+        return
+    for n in args.labels or TABLE_LABELS:
+        for seed in args.seeds:
+            table_settings(args).with_(labels=n, seed=seed, epochs=args.epochs).check()
+
+
+def reproduce_command(args) -> int:
+    check_reproduce_options(args)
+    if args.protocol:
+        return protocol_command(args)
+    from .reproduce import check_plan, plan, summarise
+    from .chapters.reproduction import table3
+
+    args.labels = args.labels or TABLE_LABELS
     out = Path(args.out or ("results/nn-baseline" if args.supervised_only else
                             "results/table3" if args.preset == "paper-sgd" else f"results/table3-{args.preset}"))
-    settings = TrainConfig(preset=args.preset, precision=args.precision, device=args.device, unlabeled=args.unlabeled,
-                           supervised_only=args.supervised_only)
+    settings = table_settings(args)
     runs = plan(args.labels, args.seeds, args.epochs, out, settings, allow_dirty=args.allow_dirty)
     # bad settings and taken folders fail before any run (a folder in use is a job's, on a cluster)
     check_plan(runs, out, writing=not args.print_commands and not args.executor)
@@ -346,23 +361,21 @@ def reproduce_command(args) -> int:
 
 
 def bench_command(args) -> int:
-    from .devices import resolve_device
-    from .runs.files import claim_output_file, write_json
-    from .speed.bench import check_bench_options, format_bench, run_bench
-
-    check_bench_options(args.batch_size, args.steps, args.precision)
+    check_bench_options(args.batch_size, args.steps, args.precision, args.stack)  # before torch loads
     if args.stack is not None:  # the stacked bench times fp32 runs and nothing else
         ignored = [name for name, used in (("--precision", args.precision != "fp32"), ("--breakdown", args.breakdown),
                                            ("--compare-kernels", args.compare_kernels), ("--no-reference", args.no_reference),
                                            ("--bf16-weights", args.bf16_weights != "copies")) if used]
         if ignored:
             raise AAEError(f"--stack times fp32 runs only; {', '.join(ignored)} do not apply to it")
+    from .devices import resolve_device
+    from .runs.files import claim_output_file, write_json
+    from .speed.bench import format_bench, run_bench
+
     out = Path(args.out) if args.out is not None else None
     if out is not None:  # checked before the minute of timing, not after
         claim_output_file(out, args.force)
     if args.stack is not None:
-        if not 1 <= args.stack <= 64:
-            raise AAEError("--stack must be between 1 and 64 runs")
         from .speed.bench import format_stacked_bench, run_stacked_bench
 
         result = run_stacked_bench(resolve_device(args.device), args.stack, args.batch_size, args.steps)
@@ -383,6 +396,8 @@ def bench_command(args) -> int:
 def train_command(args) -> int:
     cfg = config_from_args(TrainConfig, args).check()  # before torch loads: a mistake is said at once
     model_cfg = config_from_args(ModelConfig, args).check()
+    if args.resume and args.force:  # --force alone deletes the run there, finished or not
+        raise AAEError("--resume continues the run in --out and --force deletes it to start over; give one of them")
     from .runs.training import train_run
     from .speed.updaters import SpeedOptions, updater_with
 

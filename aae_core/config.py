@@ -40,6 +40,23 @@ def is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+MAX_BENCH_BATCH = 2_000  # the bench holds 50 batches of random images (2,000 a batch: 314 MB)
+MAX_BENCH_STACK = 64  # runs in one stacked bench
+MAX_BENCH_STEPS = 100_000  # timed steps: minutes on a CPU, so a typo's extra zeros end in an error, not a day
+
+
+def check_bench_options(batch_size, steps, precision: str = "fp32", stack: int | None = None) -> None:
+    """An AAEError naming the first `bench` option out of range, before torch loads and the minute of timing."""
+    if not (is_int(batch_size) and 1 <= batch_size <= MAX_BENCH_BATCH):
+        raise AAEError(f"the bench's batch size must be from 1 to {MAX_BENCH_BATCH:,}, got {batch_size!r}")
+    if not (is_int(steps) and 1 <= steps <= MAX_BENCH_STEPS):
+        raise AAEError(f"the bench's timed steps must be from 1 to {MAX_BENCH_STEPS:,}, got {steps!r}")
+    if precision not in BENCH_PRECISIONS:
+        raise AAEError(f"the bench's precision is one of {', '.join(BENCH_PRECISIONS)}, got {precision!r}")
+    if stack is not None and not (is_int(stack) and 1 <= stack <= MAX_BENCH_STACK):
+        raise AAEError(f"--stack must be between 1 and {MAX_BENCH_STACK} runs")
+
+
 def check_finite(name: str, value, positive: bool = False) -> None:
     """A float setting is a finite number, at least 0 (above 0 if `positive`): NaN and inf would train on
     silently, or be reported as a diverged run."""

@@ -36,9 +36,13 @@ def test_bench_json_has_the_documented_keys():
     assert numbers["achieved_gflops"] == pytest.approx(numbers["gflop_per_step"] / numbers["ms_per_step"] * 1000)
 
 
-def test_bench_bad_input_is_one_line():
-    result = cli("bench", "--steps", "0")
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+@pytest.mark.parametrize("args,words", [(["--steps", "0"], ["steps", "0"]), (["--steps", "1000000"], ["100,000"]),
+                                       (["--batch-size", "2001"], ["batch size", "2,000"]),
+                                       (["--stack", "0"], ["--stack", "64"])])
+def test_bench_bad_input_is_one_line(args, words):
+    result = cli("bench", *args)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and all(word in lines[0] for word in words), result.stderr
 
 
 def test_bench_compares_optimizer_kernels_and_keeps_its_output(tmp_path):

@@ -87,6 +87,7 @@ def test_the_stacked_bench_refuses_what_it_would_ignore(tmp_path, option):
     (["--label-seed", str(2**64)], ["label_seed"]),
     (["--out", ""], ["--out", "empty"]),
     (["--out", "x" * 300], ["--out", "255"]),
+    (["--out", "run\nx"], ["--out", "line break"]),
     (["--phase-lr", "gen=0.1"], ["phase", "gen"]),
     (["--phase-lr", "generator=fast"], ["PHASE=NUMBER", "fast"]),
     (["--phase-lr", "generator=0"], ["phase_lr", "generator"]),
@@ -100,7 +101,13 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path, args, words):
 
 
 @pytest.mark.parametrize("args", [["--help"], ["train", "--epochs", "-3", "--out", "run"],
-                                  ["train", "--labels", "15", "--out", "run"], ["train", "--out", ""]])
+                                  ["train", "--labels", "15", "--out", "run"], ["train", "--out", ""],
+                                  ["bench", "--steps", "0"], ["bench", "--stack", "65"],
+                                  ["bench", "--stack", "2", "--precision", "bf16"],
+                                  ["reproduce", "--jobs", "0", "--out", "run"],
+                                  ["reproduce", "--labels", "7", "--out", "run"],
+                                  ["reproduce", "--seeds", "-1", "--out", "run"],
+                                  ["reproduce", "--protocol", "--epochs", "5", "--out", "run"]])
 def test_help_and_mistakes_are_answered_before_torch_loads(tmp_path, args):
     """Loading torch takes seconds; --help and a mistyped setting are answered without it."""
     script = ("import sys\nfrom aae_core.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"

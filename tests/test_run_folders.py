@@ -360,6 +360,15 @@ def test_resume_of_a_finished_run_with_a_truncated_model_remakes_or_refuses(tmp_
     assert (out / "summary.json").exists()
 
 
+def test_resume_with_force_is_refused_and_the_run_kept(tmp_path, two_epochs, run_cli):
+    """--force deletes the run to start over, --resume goes on with it: the pair is a mistake."""
+    out = copy_run(two_epochs, tmp_path / "run")
+    before = files(out)
+    assert_one_line_error(run_cli("train", *QUICK, "--epochs", "2", "--resume", "--force", "--out", out),
+                          "--resume", "--force")
+    assert files(out) == before
+
+
 def test_resume_of_a_folder_that_does_not_exist_says_it_starts_a_new_run(tmp_path, run_cli):
     result = run_cli("train", *QUICK, "--epochs", "1", "--resume", "--out", tmp_path / "new")
     assert result.returncode == 0 and "no run there to resume; starting a new one" in result.stdout

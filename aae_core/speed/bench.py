@@ -36,21 +36,6 @@ from ..train import Trainer
 from .updaters import SpeedOptions, fastest_updater, updater_with
 
 
-MAX_BATCH = 2_000  # the bench holds 50 batches of random images (2,000 a batch: 314 MB)
-
-
-def check_bench_options(batch_size, steps, precision: str = "fp32") -> None:
-    """An AAEError naming the first option out of range, before the minute of timing."""
-    from ..config import BENCH_PRECISIONS, is_int
-
-    if not (is_int(batch_size) and 1 <= batch_size <= MAX_BATCH):
-        raise AAEError(f"the bench's batch size must be from 1 to {MAX_BATCH:,}, got {batch_size!r}")
-    if not (is_int(steps) and steps >= 1):
-        raise AAEError(f"the bench's timed steps must be a positive integer, got {steps!r}")
-    if precision not in BENCH_PRECISIONS:
-        raise AAEError(f"the bench's precision is one of {', '.join(BENCH_PRECISIONS)}, got {precision!r}")
-
-
 @dataclass(frozen=True)
 class Linear:
     n_in: int
