@@ -37,8 +37,8 @@ book: install data
 # that they never wait on each other's threads: much of a test's time is a subprocess starting, a browser or a
 # file, and the other process computes meanwhile. Two suit 2 cores; TEST_WORKERS=0 is one process, torch's threads.
 TEST_WORKERS ?= 2
-PYTEST = $(if $(filter 0,$(TEST_WORKERS)),,OMP_NUM_THREADS=1 )$(BIN)/python -m pytest \
-	$(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
+PYTEST = $(if $(filter 0,$(TEST_WORKERS)),$(BIN)/python -m pytest,\
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile)
 test: install data chromium malloc book
 	$(PYTEST) tests _build/executed/book $(NBVAL)
 
