@@ -1,5 +1,5 @@
 """Command line: `python -m aae_core {train,evaluate,reproduce,bench}`, and the commands that remake the
-book's own assets `{classifier,agreement,export-decoder,demo-2d}`.
+book's own assets `{classifier,agreement,export-decoder,demo-2d}` (declared in `chapters/commands.py`).
 Parsing and reporting; the work happens in the modules each command imports.
 
 Every user mistake ends as one line on stderr and exit status 2 (no traceback); a loss that
@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
+from .chapters.commands import BOOK_COMMANDS, add_book_parsers
 from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
-                     TrainConfig, check_bench_options, check_seed)
+                     TrainConfig, check_bench_options)
 from .errors import AAEError, NonFiniteLossError
-from .options import add_config_options, all_or_int, at_least, config_from_args, labels_arg
+from .options import add_config_options, all_or_int, at_least, config_from_args, labels_arg, path_arg
 
 
 PROG = "python -m aae_core"
@@ -30,17 +30,6 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def path_arg(text: str) -> str:
-    """A file or folder name, refused when it cannot name one (empty, or a part over 255 bytes)."""
-    from .paths import check_path
-
-    try:
-        check_path(text)
-    except AAEError as err:
-        raise argparse.ArgumentTypeError(str(err)) from None
-    return text
-
-
 def stack_arg(text: str) -> int | str:
     """reproduce --stack: a number of runs, or 'all'."""
     return all_or_int(text, "a number of runs")
@@ -51,7 +40,9 @@ NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead 
 TABLE_LABELS = [100, 1000, "all"]
 TABLE_DEFAULTS = {"epochs": 50, "seeds": [0, 1, 2], "preset": "paper-sgd", "supervised_only": False,
                   "precision": "fp32", "unlabeled": None}
-MAX_SAMPLES = 10_000  # agreement: generated images per digit (100,000 images of 784 floats: 314 MB)
+# reproduce's settings of a cluster job, and those the local executor has no use for
+JOB_DEFAULTS = {"slurm_partition": None, "slurm_time": 24 * 60, "slurm_cpus": 2, "slurm_gpus": 0}
+SLURM_ONLY = ("slurm_partition", "slurm_cpus")
 
 
 def add_train_parser(commands) -> None:
@@ -117,11 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--executor", choices=EXECUTORS, default=None,
                          help="submit each unfinished run (or each --stack) as a job: 'slurm', or 'local' (submitit's "
                               "local executor, the same code path on this machine); default: processes here")
-    cluster.add_argument("--slurm-partition", default=None, metavar="P", help="the Slurm partition")
-    cluster.add_argument("--slurm-time", type=at_least(1), default=24 * 60, metavar="M",
+    cluster.add_argument("--slurm-partition", default=JOB_DEFAULTS["slurm_partition"], metavar="P",
+                         help="the Slurm partition")
+    cluster.add_argument("--slurm-time", type=at_least(1), default=JOB_DEFAULTS["slurm_time"], metavar="M",
                          help="a job's time limit in minutes")
-    cluster.add_argument("--slurm-cpus", type=at_least(1), default=2, metavar="N", help="CPU cores per job")
-    cluster.add_argument("--slurm-gpus", type=at_least(0), default=0, metavar="N", help="GPUs per job")
+    cluster.add_argument("--slurm-cpus", type=at_least(1), default=JOB_DEFAULTS["slurm_cpus"], metavar="N",
+                         help="CPU cores per job (Slurm)")
+    cluster.add_argument("--slurm-gpus", type=at_least(0), default=JOB_DEFAULTS["slurm_gpus"], metavar="N",
+                         help="GPUs per job")
     cluster.add_argument("--no-wait", action="store_true",
                          help="return once the jobs are submitted (the same command later waits and prints the table)")
 
@@ -147,104 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=path_arg, help="also keep the JSON in this file (results/bench/...)")
     bench.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
-    # the commands that remake the book's own assets
-    classifier = commands.add_parser("classifier", help="book: train the independent CNN that judges generated digits")
-    classifier.add_argument("--out", required=True, type=path_arg,
-                            help="folder for model.pt, history.jsonl and summary.json")
-    classifier.add_argument("--epochs", type=int, default=3)
-    classifier.add_argument("--seed", type=int, default=0)
-    classifier.add_argument("--device", choices=DEVICES, default="auto")
-    classifier.add_argument("--force", action="store_true", help="overwrite a finished classifier in --out")
-
-    agreement = commands.add_parser("agreement", help="book: does the decoder draw the digit y asks for? (chapter 4)")
-    agreement.add_argument("runs", nargs="+", metavar="RUN", type=path_arg, help="run folders to judge")
-    agreement.add_argument("--classifier", required=True, type=path_arg,
-                           help="folder written by the classifier command")
-    agreement.add_argument("--out", required=True, type=path_arg, help="JSON file to write")
-    agreement.add_argument("--samples", type=int, default=200,
-                           help=f"generated images per digit (at most {MAX_SAMPLES})")
-    agreement.add_argument("--seed", type=int, default=0)
-    agreement.add_argument("--device", choices=DEVICES, default="auto")
-    agreement.add_argument("--force", action="store_true", help="overwrite --out")
-
-    export = commands.add_parser("export-decoder", help="book: decoder weights for the browser (chapter 4's explorer)")
-    export.add_argument("run", type=path_arg, help="run folder or model.pt")
-    export.add_argument("--out", required=True, type=path_arg, help="folder for decoder-weights.js and manifest.json")
-    export.add_argument("--force", action="store_true", help="overwrite an exported decoder in --out")
-    add_demo_parser(commands)
+    add_book_parsers(commands)
     return parser
-
-
-def add_demo_parser(commands) -> None:
-    """demo-2d: chapter 1's three models (defaults: aae_core.chapters.demo.DemoSettings, the shipped runs')."""
-    demo = commands.add_parser("demo-2d", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                               help="book: train chapter 1's demo, an autoencoder, a VAE and an AAE with 2-D codes")
-    demo.add_argument("--out", required=True, type=path_arg,
-                      help="folder for the three run folders (autoencoder, vae, aae)")
-    demo.add_argument("--epochs", type=int, default=200, help="passes over the training images")
-    demo.add_argument("--unlabeled", type=int, default=10_000, help="training images")
-    demo.add_argument("--hidden", type=int, default=112, help="width of every hidden layer")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--snapshots", type=int, nargs="+", default=[1, 3, 10, 30], metavar="EPOCH",
-                      help="epochs whose codes and decoder the latent map shows (and the last)")
-    demo.add_argument("--device", choices=DEVICES, default="cpu")
-    demo.add_argument("--export", type=path_arg, metavar="FOLDER",
-                      help="then write the latent map's scripts into FOLDER (book/_static/models/demo-2d)")
-    demo.add_argument("--force", action="store_true", help="retrain models already finished in --out")
-    demo.add_argument("--allow-dirty", action="store_true", help="see train --help")
-
-
-def classifier_command(args) -> int:
-    from .chapters.judge import train_judge
-    from .devices import resolve_device
-
-    check_seed("--seed", args.seed)
-    summary = train_judge(args.out, args.epochs, args.seed, resolve_device(args.device), args.force)
-    print(f"classifier test accuracy {summary['test_accuracy']:.2f}%  ({args.out})")
-    return 0
-
-
-def agreement_command(args) -> int:
-    from .chapters.judge import judge_runs
-    from .devices import resolve_device
-
-    check_seed("--seed", args.seed)
-    if not 1 <= args.samples <= MAX_SAMPLES:
-        raise AAEError(f"--samples must be from 1 to {MAX_SAMPLES:,} generated images per digit, got {args.samples}")
-    judge_runs(args.runs, args.classifier, args.out, args.samples, args.seed, resolve_device(args.device), args.force)
-    return 0
-
-
-def export_decoder_command(args) -> int:
-    from .chapters.export import SCRIPTS, export_run
-
-    manifest = export_run(args.run, args.out, args.force)
-    for part, script in SCRIPTS.items():
-        size = (Path(args.out) / script).stat().st_size
-        print(f"{part} of {args.run}: {manifest[part]['weights_bytes'] / 1e6:.2f} MB of fp16 weights, "
-              f"{size / 1e6:.2f} MB as {Path(args.out) / script}")
-    return 0
-
-
-def demo_command(args) -> int:
-    from .chapters.demo_runs import train_demo
-    from .chapters.demo_training import DemoSettings
-
-    settings = DemoSettings(epochs=args.epochs, unlabeled=args.unlabeled, hidden=args.hidden, seed=args.seed,
-                            snapshots=tuple(args.snapshots), device=args.device)
-    if args.export is not None:
-        from .runs.files import probe_writable
-
-        probe_writable(Path(args.export))  # before the minutes of training, not after
-    train_demo(args.out, settings.check(), force=args.force, allow_dirty=args.allow_dirty,
-               report=lambda line: print(line, flush=True))
-    if args.export is not None:
-        from .chapters.latent_map import write_latent_map
-
-        manifest = write_latent_map(args.out, args.export)
-        print(f"latent map: {len(manifest['files'])} scripts, {sum(manifest['files'].values()) / 1e6:.2f} MB "
-              f"in {args.export}")
-    return 0
 
 
 def run_planned(runs: list, args, out: Path) -> list:
@@ -307,6 +205,16 @@ def protocol_command(args) -> int:
     return 0
 
 
+def options_words(names: list[str]) -> str:
+    """['slurm_time', 'jobs'] -> '--slurm-time, --jobs'."""
+    return ", ".join("--" + name.replace("_", "-") for name in names)
+
+
+def options_go(names: list[str]) -> str:
+    """['slurm_time'] -> '--slurm-time goes'; two or more names 'go'."""
+    return f"{options_words(names)} {'go' if len(names) > 1 else 'goes'}"
+
+
 def table_settings(args) -> TrainConfig:
     """The settings that reproduce's runs share (each run adds its labels, seed and epochs)."""
     return TrainConfig(preset=args.preset, precision=args.precision, device=args.device, unlabeled=args.unlabeled,
@@ -320,13 +228,21 @@ def check_reproduce_options(args) -> None:
         raise AAEError("--stack must be a positive number of runs, or 'all'")
     if args.no_wait and not args.executor:
         raise AAEError("--no-wait goes with --executor (processes on this machine are waited for)")
+    given = [name for name, default in JOB_DEFAULTS.items() if getattr(args, name) != default]
+    if given and not args.executor:
+        raise AAEError(f"{options_go(given)} with --executor (a job's settings; here no job is submitted)")
+    unused = [name for name in given if name in SLURM_ONLY] if args.executor == "local" else []
+    if unused:
+        raise AAEError(f"{options_go(unused)} with --executor slurm, not local")
     if args.jobs < 1:
         raise AAEError("--jobs must be a positive integer")
+    if args.jobs != 1 and (args.stack or args.executor):
+        raise AAEError("--jobs runs train processes side by side here; it does not go with "
+                       f"{'--stack' if args.stack else '--executor'}")
     if args.protocol:
         ignored = [name for name, default in TABLE_DEFAULTS.items() if getattr(args, name) != default]
         if ignored:
-            raise AAEError(f"--protocol fixes its seeds, presets, epochs and precision; drop "
-                           f"{', '.join('--' + name.replace('_', '-') for name in ignored)}")
+            raise AAEError(f"--protocol fixes its seeds, presets, epochs and precision; drop {options_words(ignored)}")
         return
     for n in args.labels or TABLE_LABELS:
         for seed in args.seeds:
@@ -367,23 +283,27 @@ def bench_command(args) -> int:
                                            ("--compare-kernels", args.compare_kernels), ("--no-reference", args.no_reference),
                                            ("--bf16-weights", args.bf16_weights != "copies")) if used]
         if ignored:
-            raise AAEError(f"--stack times fp32 runs only; {', '.join(ignored)} do not apply to it")
+            raise AAEError(f"--stack times fp32 runs only; {', '.join(ignored)} "
+                           f"{'do' if len(ignored) > 1 else 'does'} not apply to it")
+    elif args.bf16_weights != "copies" and args.precision != "bf16":
+        raise AAEError(f"--bf16-weights goes with --precision bf16 (this bench is {args.precision})")
     from .devices import resolve_device
     from .runs.files import claim_output_file, write_json
     from .speed.bench import format_bench, run_bench
 
+    device = resolve_device(args.device)
     out = Path(args.out) if args.out is not None else None
     if out is not None:  # checked before the minute of timing, not after
         claim_output_file(out, args.force)
     if args.stack is not None:
         from .speed.bench import format_stacked_bench, run_stacked_bench
 
-        result = run_stacked_bench(resolve_device(args.device), args.stack, args.batch_size, args.steps)
+        result = run_stacked_bench(device, args.stack, args.batch_size, args.steps)
         print(json.dumps(result) if args.json else format_stacked_bench(result))
         if out is not None:
             write_json(out, result)
         return 0
-    result = run_bench(resolve_device(args.device), args.precision, args.batch_size, args.steps,
+    result = run_bench(device, args.precision, args.batch_size, args.steps,
                        reference=not args.no_reference, compare_kernels=args.compare_kernels,
                        breakdown=args.breakdown, bf16_weights=args.bf16_weights,
                        cuda_graphs=False if args.no_cuda_graphs else None)
@@ -427,8 +347,7 @@ def evaluate_command(args) -> int:
 
 
 COMMANDS = {"train": train_command, "evaluate": evaluate_command, "bench": bench_command,
-            "classifier": classifier_command, "agreement": agreement_command,
-            "export-decoder": export_decoder_command, "reproduce": reproduce_command, "demo-2d": demo_command}
+            "reproduce": reproduce_command, **BOOK_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ counted as finished.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,9 @@ def run_on_cluster(runs: list[PlannedRun], options: ClusterOptions, out: Path, s
         raise AAEError(f"unknown executor {options.executor!r}; choose from {', '.join(EXECUTORS)}")
     if options.minutes < 1:
         raise AAEError("--slurm-time must be a positive number of minutes")
+    if options.executor == "slurm" and shutil.which("srun") is None:  # submitit's own test for Slurm
+        raise AAEError("--executor slurm needs Slurm's commands (srun) on the PATH, and this machine has none; "
+                       "run it where Slurm is, or try --executor local")
     probe_writable(out)
     todo = [run for run in runs if run.state != "finished"]
     waiting = [run for run in todo if in_flight(run, out)]

@@ -9,6 +9,7 @@ from dataclasses import fields
 
 from .config import ModelConfig, TrainConfig
 from .errors import AAEError
+from .paths import check_path
 
 
 def all_or_int(text: str, what: str = "a number") -> int | str:
@@ -34,6 +35,15 @@ def at_least(least: int):
         return value
 
     return whole_number
+
+
+def path_arg(text: str) -> str:
+    """A file or folder name, refused when it cannot name one (empty, or a part over 255 bytes)."""
+    try:
+        check_path(text)
+    except AAEError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
 
 
 def labels_arg(text: str) -> int | str:

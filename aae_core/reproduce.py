@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ModelConfig, TrainConfig
+from .devices import resolve_device
 from .errors import AAEError
 from .options import as_options, settings_from_options
 from .runs.files import make_folder, probe_writable
@@ -83,9 +84,9 @@ def plan(labels: list, seeds: list[int], epochs: int, out: Path, settings: Train
 
 def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
     """Before any run starts: every run's settings in range, no folder holding a run of other settings
-    (it would be resumed into a failure, or counted under these), and, when `writing`, `out` writable and
-    no unfinished folder in use by another process (its run would be refused while the next ones start
-    beside it, sharing its cores)."""
+    (it would be resumed into a failure, or counted under these), and, when `writing` (training here), the
+    runs' device on this machine, `out` writable and no unfinished folder in use by another process (its run
+    would be refused while the next ones start beside it, sharing its cores)."""
     for run in runs:
         run.train_cfg.check()
         run.model_cfg.check()
@@ -98,6 +99,8 @@ def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
             raise AAEError(f"{run.folder} holds a run of other settings ({differs}); give another --out, "
                            "or move that folder away")
     if writing:
+        for device in sorted({run.train_cfg.device for run in runs}):
+            resolve_device(device)  # a device this machine lacks is one line here, not a failure in every run's log
         probe_writable(out)
         for run in runs:
             if run.folder.is_dir() and run.state != "finished":

@@ -118,8 +118,12 @@ def test_help_and_mistakes_are_answered_before_torch_loads(tmp_path, args):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
-def test_missing_device_is_one_line(tmp_path):
+def test_missing_device_is_one_line_before_anything_is_written(tmp_path):
     assert_one_line_error(cli("train", "--device", "cuda", "--out", tmp_path / "run"), "cuda")
+    assert_one_line_error(cli("reproduce", "--labels", "100", "--seeds", "0", "--device", "cuda",
+                              "--out", tmp_path / "table"), "cuda")
+    assert_one_line_error(cli("bench", "--device", "cuda", "--out", tmp_path / "bench" / "b.json"), "cuda")
+    assert not any(tmp_path.iterdir())
 
 
 def test_missing_data_folder_is_one_line_and_leaves_no_run(tmp_path):

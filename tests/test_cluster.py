@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from aae_core.runs.folder import RunFolder
 from test_cli import assert_one_line_error, cli
 
@@ -45,4 +47,22 @@ def test_a_jobs_resources_below_one_are_one_line(tmp_path):
     for option, value in (("--slurm-time", "-1"), ("--slurm-cpus", "0"), ("--slurm-gpus", "-1")):
         result = cli("reproduce", "--executor", "local", option, value, "--print-commands", "--out", tmp_path / "t")
         assert_one_line_error(result, option, value)
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--slurm-time", "10"], ["--slurm-time", "--executor"]),
+    (["--executor", "local", "--slurm-cpus", "4"], ["--slurm-cpus", "slurm, not local"]),
+    (["--executor", "local", "--jobs", "2"], ["--jobs", "--executor"]),
+    (["--stack", "2", "--jobs", "2"], ["--jobs", "--stack"]),
+])
+def test_options_that_nothing_would_use_are_one_line(tmp_path, args, words):
+    assert_one_line_error(cli("reproduce", "--labels", "100", "--seeds", "0", *args, "--out", tmp_path / "t"), *words)
+    assert not (tmp_path / "t").exists()
+
+
+def test_slurm_where_there_is_none_is_one_line_and_writes_nothing(tmp_path):
+    result = cli("reproduce", "--labels", "100", "--seeds", "0", "--executor", "slurm", "--out", tmp_path / "t",
+                 env={"PATH": str(tmp_path)})  # no srun on it
+    assert_one_line_error(result, "srun", "--executor local")
     assert not (tmp_path / "t").exists()

@@ -21,4 +21,5 @@
     demo_figures.py  the demo's figures
     latent_map.py    chapter 1's latent map: the demo's codes and decoders for the browser
     parameters.py    the chapters' papermill parameters, checked before a chapter computes anything
+    commands.py      the command line's book commands (classifier, agreement, export-decoder, demo-2d)
 """
