@@ -75,6 +75,15 @@ OPTION_GROUPS = {
 }
 
 
+def one_value_per_phase(pairs) -> dict:
+    """[(phase, value), ...] as a dict: a phase named twice is a mistake to say, not a value to drop."""
+    phases = [phase for phase, _ in pairs]
+    twice = sorted({phase for phase in phases if phases.count(phase) > 1})
+    if twice:
+        raise AAEError(f"names {', '.join(twice)} twice; give each phase once")
+    return dict(pairs)
+
+
 def setting(default, help: str, group: str | None = None, **option) -> "field":
     """A config field with its one declaration of help text and `train` option (argparse keywords in
     `option`; `convert` turns the parsed value into the field's type). group=None: API only."""
@@ -185,9 +194,9 @@ class TrainConfig:
                                     "diagnosis", action="store_true")
     phase_lr: dict | None = setting(None, "override the preset's initial learning rate of a phase "
                                     f"({', '.join(PHASES)})", "recipe", type="phase_value", nargs="+",
-                                    metavar="PHASE=LR", convert=dict)
+                                    metavar="PHASE=LR", convert=one_value_per_phase)
     phase_momentum: dict | None = setting(None, "override the preset's SGD momentum of a phase", "recipe",
-                                          type="phase_value", nargs="+", metavar="PHASE=M", convert=dict)
+                                          type="phase_value", nargs="+", metavar="PHASE=M", convert=one_value_per_phase)
     device: str = setting("auto", "where to train ('auto': cuda, then mps, then cpu)", "speed", choices=DEVICES)
     precision: str = setting("fp32", "bf16: bf16 matrix products, fp32 master weights", "speed", choices=PRECISIONS)
 

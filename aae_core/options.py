@@ -86,7 +86,10 @@ def config_from_args(config_class, args):
     values = {}
     for f in config_options(config_class):
         value, convert = getattr(args, f.name), f.metadata["option"].get("convert")
-        values[f.name] = convert(value) if convert and value is not None else value
+        try:
+            values[f.name] = convert(value) if convert and value is not None else value
+        except AAEError as err:
+            raise AAEError(f"{option_name(f.name)} {err}") from None
     return config_class(**values)
 
 

@@ -90,6 +90,8 @@ def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
     for run in runs:
         run.train_cfg.check()
         run.model_cfg.check()
+    if out.exists() and not out.is_dir():
+        raise AAEError(f"--out {out} is a file, not a folder")
     if any((out / name).exists() for name in RUN_FILES):
         raise AAEError(f"{out} is one run's folder (train made it); reproduce writes a folder of runs "
                        "(labels-N/seed-S): choose another --out")

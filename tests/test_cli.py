@@ -50,6 +50,15 @@ def test_reproduce_never_writes_into_one_runs_folder(finished_run):
     assert sorted(path.name for path in finished_run.iterdir()) == before
 
 
+@pytest.mark.parametrize("printing", [[], ["--print-commands"]])
+def test_reproduce_refuses_a_file_as_its_folder_even_when_only_printing(tmp_path, printing):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    result = cli("reproduce", "--labels", "100", "--seeds", "0", "--epochs", "1", "--out", notes, *printing)
+    assert_one_line_error(result, "is a file", "--out")
+    assert result.stdout == "" and notes.read_text() == "mine"
+
+
 @pytest.mark.parametrize("option", [["--precision", "bf16"], ["--breakdown"], ["--bf16-weights", "autocast"]])
 def test_the_stacked_bench_refuses_what_it_would_ignore(tmp_path, option):
     result = cli("bench", "--stack", "1", "--steps", "1", *option, "--out", tmp_path / "b.json")
@@ -92,6 +101,8 @@ def test_the_stacked_bench_refuses_what_it_would_ignore(tmp_path, option):
     (["--phase-lr", "generator=fast"], ["PHASE=NUMBER", "fast"]),
     (["--phase-lr", "generator=0"], ["phase_lr", "generator"]),
     (["--phase-momentum", "generator=1.5"], ["phase_momentum", "generator"]),
+    (["--phase-lr", "generator=1", "generator=2"], ["--phase-lr", "generator", "twice"]),
+    (["--phase-momentum", "generator=0.5", "reconstruction=0.5", "generator=0.9"], ["--phase-momentum", "twice"]),
     (["--preset", "adamw", "--phase-momentum", "generator=0.5"], ["phase_momentum", "adamw"]),
 ])
 def test_bad_arguments_are_one_line_exit_2(tmp_path, args, words):
