@@ -4,9 +4,6 @@ nothing behind; AAE_OFFLINE=1 fetches nothing."""
 from __future__ import annotations
 
 import gzip
-import os
-import shutil
-from pathlib import Path
 
 import pytest
 import torch

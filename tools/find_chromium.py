@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 HOW = ("set CHROMIUM to a Chromium executable, or run `python -m playwright install chromium` (needs the network), "
        "or install Debian's chromium (`sudo apt-get install chromium`)")
