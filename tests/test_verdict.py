@@ -17,7 +17,7 @@ from aae_core.chapters.verdict import length_sentence, open_sentence, table_sent
 from aae_core.config import TrainConfig
 from aae_core.runs import RunFolder, training
 from aae_core.runs.records import machines_in_order
-from aae_core.stats import describe
+from aae_core.stats import describe, t_interval
 
 PAPER = {100: 98.10, 1000: 98.40, "all": 99.15}
 
@@ -125,7 +125,7 @@ def test_long_runs_are_read_milestone_by_milestone(two_long_runs):
     assert by_epoch[2]["accuracies"] == {run.summary().seed: run.summary().test_accuracy for run in runs}
     assert by_epoch[2]["planned"] == 5 and by_epoch[2]["interval"] is not None
     summary = milestone_summary(cells, PAPER)
-    assert "epoch 1" in summary and "epoch 2" in summary and "| seeds 100 and 101 (2 of 5) |" in summary and "±" not in summary
+    assert "epoch 1" in summary and "epoch 2" in summary and "| 100, 101 (2 of 5) |" in summary and "±" not in summary
     assert milestone_table(cells, PAPER).count("2 of 5") == 2
     assert "seeds 100 and 101 (2 of 5) reached epoch 2" in open_sentence(cells, PAPER, 1)
 
@@ -178,11 +178,31 @@ def test_a_milestone_gets_its_mean_and_interval_once_every_seed_has_reached_it()
         500: {**cell({s: by_seed[s] for s in (100, 101, 103)}), "kind": "bf16 on Intel Xeon"}}}
     summary = milestone_summary(cells, PAPER)
     row = summary.splitlines()[-1]
-    assert row.startswith("| 100 | Intel Xeon, bf16 | all 5 seeds | 97.00 ± 0.79 [")
+    assert row.startswith("| 100 | Intel Xeon, bf16 | all 5 | 97.00 ± 0.79 [")
     # fewer seeds at a milestone than in the row: each accuracy names its seed
-    assert row.endswith("| 100: 96.00, 101: 96.50, 103: 97.50 | 98.10 |") and row.count("±") == 1
+    assert row.endswith("| 100: 96.00, 101: 96.50, 103: 97.50 | 100: +0.00, 101: +0.00, 103: +0.00 | 98.10 |")
+    assert row.count("±") == 1
     table = milestone_table(cells, PAPER).splitlines()
     assert [line.count("±") for line in table[2:]] == [1, 0]
     cells[(100, "cpu: Intel(R) Xeon(R) Processor", "bf16")].pop(200)
     assert milestone_summary(cells, PAPER).splitlines()[-1] == (
-        "| 100 | Intel Xeon, bf16 | seeds 100, 101 and 103 (3 of 5) | 96.00, 96.50, 97.50 | 98.10 |")
+        "| 100 | Intel Xeon, bf16 | 100, 101, 103 (3 of 5) | 96.00, 96.50, 97.50 | – | 98.10 |")
+
+
+def test_the_gain_of_longer_training_pairs_each_run_with_itself():
+    first = {s: 90.0 + 2 * (s - 100) for s in range(100, 105)}
+    kind = (100, "cpu: AMD EPYC, 1 thread", "bf16")
+    gained = {s: v + 1.0 + 0.1 * (s - 102) for s, v in first.items()}  # +0.8 ... +1.2
+    cells = {kind: {50: cell(first), 500: cell(gained)}}
+    header, _, row = milestone_summary(cells, PAPER).splitlines()
+    assert header.endswith("| epoch 50 | epoch 500 | gain, epoch 50 to 500 | paper's Table 2 |")
+    low, high = t_interval([0.8, 0.9, 1.0, 1.1, 1.2])
+    assert row.endswith(f"| +1.00 [{low:+.2f}, {high:+.2f}] | 98.10 |")
+    cells[kind][500] = cell({s: first[s] + 3 + (s == 102) for s in (100, 102)})  # the rest still running
+    assert milestone_summary(cells, PAPER).splitlines()[-1].endswith("| 100: +3.00, 102: +4.00 | 98.10 |")
+    cells[kind][200], cells[kind][500] = cells[kind].pop(500), cell(gained)  # a row that stops short
+    other = (100, "cpu: Intel Xeon, 1 thread", "bf16")
+    cells[other] = {50: cell(first), 200: cell({s: first[s] - 1 for s in (100, 102)})}
+    rows = milestone_summary(cells, PAPER).splitlines()[2:]
+    assert rows[1].endswith("| 100: -1.00, 102: -1.00 (to epoch 200) | 98.10 |")
+    assert milestone_summary({kind: {50: cell(first)}}, PAPER).splitlines()[-1].endswith("| – | 98.10 |")

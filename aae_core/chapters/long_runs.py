@@ -12,9 +12,9 @@ from pathlib import Path
 
 from ..runs import RunFolder
 from ..runs.records import Summary, machines_in_order
-from ..stats import describe
+from ..stats import describe, paired_difference
 from .reproduction import interval_words
-from .tables import markdown_table, seeds_words
+from .tables import markdown_table
 
 LONG_PRESET = "paper-sgd"
 LONG_LABELS = (100, 1000, "all")
@@ -110,17 +110,25 @@ def milestone_table(cells: dict, paper: dict) -> str:
                            "mean ± sd", "95% interval", "paper's Table 2"], rows)
 
 
+def seed_list(by_seed: dict, planned: int) -> str:
+    """'100, 101, 103 (3 of 5)', or 'all 5': a table column headed "seeds" need not say the word."""
+    if len(by_seed) == planned:
+        return f"all {planned}"
+    return f"{', '.join(map(str, sorted(by_seed)))} ({len(by_seed)} of {planned})"
+
+
 def milestone_summary(cells: dict, paper: dict) -> str:
     """Chapter 3's compact form of `milestone_table`: one row per (labels, device, precision), naming
     the seeds that have run, and one column per milestone epoch; a cell gives mean ± sd and the 95% interval
     once every planned seed has reached that epoch, else the accuracies in seed order (seed: accuracy where
-    not every seed of the row reached it)."""
+    not every seed of the row reached it). A last column gives what the training from the first milestone
+    to the last gave each run (`gain_words`)."""
     epochs = sorted({epoch for by_epoch in cells.values() for epoch in by_epoch})
     rows = []
     for (labels, device, precision), by_epoch in sorted(cells.items(), key=lambda item: str(item[0])):
         seeds = max((cell["accuracies"] for cell in by_epoch.values()), key=len)  # every run reaches the first
         planned = next(iter(by_epoch.values()))["planned"]
-        row = [labels, row_words(device, precision), seeds_words(seeds, planned)]
+        row = [labels, row_words(device, precision), seed_list(seeds, planned)]
         for epoch in epochs:
             cell = by_epoch.get(epoch)
             if cell is None:
@@ -131,6 +139,23 @@ def milestone_summary(cells: dict, paper: dict) -> str:
                 by_seed = sorted(cell["accuracies"].items())
                 row.append(", ".join(f"{v:.2f}" if len(by_seed) == len(seeds) else f"{seed}: {v:.2f}"
                                      for seed, v in by_seed))
-        rows.append(row + [f"{paper[labels]:.2f}"])
+        rows.append(row + [gain_words(by_epoch, len(seeds), epochs[-1]), f"{paper[labels]:.2f}"])
     return markdown_table(["labels", "machine, threads, precision", "seeds", *(f"epoch {e}" for e in epochs),
-                           "paper's Table 2"], rows)
+                           f"gain, epoch {epochs[0]} to {epochs[-1]}", "paper's Table 2"], rows)
+
+
+def gain_words(by_epoch: dict, row_seeds: int, furthest: int) -> str:
+    """Test accuracy at a row's last milestone minus at its first, each run against itself (paired by
+    seed): the mean gain and its 95% interval once every planned seed has reached the last milestone,
+    else each seed's gain in seed order; 'to epoch E' where the row stops short of the table's `furthest`."""
+    first, last = min(by_epoch), max(by_epoch)
+    if first == last:
+        return "–"
+    gain = paired_difference(by_epoch[last], by_epoch[first])
+    if complete(by_epoch[last]):
+        words = f"{gain['mean']:+.2f} {interval_words(gain['interval'], sign=True)}"
+    else:
+        words = ", ".join(f"{d:+.2f}" if len(gain["seeds"]) == row_seeds else f"{seed}: {d:+.2f}"
+                          for seed, d in zip(gain["seeds"], gain["differences"]))
+    return words if last == furthest else f"{words} (to epoch {last})"
+
