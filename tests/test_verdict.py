@@ -69,6 +69,9 @@ def test_what_is_open_follows_the_long_runs():
     said = open_sentence(complete, PAPER, 50)
     assert "all 5 seeds reached epoch 500 in bf16 on AMD EPYC (mean 97.20%, 95% interval" in said
     assert said.endswith("below it).")
+    apart = {s: 97.5 if s in (102, 103) else 89.0 for s in range(100, 105)}  # strong and weak draws
+    complete[(100, "cpu: AMD EPYC", "bf16")][500].update(cell(apart))
+    assert open_sentence(complete, PAPER, 50).endswith("], which holds it).")  # not "around": the mean is far off
     assert len(verdict(final_table(2.0), PAPER, complete, 50, 500)) == 3
 
 

@@ -63,7 +63,7 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
         if complete(cell):
             low, high = cell["interval"]
             ranges = [(low, high)]
-            shown, between = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", "around"
+            shown, between = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", "which holds"
         else:
             ranges = [(v, v) for v in values]  # single runs
             shown, between = listed([f"{v:.2f}%" for v in values]), "on both sides of"
