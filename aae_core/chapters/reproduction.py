@@ -149,7 +149,7 @@ def diagnosis_table(runs: dict, baseline: str, quoted: float) -> str:
 
 
 def commit_words(summary) -> str:
-    """The commit a run started at, and those it was resumed at in later sessions (its wall time sums them)."""
+    """The commit a run started at, and those it was resumed at later (its wall time sums them)."""
     def short(commit: str) -> str:
         return commit[:7] + (" (dirty)" if commit.endswith("+dirty") else "")
     resumed = list(dict.fromkeys(c for c in summary.resumed_at_commits if c != summary.git_commit))
