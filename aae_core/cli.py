@@ -239,6 +239,10 @@ def check_reproduce_options(args) -> None:
     if args.jobs != 1 and (args.stack or args.executor):
         raise AAEError("--jobs runs train processes side by side here; it does not go with "
                        f"{'--stack' if args.stack else '--executor'}")
+    for option, values in (("--labels", args.labels or []), ("--seeds", args.seeds or [])):
+        twice = [str(v) for v in dict.fromkeys(values) if values.count(v) > 1]
+        if twice:
+            raise AAEError(f"{option} names {', '.join(twice)} twice; give each once")
     if args.protocol:
         ignored = [name for name, default in TABLE_DEFAULTS.items() if getattr(args, name) != default]
         if ignored:

@@ -49,6 +49,13 @@ def test_reproduce_never_writes_into_one_runs_folder(finished_run):
     assert sorted(path.name for path in finished_run.iterdir()) == before
 
 
+@pytest.mark.parametrize("args,named", [(["--seeds", "0", "1", "0"], ["--seeds", "0 twice"]),
+                                        (["--labels", "100", "all", "all", "100"], ["--labels", "100, all twice"])])
+def test_reproduce_refuses_a_label_count_or_seed_named_twice(tmp_path, args, named):
+    assert_one_line_error(cli("reproduce", *args, "--out", tmp_path / "table", "--print-commands"), *named)
+    assert not (tmp_path / "table").exists()
+
+
 @pytest.mark.parametrize("printing", [[], ["--print-commands"]])
 def test_reproduce_refuses_a_file_as_its_folder_even_when_only_printing(tmp_path, printing):
     notes = tmp_path / "notes.txt"
@@ -117,6 +124,8 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path, args, words):
                                   ["reproduce", "--jobs", "0", "--out", "run"],
                                   ["reproduce", "--labels", "7", "--out", "run"],
                                   ["reproduce", "--seeds", "-1", "--out", "run"],
+                                  ["reproduce", "--seeds", "0", "1", "0", "--out", "run"],
+                                  ["reproduce", "--protocol", "--labels", "100", "100", "--out", "run"],
                                   ["reproduce", "--protocol", "--epochs", "5", "--out", "run"]])
 def test_help_and_mistakes_are_answered_before_torch_loads(tmp_path, args):
     """Loading torch takes seconds; --help and a mistyped setting are answered without it."""
