@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .chapters.commands import BOOK_COMMANDS, add_book_parsers
 from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
-                     TrainConfig, check_bench_options)
+                     TrainConfig, check_bench_options, named_twice)
 from .errors import AAEError, NonFiniteLossError
 from .options import add_config_options, all_or_int, at_least, config_from_args, labels_arg, path_arg
 
@@ -240,7 +240,7 @@ def check_reproduce_options(args) -> None:
         raise AAEError("--jobs runs train processes side by side here; it does not go with "
                        f"{'--stack' if args.stack else '--executor'}")
     for option, values in (("--labels", args.labels or []), ("--seeds", args.seeds or [])):
-        twice = [str(v) for v in dict.fromkeys(values) if values.count(v) > 1]
+        twice = named_twice(values)
         if twice:
             raise AAEError(f"{option} names {', '.join(twice)} twice; give each once")
     if args.protocol:

@@ -75,10 +75,15 @@ OPTION_GROUPS = {
 }
 
 
+def named_twice(values) -> list[str]:
+    """The values given more than once, in order of first mention: on a command line, a typo to say."""
+    values = list(values)
+    return [str(v) for v in dict.fromkeys(values) if values.count(v) > 1]
+
+
 def one_value_per_phase(pairs) -> dict:
     """[(phase, value), ...] as a dict: a phase named twice is a mistake to say, not a value to drop."""
-    phases = [phase for phase, _ in pairs]
-    twice = sorted({phase for phase in phases if phases.count(phase) > 1})
+    twice = sorted(named_twice(phase for phase, _ in pairs))
     if twice:
         raise AAEError(f"names {', '.join(twice)} twice; give each phase once")
     return dict(pairs)
