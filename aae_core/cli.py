@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 from .chapters.commands import BOOK_COMMANDS, add_book_parsers
-from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PRECISIONS, PRESETS, ModelConfig,
-                     TrainConfig, check_bench_options, named_twice)
+from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PAPER_LABELS, PRECISIONS,
+                     PRESETS, ModelConfig, TrainConfig, check_bench_options, named_twice)
 from .errors import AAEError, NonFiniteLossError
 from .options import add_config_options, all_or_int, at_least, config_from_args, labels_arg, path_arg
 
@@ -37,7 +37,7 @@ def stack_arg(text: str) -> int | str:
 
 NO_CUDA_GRAPHS_HELP = "on a GPU, launch each step's kernels from Python instead of replaying one CUDA graph"
 # reproduce's settings of a table; --protocol fixes them all (its seeds, presets, epochs and precision)
-TABLE_LABELS = [100, 1000, "all"]
+TABLE_LABELS = list(PAPER_LABELS)
 TABLE_DEFAULTS = {"epochs": 50, "seeds": [0, 1, 2], "preset": "paper-sgd", "supervised_only": False,
                   "precision": "fp32", "unlabeled": None}
 # reproduce's settings of a cluster job, and those the local executor has no use for
@@ -181,9 +181,7 @@ def protocol_command(args) -> int:
                             check_plan, protocol_cell, protocol_plan)
     from .stats import paired_difference
 
-    labels = list(dict.fromkeys(args.labels or PROTOCOL_LABELS))
-    if any(n not in PROTOCOL_LABELS for n in labels):
-        raise AAEError(f"the protocol's label counts are {', '.join(map(str, PROTOCOL_LABELS))}")
+    labels = list(dict.fromkeys(args.labels or PROTOCOL_LABELS))  # its label counts checked already
     out = Path(args.out) if args.out else PROTOCOL_OUT
     cells = protocol_plan(out, labels, device=args.device, allow_dirty=args.allow_dirty)
     runs = [run for cell in cells.values() for run in cell]
@@ -247,6 +245,8 @@ def check_reproduce_options(args) -> None:
         ignored = [name for name, default in TABLE_DEFAULTS.items() if getattr(args, name) != default]
         if ignored:
             raise AAEError(f"--protocol fixes its seeds, presets, epochs and precision; drop {options_words(ignored)}")
+        if any(n not in PAPER_LABELS for n in args.labels or []):
+            raise AAEError(f"the protocol's label counts are {', '.join(map(str, PAPER_LABELS))}")
         return
     for n in args.labels or TABLE_LABELS:
         for seed in args.seeds:

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import AAEError
 
+PAPER_LABELS = (100, 1000, "all")  # the label counts of the paper's Table 2 (and of Latała's Table 3)
+UNSUPERVISED_ONLY = ("recon_loss", "prior_std", "z_prior", "regularize")  # what a supervised_only run has no use for
 PHASES = ("reconstruction", "discriminator", "generator", "semi_supervised")
 # The phases each precision computes in fp32 (bf16-fp32-labeled: bf16 but for the labeled batch's phase).
 FP32_PHASES = {"fp32": PHASES, "bf16": (), "bf16-fp32-labeled": ("semi_supervised",)}
@@ -278,8 +280,14 @@ class TrainConfig:
         if not isinstance(self.milestones, tuple) or any(not is_int(m) or not 1 <= m <= MAX_EPOCHS
                                                          for m in self.milestones):
             raise AAEError(f"milestones must be epochs from 1 to {MAX_EPOCHS:,}, got {list(self.milestones)}")
+        if any(m > self.epochs for m in self.milestones):  # never reached: a curve point silently missing
+            raise AAEError(f"milestones must be at most the run's {self.epochs} epochs, got {list(self.milestones)}")
         if self.supervised_only and self.labels == 0:
             raise AAEError("supervised_only needs labels")
+        unused = [f.name for f in fields(self) if f.name in UNSUPERVISED_ONLY and getattr(self, f.name) != f.default]
+        if self.supervised_only and unused:  # said, not silently ignored: the NN baseline has no decoder or prior
+            raise AAEError(f"supervised_only trains the classifier alone, so {', '.join(unused)} would change "
+                           "nothing; leave them at their defaults")
         for name in ("phase_lr", "phase_momentum"):
             for phase, value in (getattr(self, name) or {}).items():
                 if phase not in PHASES:

@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ModelConfig, TrainConfig
+from .config import PAPER_LABELS, ModelConfig, TrainConfig
 from .devices import resolve_device
 from .errors import AAEError
 from .options import as_options, settings_from_options
@@ -159,7 +159,7 @@ def summarise(runs: list[PlannedRun]) -> list[dict]:
 # development chose on validation accuracy alone (development seeds 0-2; their test numbers are not
 # what the final table reports).
 PROTOCOL_SEEDS = (100, 101, 102, 103, 104)
-PROTOCOL_LABELS = (100, 1000, "all")
+PROTOCOL_LABELS = PAPER_LABELS
 PROTOCOL_EPOCHS = 50
 PROTOCOL_BASELINE = "paper-sgd"
 PROTOCOL_CHOSEN = {100: "sgd-labeled-noise", 1000: "sgd-early-drop", "all": "sgd-early-drop"}

@@ -84,6 +84,9 @@ def test_the_stacked_bench_refuses_what_it_would_ignore(tmp_path, option):
     (["--recon-loss", "l1"], ["recon-loss"]),
     (["--epochs", "0"], ["epochs"]),
     (["--epochs", "-3"], ["epochs"]),
+    (["--epochs", "5", "--milestones", "5", "6"], ["milestones", "5 epochs", "[5, 6]"]),
+    (["--supervised-only", "--prior-std", "5"], ["supervised_only", "prior_std"]),
+    (["--supervised-only", "--recon-loss", "mean"], ["supervised_only", "recon_loss"]),
     (["--unlabeled", "5"], ["unlabeled"]),
     (["--noise-std", "-0.1"], ["noise_std"]),
     (["--labeled-noise-std", "-0.1"], ["labeled_noise_std"]),
@@ -126,6 +129,7 @@ def test_bad_arguments_are_one_line_exit_2(tmp_path, args, words):
                                   ["reproduce", "--seeds", "-1", "--out", "run"],
                                   ["reproduce", "--seeds", "0", "1", "0", "--out", "run"],
                                   ["reproduce", "--protocol", "--labels", "100", "100", "--out", "run"],
+                                  ["reproduce", "--protocol", "--labels", "10", "--out", "run"],
                                   ["reproduce", "--protocol", "--epochs", "5", "--out", "run"]])
 def test_help_and_mistakes_are_answered_before_torch_loads(tmp_path, args):
     """Loading torch takes seconds; --help and a mistyped setting are answered without it."""

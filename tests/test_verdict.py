@@ -183,13 +183,13 @@ def test_a_milestone_gets_its_mean_and_interval_once_every_seed_has_reached_it()
     row = summary.splitlines()[-1]
     assert row.startswith("| 100 | Intel Xeon, bf16 | all 5 | 97.00 ± 0.79 [")
     # fewer seeds at a milestone than in the row: each accuracy names its seed
-    assert row.endswith("| 100: 96.00, 101: 96.50, 103: 97.50 | 100: +0.00, 101: +0.00, 103: +0.00 | 98.10 |")
+    assert row.endswith("| 100: 96.00 / 101: 96.50 / 103: 97.50 | 100: +0.00 / 101: +0.00 / 103: +0.00 | 98.10 |")
     assert row.count("±") == 1
     table = milestone_table(cells, PAPER).splitlines()
     assert [line.count("±") for line in table[2:]] == [1, 0]
     cells[(100, "cpu: Intel(R) Xeon(R) Processor", "bf16")].pop(200)
     assert milestone_summary(cells, PAPER).splitlines()[-1] == (
-        "| 100 | Intel Xeon, bf16 | 100, 101, 103 (3 of 5) | 96.00, 96.50, 97.50 | – | 98.10 |")
+        "| 100 | Intel Xeon, bf16 | 100, 101, 103 (3 of 5) | 96.00 / 96.50 / 97.50 | – | 98.10 |")
 
 
 def test_the_gain_of_longer_training_pairs_each_run_with_itself():
@@ -202,10 +202,10 @@ def test_the_gain_of_longer_training_pairs_each_run_with_itself():
     low, high = t_interval([0.8, 0.9, 1.0, 1.1, 1.2])
     assert row.endswith(f"| +1.00 [{low:+.2f}, {high:+.2f}] | 98.10 |")
     cells[kind][500] = cell({s: first[s] + 3 + (s == 102) for s in (100, 102)})  # the rest still running
-    assert milestone_summary(cells, PAPER).splitlines()[-1].endswith("| 100: +3.00, 102: +4.00 | 98.10 |")
+    assert milestone_summary(cells, PAPER).splitlines()[-1].endswith("| 100: +3.00 / 102: +4.00 | 98.10 |")
     cells[kind][200], cells[kind][500] = cells[kind].pop(500), cell(gained)  # a row that stops short
     other = (100, "cpu: Intel Xeon, 1 thread", "bf16")
     cells[other] = {50: cell(first), 200: cell({s: first[s] - 1 for s in (100, 102)})}
     rows = milestone_summary(cells, PAPER).splitlines()[2:]
-    assert rows[1].endswith("| 100: -1.00, 102: -1.00 (to epoch 200) | 98.10 |")
+    assert rows[1].endswith("| 100: -1.00 / 102: -1.00 (to epoch 200) | 98.10 |")
     assert milestone_summary({kind: {50: cell(first)}}, PAPER).splitlines()[-1].endswith("| – | 98.10 |")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import PAPER_LABELS
 from ..runs import RunFolder
 from ..runs.records import Summary, machines_in_order
 from ..stats import describe, paired_difference
@@ -17,9 +18,10 @@ from .reproduction import interval_words
 from .tables import markdown_table
 
 LONG_PRESET = "paper-sgd"
-LONG_LABELS = (100, 1000, "all")
+LONG_LABELS = PAPER_LABELS
 LONG_SEEDS = (100, 101, 102, 103, 104)  # the final table's seeds: the same label draws, weights and batches
 LONG_ROOTS = ("long", "long-xeon")  # under results/: one root per set of long runs made on one machine kind
+EACH = " / "  # between one value per seed, so that three of them never read as a mean and its interval
 
 
 def milestone_accuracies(run: RunFolder) -> dict[int, float]:
@@ -137,7 +139,7 @@ def milestone_summary(cells: dict, paper: dict) -> str:
                 row.append(f"{cell['mean']:.2f} ± {cell['std']:.2f} {interval_words(cell['interval'])}")
             else:
                 by_seed = sorted(cell["accuracies"].items())
-                row.append(", ".join(f"{v:.2f}" if len(by_seed) == len(seeds) else f"{seed}: {v:.2f}"
+                row.append(EACH.join(f"{v:.2f}" if len(by_seed) == len(seeds) else f"{seed}: {v:.2f}"
                                      for seed, v in by_seed))
         rows.append(row + [gain_words(by_epoch, len(seeds), epochs[-1]), f"{paper[labels]:.2f}"])
     return markdown_table(["labels", "machine, threads, precision", "seeds", *(f"epoch {e}" for e in epochs),
@@ -155,7 +157,7 @@ def gain_words(by_epoch: dict, row_seeds: int, furthest: int) -> str:
     if complete(by_epoch[last]):
         words = f"{gain['mean']:+.2f} {interval_words(gain['interval'], sign=True)}"
     else:
-        words = ", ".join(f"{d:+.2f}" if len(gain["seeds"]) == row_seeds else f"{seed}: {d:+.2f}"
+        words = EACH.join(f"{d:+.2f}" if len(gain["seeds"]) == row_seeds else f"{seed}: {d:+.2f}"
                           for seed, d in zip(gain["seeds"], gain["differences"]))
     return words if last == furthest else f"{words} (to epoch {last})"
 

@@ -10,6 +10,8 @@ attribution, kept apart from the paper's own numbers.
 """
 from __future__ import annotations
 
+from ..config import PAPER_LABELS
+
 PAPER_TABLE2 = "Makhzani et al. (2015), Table 2"
 LATALA_TABLE3 = "Latała's report, Table 3"
 
@@ -47,8 +49,8 @@ TABLE3 = {
              "vat": PAPER["VAT"][labels][0], "paper_50": LATALA["'paper', 50 epochs"][labels][0],
              "paper_500": LATALA["'paper', 500 epochs"][labels][0], "latala_50": LATALA["ours, 50 epochs"][labels][0],
              "latala_500": LATALA["ours, 500 epochs"][labels][0]}
-    for labels in (100, 1000, "all")
+    for labels in PAPER_LABELS
 }
 COLUMN_SOURCE = {"paper_best": PAPER_TABLE2, "nn": PAPER_TABLE2, "vat": PAPER_TABLE2, "paper_50": LATALA_TABLE3,
                  "paper_500": LATALA_TABLE3, "latala_50": LATALA_TABLE3, "latala_500": LATALA_TABLE3}
-LATALA_STD = {labels: {"latala_50": LATALA["ours, 50 epochs"][labels][1]} for labels in (100, 1000, "all")}
+LATALA_STD = {labels: {"latala_50": LATALA["ours, 50 epochs"][labels][1]} for labels in PAPER_LABELS}

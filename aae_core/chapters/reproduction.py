@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import fields
 
-from ..config import N_TRAIN, ModelConfig, TrainConfig, model_config_from_dict
+from ..config import N_TRAIN, PAPER_LABELS, ModelConfig, TrainConfig, model_config_from_dict
 from ..reproduce import machine_kind
 from ..stats import interval_verdict
 from ..train import steps_per_epoch
@@ -286,7 +286,7 @@ def seeds_to_run(done: int, planned: int | None) -> str:
     return f", from {done} of {planned} seeds: not yet the protocol's verdict" if planned and done < planned else ""
 
 
-def quoted_table(counts=(100, 1000, "all")) -> str:
+def quoted_table(counts=PAPER_LABELS) -> str:
     """The numbers quoted from others (quoted.py) by label count, each row naming its source: the
     paper's Table 2 (as accuracy), and Latała's Table 3, its own runs and the columns it heads "Paper"."""
     from .quoted import LATALA, LATALA_TABLE3, PAPER, PAPER_TABLE2

@@ -2,7 +2,7 @@
 that no hyperparameter or shape is typed by hand into a chapter; and the formatting they share."""
 from __future__ import annotations
 
-from ..config import N_TRAIN
+from ..config import N_TRAIN, PAPER_LABELS
 from ..train import steps_per_epoch
 
 
@@ -32,7 +32,7 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def epochs_table(label_counts=(100, 1000, "all"), batch_size: int = 100) -> str:
+def epochs_table(label_counts=PAPER_LABELS, batch_size: int = 100) -> str:
     """Steps per epoch under both epoch definitions, for the label counts of Table 3."""
     rows = []
     for labels in label_counts:
