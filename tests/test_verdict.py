@@ -15,6 +15,7 @@ from aae_core.chapters.long_runs import (
     finished_long_runs, kind_of, long_cells, machine_words, milestone_accuracies, milestone_summary, milestone_table)
 from aae_core.chapters.verdict import length_sentence, open_sentence, table_sentence, verdict
 from aae_core.config import TrainConfig
+from aae_core.errors import AAEError
 from aae_core.runs import RunFolder, training
 from aae_core.runs.records import machines_in_order
 from aae_core.stats import describe, t_interval
@@ -153,6 +154,39 @@ def test_runs_of_one_cpu_name_with_other_instruction_sets_or_a_change_of_machine
                                                      "cpu: AMD EPYC, 1 thread, AVX2"])
     assert kind_of(moved.summary())[1] == "Intel Xeon, 1 thread, AVX512 then AMD EPYC, 1 thread, AVX2"
     assert "Intel Xeon, 1 thread, AVX512 then AMD EPYC" in milestone_summary(long_cells([moved, b]), PAPER)
+
+
+def with_history_line(run: RunFolder, line: dict, replace_epoch: int | None = None) -> RunFolder:
+    """The run with one milestone line more at its end, or (replace_epoch) one of its lines replaced."""
+    lines = [json.loads(text) for text in run.history_path.read_text().splitlines()]
+    lines = [line if item["epoch"] == replace_epoch else item for item in lines]
+    lines += [] if replace_epoch else [line]
+    run.history_path.write_text("".join(json.dumps(item) + "\n" for item in lines))
+    return run
+
+
+def test_a_run_continued_past_its_source_extends_its_seed_and_a_rerun_that_disagrees_is_refused(
+        two_long_runs, tmp_path):
+    a, b = finished_long_runs([two_long_runs])
+    continued = with_history_line(copied_run(a, tmp_path / "continued"), {"epoch": 4, "test_accuracy": 50.0})
+    (kind, alone), = long_cells([a, b]).items()
+    by_epoch = long_cells([a, b, continued])[kind]
+    assert sorted(by_epoch) == [1, 2, 4] and by_epoch[4]["accuracies"] == {100: 50.0}
+    assert all(by_epoch[epoch]["accuracies"] == alone[epoch]["accuracies"] for epoch in alone)
+    moved = {**a.history()[-1], "test_accuracy": a.history()[-1]["test_accuracy"] + 1}
+    rerun = with_history_line(copied_run(a, tmp_path / "rerun"), moved, replace_epoch=2)
+    with pytest.raises(AAEError, match="seed 100 of its kind disagree at epoch 2"):
+        long_cells([a, b, rerun])
+
+
+def test_two_seeds_trained_past_the_rest_keep_the_gain_of_all_five():
+    first = {s: 90.0 + 2 * (s - 100) for s in range(100, 105)}
+    kind = (100, "cpu: AMD EPYC, 1 thread", "bf16")
+    cells = {kind: {50: cell(first), 500: cell({s: v + 1 for s, v in first.items()}),
+                    2000: cell({101: 93.0, 102: 95.5})}}
+    header, _, row = milestone_summary(cells, PAPER).splitlines()
+    assert header.endswith("| epoch 2000 | gain, epoch 50 to 500 | paper's Table 2 |")
+    assert "| 101: 93.00 / 102: 95.50 | +1.00 [+1.00, +1.00] | 98.10 |" in row
 
 
 def test_bf16_on_a_cpu_that_emulates_it_is_said(monkeypatch):

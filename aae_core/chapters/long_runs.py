@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import PAPER_LABELS
+from ..errors import AAEError
 from ..runs import RunFolder
 from ..runs.records import Summary, machines_in_order
 from ..stats import describe, paired_difference
@@ -20,7 +21,9 @@ from .tables import markdown_table
 LONG_PRESET = "paper-sgd"
 LONG_LABELS = PAPER_LABELS
 LONG_SEEDS = (100, 101, 102, 103, 104)  # the final table's seeds: the same label draws, weights and batches
-LONG_ROOTS = ("long", "long-xeon")  # under results/: one root per set of long runs made on one machine kind
+# under results/: one root per set of long runs made on one machine kind, and one for the runs continued from
+# those to 2000 epochs, past the second drop (a continued run's history holds its source's milestones too)
+LONG_ROOTS = ("long", "long-xeon", "long-2000")
 EACH = " / "  # between one value per seed, so that three of them never read as a mean and its interval
 
 
@@ -88,8 +91,12 @@ def long_cells(runs: list[RunFolder], planned: int = len(LONG_SEEDS)) -> dict:
     summaries = {run.path: run.summary() for run in runs}  # each read once
     kinds, by_seed = split_by_capability(summaries), {}
     for run in runs:
+        seed = summaries[run.path].seed
         for epoch, accuracy in milestone_accuracies(run).items():
-            by_seed.setdefault(kinds[run.path], {}).setdefault(epoch, {})[summaries[run.path].seed] = accuracy
+            cell = by_seed.setdefault(kinds[run.path], {}).setdefault(epoch, {})
+            if cell.setdefault(seed, accuracy) != accuracy:  # a continued run repeats its source's milestones
+                raise AAEError(f"{run.path} and another run of seed {seed} of its kind disagree at epoch {epoch} "
+                               f"({accuracy:.2f}% and {cell[seed]:.2f}%): a rerun, not a continuation")
     return {kind: {epoch: {**describe(values, planned), "kind": f"{kind[2]} on {machine_words(kind[1])}"}
                    for epoch, values in sorted(epochs.items())}
             for kind, epochs in by_seed.items()}
@@ -124,8 +131,9 @@ def milestone_summary(cells: dict, paper: dict) -> str:
     the seeds that have run, and one column per milestone epoch; a cell gives mean ± sd and the 95% interval
     once every planned seed has reached that epoch, else the accuracies in seed order (seed: accuracy where
     not every seed of the row reached it). A last column gives what the training from the first milestone
-    to the last gave each run (`gain_words`)."""
+    to the last gave each run (`gain_words`, to `gain_end`)."""
     epochs = sorted({epoch for by_epoch in cells.values() for epoch in by_epoch})
+    furthest = max(gain_end(by_epoch) for by_epoch in cells.values())
     rows = []
     for (labels, device, precision), by_epoch in sorted(cells.items(), key=lambda item: str(item[0])):
         seeds = max((cell["accuracies"] for cell in by_epoch.values()), key=len)  # every run reaches the first
@@ -141,16 +149,23 @@ def milestone_summary(cells: dict, paper: dict) -> str:
                 by_seed = sorted(cell["accuracies"].items())
                 row.append(EACH.join(f"{v:.2f}" if len(by_seed) == len(seeds) else f"{seed}: {v:.2f}"
                                      for seed, v in by_seed))
-        rows.append(row + [gain_words(by_epoch, len(seeds), epochs[-1]), f"{paper[labels]:.2f}"])
+        rows.append(row + [gain_words(by_epoch, len(seeds), furthest), f"{paper[labels]:.2f}"])
     return markdown_table(["labels", "machine, threads, precision", "seeds", *(f"epoch {e}" for e in epochs),
-                           f"gain, epoch {epochs[0]} to {epochs[-1]}", "paper's Table 2"], rows)
+                           f"gain, epoch {epochs[0]} to {furthest}", "paper's Table 2"], rows)
+
+
+def gain_end(by_epoch: dict) -> int:
+    """The milestone a row's gain runs to: its last that every planned seed reached, past its first; else
+    its last (two seeds trained on past the rest do not hide the gain of all five)."""
+    whole = [epoch for epoch, cell in by_epoch.items() if complete(cell) and epoch > min(by_epoch)]
+    return max(whole or by_epoch)
 
 
 def gain_words(by_epoch: dict, row_seeds: int, furthest: int) -> str:
-    """Test accuracy at a row's last milestone minus at its first, each run against itself (paired by
-    seed): the mean gain and its 95% interval once every planned seed has reached the last milestone,
-    else each seed's gain in seed order; 'to epoch E' where the row stops short of the table's `furthest`."""
-    first, last = min(by_epoch), max(by_epoch)
+    """Test accuracy at a row's `gain_end` minus at its first milestone, each run against itself (paired by
+    seed): the mean gain and its 95% interval once every planned seed has reached that milestone, else
+    each seed's gain in seed order; 'to epoch E' where the row's end is not the table's `furthest`."""
+    first, last = min(by_epoch), gain_end(by_epoch)
     if first == last:
         return "–"
     gain = paired_difference(by_epoch[last], by_epoch[first])
