@@ -112,7 +112,7 @@ def milestone_table(cells: dict, paper: dict) -> str:
             whole = complete(cell)
             rows.append([labels, row_words(device, precision), epoch,
                          f"{len(cell['accuracies'])} of {cell['planned']}",
-                         ", ".join(f"{seed}: {v:.2f}" for seed, v in sorted(cell["accuracies"].items())),
+                         EACH.join(f"{seed}: {v:.2f}" for seed, v in sorted(cell["accuracies"].items())),
                          f"{cell['mean']:.2f} ± {cell['std']:.2f}" if whole else "–",
                          interval_words(cell["interval"]) if whole else "–", f"{paper[labels]:.2f}"])
     return markdown_table(["labels", "machine, threads, precision", "epoch", "seeds", "test accuracy by seed",
