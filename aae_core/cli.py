@@ -187,8 +187,7 @@ def protocol_command(args) -> int:
     runs = [run for cell in cells.values() for run in cell]
     check_plan(runs, out, writing=not args.print_commands and not args.executor)
     if args.print_commands:
-        print("".join(run.command() + "\n" for run in runs if run.state != "finished"), end="")
-        return 0
+        return print_commands(runs, out)
     failed = run_planned(runs, args, out)
     if args.no_wait:
         return 0
@@ -217,6 +216,16 @@ def table_settings(args) -> TrainConfig:
     """The settings that reproduce's runs share (each run adds its labels, seed and epochs)."""
     return TrainConfig(preset=args.preset, precision=args.precision, device=args.device, unlabeled=args.unlabeled,
                        supervised_only=args.supervised_only)
+
+
+def print_commands(runs, out: Path) -> int:
+    """The `train` commands of the plan's unfinished runs, one a line (for a cluster), and a word on stderr
+    when none is left, so that an empty answer is never a puzzle."""
+    missing = [run.command() for run in runs if run.state != "finished"]
+    print("".join(command + "\n" for command in missing), end="")
+    if not missing:
+        sys.stderr.write(f"{PROG} reproduce: every run of the plan in {out} is finished; no command to print\n")
+    return 0
 
 
 def check_reproduce_options(args) -> None:
@@ -268,8 +277,7 @@ def reproduce_command(args) -> int:
     # bad settings and taken folders fail before any run (a folder in use is a job's, on a cluster)
     check_plan(runs, out, writing=not args.print_commands and not args.executor)
     if args.print_commands:
-        print("".join(run.command() + "\n" for run in runs if run.state != "finished"), end="")
-        return 0
+        return print_commands(runs, out)
     failed = run_planned(runs, args, out)
     if args.no_wait:
         return 0

@@ -280,6 +280,8 @@ class TrainConfig:
         if not isinstance(self.milestones, tuple) or any(not is_int(m) or not 1 <= m <= MAX_EPOCHS
                                                          for m in self.milestones):
             raise AAEError(f"milestones must be epochs from 1 to {MAX_EPOCHS:,}, got {list(self.milestones)}")
+        if list(self.milestones) != sorted(set(self.milestones)):
+            raise AAEError(f"milestones must rise, each epoch named once, got {list(self.milestones)}")
         if any(m > self.epochs for m in self.milestones):  # never reached: a curve point silently missing
             raise AAEError(f"milestones must be at most the run's {self.epochs} epochs, got {list(self.milestones)}")
         if self.supervised_only and self.labels == 0:

@@ -85,6 +85,8 @@ def test_the_stacked_bench_refuses_what_it_would_ignore(tmp_path, option):
     (["--epochs", "0"], ["epochs"]),
     (["--epochs", "-3"], ["epochs"]),
     (["--epochs", "5", "--milestones", "5", "6"], ["milestones", "5 epochs", "[5, 6]"]),
+    (["--epochs", "5", "--milestones", "2", "1"], ["milestones", "rise", "[2, 1]"]),
+    (["--milestones", "1", "1"], ["milestones", "once", "[1, 1]"]),
     (["--supervised-only", "--prior-std", "5"], ["supervised_only", "prior_std"]),
     (["--supervised-only", "--recon-loss", "mean"], ["supervised_only", "recon_loss"]),
     (["--unlabeled", "5"], ["unlabeled"]),
@@ -199,6 +201,9 @@ def test_finished_run_is_never_overwritten(finished_run):
     before = {p.name: p.read_bytes() for p in finished_run.iterdir() if p.suffix == ".json"}
     assert_one_line_error(cli("train", *QUICK, "--epochs", "2", "--out", finished_run), "finished", "--force")
     assert_one_line_error(cli("train", *QUICK, "--epochs", "2", "--seed", "5", "--resume", "--out", finished_run), "seed")
+    # asked to go on past its end: pointed to a new folder, never to --force
+    assert_one_line_error(cli("train", *QUICK, "--epochs", "3", "--resume", "--out", finished_run), "finished",
+                          "--continue-from", "new --out")
     again = cli("train", *QUICK, "--epochs", "2", "--resume", "--out", finished_run, check=True)
     assert "already finished" in again.stdout
     assert before == {p.name: p.read_bytes() for p in finished_run.iterdir() if p.suffix == ".json"}

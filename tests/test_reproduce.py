@@ -27,7 +27,8 @@ def test_runs_the_missing_cells_then_prints_the_table(tmp_path):
     # Everything finished: nothing is trained again, and no command is left to print.
     again = cli(*args, check=True)
     assert "starting" not in again.stdout and again.stdout.count("(1 seed)") == 2
-    assert cli(*args, "--print-commands", check=True).stdout == ""
+    printed = cli(*args, "--print-commands", check=True)
+    assert printed.stdout == "" and "every run of the plan" in printed.stderr and "is finished" in printed.stderr
     # A finished cell of other settings is never printed under these: refused before any run starts.
     before = (out / "labels-10" / "seed-0" / "summary.json").read_bytes()
     longer = [*args[:args.index("--epochs")], "--epochs", "3", *args[args.index("--epochs") + 2:]]

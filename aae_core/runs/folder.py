@@ -162,6 +162,9 @@ class RunFolder:
         self.remove_temporary_files()
         if self.finished and not force:
             acc = self.summary().test_accuracy
+            if resume:  # asked to go on with a finished run: more epochs go to a new folder, never over it
+                raise AAEError(f"{self.path} holds a finished run (test accuracy {acc:.2f}%); to train it further, "
+                               f"give --continue-from {self.path} and a new --out")
             raise AAEError(f"{self.path} holds a finished run (test accuracy {acc:.2f}%); "
                            "pass --force to overwrite it, or choose another --out")
         if self.started and not (resume or force):
