@@ -351,6 +351,7 @@ def test_continue_from_refuses_with_one_line(tmp_path, finished_run, case):
     assert_one_line_error(result, {"no checkpoint": "checkpoint", "other settings": "seed", "other model": "init_std",
                                    "taken --out": "already holds"}[case])
     assert "--force" not in result.stderr  # which --continue-from refuses
+    assert case == "taken --out" or "resume" not in result.stderr  # it continues a run, in a new folder
     assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
 
 

@@ -221,7 +221,8 @@ class RunFolder:
         """This run's checkpoint, for --continue-from: the same settings, fewer than train_cfg.epochs in."""
         if not self.started:
             raise AAEError(f"--continue-from {self.path} has no checkpoint.pt to continue from")
-        self._check_same_settings(train_cfg, model_cfg, advice="continue with the source run's settings")
+        self._check_same_settings(train_cfg, model_cfg, doing="continue from",
+                                  advice="give the source run's settings again, with more --epochs")
         state = self.checkpoint(train_cfg.epochs)
         if state["epoch"] == train_cfg.epochs:
             raise AAEError(f"--continue-from {self.path} is already {state['epoch']} epochs in; "
@@ -255,10 +256,11 @@ class RunFolder:
         return machines_of(self.config(), self.git_commits())
 
     def _check_same_settings(self, train_cfg: TrainConfig, model_cfg: ModelConfig | None = None,
-                             advice: str = "use the stored ones, or --force to start over") -> None:
+                             advice: str = "use the stored ones, or --force to start over",
+                             doing: str = "resume") -> None:
         changes = self.settings_changes(train_cfg, model_cfg)
         if changes:
-            raise AAEError(f"cannot resume {self.path} with other settings ({changes}); {advice}")
+            raise AAEError(f"cannot {doing} {self.path} with other settings ({changes}); {advice}")
 
     def _check_same_images(self, labeled_images: str | None) -> None:
         stored = self.config().get("labeled_images")
