@@ -286,10 +286,12 @@ class TrainConfig:
             raise AAEError(f"milestones must be at most the run's {self.epochs} epochs, got {list(self.milestones)}")
         if self.supervised_only and self.labels == 0:
             raise AAEError("supervised_only needs labels")
-        unused = [f.name for f in fields(self) if f.name in UNSUPERVISED_ONLY and getattr(self, f.name) != f.default]
-        if self.supervised_only and unused:  # said, not silently ignored: the NN baseline has no decoder or prior
-            raise AAEError(f"supervised_only trains the classifier alone, so {', '.join(unused)} would change "
-                           "nothing; leave them at their defaults")
+        if self.supervised_only:  # said, not silently ignored: the NN baseline has no decoder or prior
+            unused = [f.name for f in fields(self)
+                      if f.name in UNSUPERVISED_ONLY and getattr(self, f.name) != f.default]
+            if unused:
+                raise AAEError(f"supervised_only trains the classifier alone, so {', '.join(unused)} would change "
+                               "nothing; leave them at their defaults")
         for name in ("phase_lr", "phase_momentum"):
             for phase, value in (getattr(self, name) or {}).items():
                 if phase not in PHASES:

@@ -161,12 +161,10 @@ class RunFolder:
         """
         self.remove_temporary_files()
         if self.finished and not force:
-            acc = self.summary().test_accuracy
+            held = f"{self.path} holds a finished run (test accuracy {self.summary().test_accuracy:.2f}%)"
             if resume:  # asked to go on with a finished run: more epochs go to a new folder, never over it
-                raise AAEError(f"{self.path} holds a finished run (test accuracy {acc:.2f}%); to train it further, "
-                               f"give --continue-from {self.path} and a new --out")
-            raise AAEError(f"{self.path} holds a finished run (test accuracy {acc:.2f}%); "
-                           "pass --force to overwrite it, or choose another --out")
+                raise AAEError(f"{held}; to train it further, give --continue-from {self.path} and a new --out")
+            raise AAEError(f"{held}; pass --force to overwrite it, or choose another --out")
         if self.started and not (resume or force):
             raise AAEError(f"{self.path} holds an unfinished run (epoch {len(self.history())}); "
                            "pass --resume to continue it, or --force to start over")

@@ -53,8 +53,8 @@ class LongRun:
 
 
 # The long runs of chapter 3, in the order they are wanted: (a) 100 labels to 500 epochs; (b) 1000 and all
-# labels to 500; (c) one strong (102: 96.52% at 50 epochs) and one weak (101: 87.93%) 100-label draw of the
-# final table to 2000 epochs, past the second drop. Both drew alike in every run so far (fp32, and bf16 on two
+# labels to 500; (c) one strong (102: 96.52% at 50 epochs) and one weak (101: 87.93%) 100-label seed of the
+# final table to 2000 epochs, past the second drop. Each was so in every run of it so far (fp32, and bf16 on two
 # CPU kinds to 500 epochs), where seed 100 was weak on one machine kind and strong on another.
 PLANS = {
     "a": tuple(LongRun(100, seed, 500) for seed in PROTOCOL_SEEDS),
