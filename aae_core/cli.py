@@ -16,7 +16,7 @@ from .chapters.commands import BOOK_COMMANDS, add_book_parsers
 from .config import (BENCH_PRECISIONS, BF16_WEIGHTS, DEVICES, EXECUTORS, OPTION_GROUPS, PAPER_LABELS, PRECISIONS,
                      PRESETS, ModelConfig, TrainConfig, check_bench_options, named_twice)
 from .errors import AAEError, NonFiniteLossError
-from .options import add_config_options, all_or_int, at_least, config_from_args, labels_arg, path_arg
+from .options import add_config_options, all_or_int, at_least, config_from_args, labels_arg, path_arg, whole
 
 
 PROG = "python -m aae_core"
@@ -81,22 +81,22 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce = commands.add_parser("reproduce", help="Table 3: run the missing runs, resume unfinished ones, print the table")
     reproduce.add_argument("--labels", type=labels_arg, nargs="+", default=None,
                            help="label counts (default 100 1000 all)")
-    reproduce.add_argument("--epochs", type=int, default=TABLE_DEFAULTS["epochs"])
-    reproduce.add_argument("--seeds", type=int, nargs="+", default=TABLE_DEFAULTS["seeds"])
+    reproduce.add_argument("--epochs", type=whole, default=TABLE_DEFAULTS["epochs"])
+    reproduce.add_argument("--seeds", type=whole, nargs="+", default=TABLE_DEFAULTS["seeds"])
     reproduce.add_argument("--preset", choices=sorted(PRESETS), default=TABLE_DEFAULTS["preset"])
     reproduce.add_argument("--supervised-only", action="store_true", help="the NN baseline (see train --help)")
     reproduce.add_argument("--precision", choices=PRECISIONS, default=TABLE_DEFAULTS["precision"])
     reproduce.add_argument("--device", choices=DEVICES, default="auto")
-    reproduce.add_argument("--unlabeled", type=int, default=TABLE_DEFAULTS["unlabeled"],
+    reproduce.add_argument("--unlabeled", type=whole, default=TABLE_DEFAULTS["unlabeled"],
                            help="subsample the unlabeled pool (quick runs)")
-    reproduce.add_argument("--jobs", type=int, default=1, help="runs at a time (the CPU threads are split between them)")
+    reproduce.add_argument("--jobs", type=whole, default=1, help="runs at a time (the CPU threads are split between them)")
     reproduce.add_argument("--out", default=None, type=path_arg,
                            help="folder of the runs (default results/table3, results/nn-baseline with "
                                 "--supervised-only, results/table3-PRESET for another preset)")
     reproduce.add_argument("--protocol", action="store_true",
                            help="the final table: both presets of the protocol, its fresh seeds, 50 epochs, fp32, "
-                                "into results/protocol (--labels, --jobs, --device, --stack, --executor and "
-                                "--print-commands still apply; the options it fixes are refused)")
+                                "into results/protocol unless --out (--labels, --jobs, --device, --stack, --executor, "
+                                "--allow-dirty and --print-commands still apply; the options it fixes are refused)")
     reproduce.add_argument("--allow-dirty", action="store_true", help="see train --help")
     reproduce.add_argument("--stack", type=stack_arg, default=None, metavar="R",
                            help="train the unfinished runs R at a time ('all': all at once), stacked in this process "
@@ -122,8 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="time the trainer's step against this machine's matrix-multiply rate")
     bench.add_argument("--device", choices=DEVICES, default="auto")
     bench.add_argument("--precision", choices=BENCH_PRECISIONS, default="fp32")
-    bench.add_argument("--batch-size", type=int, default=100, help="images per batch (at most 2,000)")
-    bench.add_argument("--steps", type=int, default=50, help="timed steps, after a warm-up of 10")
+    bench.add_argument("--batch-size", type=whole, default=100, help="images per batch (at most 2,000)")
+    bench.add_argument("--steps", type=whole, default=50, help="timed steps, after a warm-up of 10")
     bench.add_argument("--compare-kernels", action="store_true",
                        help="also time the step with torch's optimizer step after the backward pass, "
                             "with each kernel (fused, foreach, loop)")
@@ -133,8 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-cuda-graphs", action="store_true", help=NO_CUDA_GRAPHS_HELP)
     bench.add_argument("--breakdown", action="store_true",
                        help="also profile the step and sum its time by kind of operator (CPU)")
-    bench.add_argument("--runs", dest="stack", type=int, help=argparse.SUPPRESS)  # the older spelling, in the book's text
-    bench.add_argument("--stack", type=int, default=None, metavar="R",
+    bench.add_argument("--runs", dest="stack", type=whole, help=argparse.SUPPRESS)  # the older spelling, in the book's text
+    bench.add_argument("--stack", type=whole, default=None, metavar="R",
                        help="time R runs stacked in one process against the same R runs one after another "
                             "and (on a CPU) against separate runs side by side, one thread each")
     bench.add_argument("--json", action="store_true", help="print one JSON line")

@@ -168,17 +168,17 @@ class TrainConfig:
     is declared once, with its help and its `train` option (cli.py builds the options from these)."""
 
     labels: int | str = setting(100, "labeled images: 'all' or a multiple of 10", "run", type="labels")
-    epochs: int = setting(50, "passes over the unlabeled pool", "run", type=int)
+    epochs: int = setting(50, "passes over the unlabeled pool", "run", type="whole")
     milestones: tuple = setting((), "epochs after which the test accuracy is recorded too (in history.jsonl): a "
-                                "curve to report, never a choice", "run", type=int, nargs="+", metavar="EPOCH",
+                                "curve to report, never a choice", "run", type="whole", nargs="+", metavar="EPOCH",
                                 convert=tuple)
     seed: int = setting(0, "initial weights, batch order, noise and (unless --label-seed) the labeled images",
-                        "run", type=int)
+                        "run", type="whole")
     preset: str = setting("paper-sgd", "optimizers and learning-rate schedule of the four phases", "run",
                           choices=sorted(PRESETS))
-    batch_size: int = setting(100, "images per batch, unlabeled and labeled alike", "speed", type=int)
+    batch_size: int = setting(100, "images per batch, unlabeled and labeled alike", "speed", type="whole")
     unlabeled: int | None = setting(None, "subsample the unlabeled pool to this many images (quick runs)", "run",
-                                    type=int)
+                                    type="whole")
     epoch_def: str = setting("unlabeled", "'labeled' = Latała's epoch (one pass over the labeled set)",
                              "diagnosis", choices=EPOCH_DEFS)
     recon_loss: str = setting("sum", "squared error summed over pixels (paper), or 'mean' (nn.MSELoss, Latała's code)",
@@ -194,9 +194,9 @@ class TrainConfig:
     label_subset: str = setting("balanced", "'balanced' = labels/10 per digit; 'random' = any images", "diagnosis",
                                 choices=LABEL_SUBSETS)
     label_seed: int | None = setting(None, "pick the labeled images with this seed instead of --seed", "diagnosis",
-                                     type=int)
+                                     type="whole")
     lr_milestones: tuple | None = setting(None, "epochs at which the learning rates drop tenfold; default: the "
-                                          "preset's", "recipe", type=int, nargs="+", metavar="EPOCH", convert=tuple)
+                                          "preset's", "recipe", type="whole", nargs="+", metavar="EPOCH", convert=tuple)
     supervised_only: bool = setting(False, "the NN baseline: train the encoder's y head on the labeled images only",
                                     "diagnosis", action="store_true")
     phase_lr: dict | None = setting(None, "override the preset's initial learning rate of a phase "
@@ -286,12 +286,6 @@ class TrainConfig:
             raise AAEError(f"milestones must be at most the run's {self.epochs} epochs, got {list(self.milestones)}")
         if self.supervised_only and self.labels == 0:
             raise AAEError("supervised_only needs labels")
-        if self.supervised_only:  # said, not silently ignored: the NN baseline has no decoder or prior
-            unused = [f.name for f in fields(self)
-                      if f.name in UNSUPERVISED_ONLY and getattr(self, f.name) != f.default]
-            if unused:
-                raise AAEError(f"supervised_only trains the classifier alone, so {', '.join(unused)} would change "
-                               "nothing; leave them at their defaults")
         for name in ("phase_lr", "phase_momentum"):
             for phase, value in (getattr(self, name) or {}).items():
                 if phase not in PHASES:
@@ -301,6 +295,15 @@ class TrainConfig:
                     raise AAEError(f"phase_momentum of {phase} must be in [0, 1), got {value!r}")
         if self.phase_momentum and PRESETS[self.preset].name != "sgd":
             raise AAEError(f"phase_momentum is for SGD presets; {self.preset} has none")
+        if self.supervised_only:  # said, not silently ignored: the NN baseline has no decoder or prior
+            unused = [f.name for f in fields(self)
+                      if f.name in UNSUPERVISED_ONLY and getattr(self, f.name) != f.default]
+            unused += [f"{name} of {phase}" for name in ("phase_lr", "phase_momentum")
+                       for phase in getattr(self, name) or {} if phase != "semi_supervised"]
+            if unused:
+                raise AAEError(f"supervised_only trains the classifier alone (the semi_supervised phase), so "
+                               f"{', '.join(unused)} would change nothing; leave "
+                               f"{'it at its default' if len(unused) == 1 else 'them at their defaults'}")
         check_finite("noise_std", self.noise_std)
         if self.labeled_noise_std is not None:
             check_finite("labeled_noise_std", self.labeled_noise_std)

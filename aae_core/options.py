@@ -5,6 +5,7 @@ the configs back."""
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import fields
 
 from .config import ModelConfig, TrainConfig
@@ -12,13 +13,21 @@ from .errors import AAEError
 from .paths import check_path
 
 
+def whole(text: str) -> int:
+    """An argparse type: a whole number written in ASCII digits, as a reader types it. Python's int() also
+    takes '1_000', ' 7 ' and other scripts' digits, which a command line would then store unsaid."""
+    if not re.fullmatch(r"-?[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}")
+    return int(text)
+
+
 def all_or_int(text: str, what: str = "a number") -> int | str:
     """An argparse type: 'all', or a whole number (`what` names it in the error)."""
     if text == "all":
         return "all"
     try:
-        return int(text)
-    except ValueError:
+        return whole(text)
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"must be 'all' or {what}, got {text!r}") from None
 
 
@@ -26,10 +35,7 @@ def at_least(least: int):
     """An argparse type: a whole number, `least` or more (a job's minutes, cores, GPUs)."""
 
     def whole_number(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        value = whole(text)
         if value < least:
             raise argparse.ArgumentTypeError(f"must be {least} or more, got {value}")
         return value
@@ -59,7 +65,7 @@ def phase_value(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"must be PHASE=NUMBER, got {text!r}") from None
 
 
-ARG_TYPES = {"labels": labels_arg, "phase_value": phase_value}
+ARG_TYPES = {"labels": labels_arg, "phase_value": phase_value, "whole": whole}
 
 
 def config_options(config_class) -> list:

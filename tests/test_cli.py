@@ -89,6 +89,12 @@ def test_the_stacked_bench_refuses_what_it_would_ignore(tmp_path, option):
     (["--milestones", "1", "1"], ["milestones", "once", "[1, 1]"]),
     (["--supervised-only", "--prior-std", "5"], ["supervised_only", "prior_std"]),
     (["--supervised-only", "--recon-loss", "mean"], ["supervised_only", "recon_loss"]),
+    (["--supervised-only", "--phase-lr", "reconstruction=0.5"], ["supervised_only", "phase_lr of reconstruction"]),
+    (["--supervised-only", "--phase-momentum", "generator=0.5"], ["supervised_only", "phase_momentum of generator"]),
+    (["--seed", "1_0"], ["--seed", "whole number", "1_0"]),  # int() would read 10
+    (["--epochs", "\u0665"], ["--epochs", "whole number"]),  # an Arabic-Indic five
+    (["--epochs", " 5"], ["--epochs", "whole number"]),
+    (["--labels", "1_00"], ["--labels", "1_00"]),
     (["--unlabeled", "5"], ["unlabeled"]),
     (["--noise-std", "-0.1"], ["noise_std"]),
     (["--labeled-noise-std", "-0.1"], ["labeled_noise_std"]),

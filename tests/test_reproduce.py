@@ -64,7 +64,7 @@ def test_bad_labels_fail_before_any_run(tmp_path):
 
 
 def test_a_planned_run_holds_its_settings_and_its_command_asks_for_exactly_them(tmp_path):
-    settings = TrainConfig(preset="sgd-early-drop", unlabeled=200, supervised_only=True, phase_lr={"generator": 0.3},
+    settings = TrainConfig(preset="sgd-early-drop", unlabeled=200, supervised_only=True, phase_lr={"semi_supervised": 0.3},
                            lr_milestones=(5, 9), noise_std=0.25)
     runs = [*plan([100, "all"], [0, 7], 3, tmp_path, settings, allow_dirty=True),
             *[run for cell in protocol_plan(tmp_path, labels=[1000]).values() for run in cell]]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..config import DEVICES, check_seed
 from ..errors import AAEError
-from ..options import path_arg
+from ..options import path_arg, whole
 
 MAX_SAMPLES = 10_000  # agreement: generated images per digit (100,000 images of 784 floats: 314 MB)
 
@@ -18,8 +18,8 @@ def add_book_parsers(commands) -> None:
     classifier = commands.add_parser("classifier", help="book: train the independent CNN that judges generated digits")
     classifier.add_argument("--out", required=True, type=path_arg,
                             help="folder for model.pt, history.jsonl and summary.json")
-    classifier.add_argument("--epochs", type=int, default=3)
-    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--epochs", type=whole, default=3)
+    classifier.add_argument("--seed", type=whole, default=0)
     classifier.add_argument("--device", choices=DEVICES, default="auto")
     classifier.add_argument("--force", action="store_true", help="overwrite a finished classifier in --out")
 
@@ -28,9 +28,9 @@ def add_book_parsers(commands) -> None:
     agreement.add_argument("--classifier", required=True, type=path_arg,
                            help="folder written by the classifier command")
     agreement.add_argument("--out", required=True, type=path_arg, help="JSON file to write")
-    agreement.add_argument("--samples", type=int, default=200,
+    agreement.add_argument("--samples", type=whole, default=200,
                            help=f"generated images per digit (at most {MAX_SAMPLES})")
-    agreement.add_argument("--seed", type=int, default=0)
+    agreement.add_argument("--seed", type=whole, default=0)
     agreement.add_argument("--device", choices=DEVICES, default="auto")
     agreement.add_argument("--force", action="store_true", help="overwrite --out")
 
@@ -47,11 +47,11 @@ def add_demo_parser(commands) -> None:
                                help="book: train chapter 1's demo, an autoencoder, a VAE and an AAE with 2-D codes")
     demo.add_argument("--out", required=True, type=path_arg,
                       help="folder for the three run folders (autoencoder, vae, aae)")
-    demo.add_argument("--epochs", type=int, default=200, help="passes over the training images")
-    demo.add_argument("--unlabeled", type=int, default=10_000, help="training images")
-    demo.add_argument("--hidden", type=int, default=112, help="width of every hidden layer")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--snapshots", type=int, nargs="+", default=[1, 3, 10, 30], metavar="EPOCH",
+    demo.add_argument("--epochs", type=whole, default=200, help="passes over the training images")
+    demo.add_argument("--unlabeled", type=whole, default=10_000, help="training images")
+    demo.add_argument("--hidden", type=whole, default=112, help="width of every hidden layer")
+    demo.add_argument("--seed", type=whole, default=0)
+    demo.add_argument("--snapshots", type=whole, nargs="+", default=[1, 3, 10, 30], metavar="EPOCH",
                       help="epochs whose codes and decoder the latent map shows (and the last)")
     demo.add_argument("--device", choices=DEVICES, default="cpu")
     demo.add_argument("--export", type=path_arg, metavar="FOLDER",
