@@ -1,5 +1,6 @@
 """The rendered book in a real browser, offline: every page loads without a script error, every
-image and figure shows, equations render, and the navigation and internal links lead somewhere.
+image and figure shows (a figure with two pixels per screen pixel, sharp on a phone), equations
+render, and the navigation and internal links lead somewhere.
 
 Needs the HTML from `python tools/build_book.py` (`make test` builds it first) and Chromium
 (Debian's package; `make test` installs it when missing). Requests to any host but the local
@@ -44,6 +45,10 @@ def test_page_loads_offline_without_errors(server, browser, path):
         page.wait_for_selector("mjx-container", timeout=10000)
     figures = page.locator(".cell_output img").count()
     assert figures >= CHAPTER_FIGURES.get(path, 0), f"{path}: {figures} figures"
+    blurred = page.evaluate("""[...document.querySelectorAll('.cell_output img')].filter(i => {
+        const shown = i.getBoundingClientRect().width; return shown > 0 && i.naturalWidth < 1.9 * shown;
+      }).map(i => i.alt.slice(0, 60) || i.src)""")
+    assert blurred == [], f"{path}: figures with fewer than two pixels per screen pixel (blurred on a phone): {blurred}"
     assert visit.problems == [], visit.problems
     page.close()
 

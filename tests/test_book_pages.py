@@ -113,6 +113,16 @@ def test_no_page_scrolls_sideways_on_a_phone(server, browser, path):
     assert loose == [], f"{path}: {loose} wider than the page"
 
 
+@pytest.mark.parametrize("path", story())
+def test_figures_shrink_on_a_phone_keeping_their_proportions(server, browser, path):
+    visit, page = opened(browser, server, path, PHONE)
+    stretched = page.evaluate("""[...document.querySelectorAll('article .cell_output img')].filter(i => {
+        const r = i.getBoundingClientRect();
+        return r.width > 0 && Math.abs(r.height / r.width - i.naturalHeight / i.naturalWidth) > 0.02 * r.height / r.width;
+      }).map(i => i.alt.slice(0, 60))""")
+    assert stretched == [], f"{path}: figures out of proportion at {PHONE[0]} px: {stretched}"
+
+
 @pytest.mark.parametrize("path", every_page())
 def test_no_code_or_output_line_is_wider_than_its_box(server, browser, path):
     visit, page = opened(browser, server, path)
