@@ -89,7 +89,7 @@ def test_each_kind_of_long_run_is_said_at_its_latest_milestone():
              (100, "cpu: Intel Xeon", "bf16"): {500: {**cell({100: 97.0}), "kind": "bf16 on Intel Xeon"}}}
     said = open_sentence(cells, PAPER, 50)
     assert ("at 100 labels (the paper: 98.10%) seed 100 (1 of 5) reached epoch 500 in bf16 on AMD EPYC (92.00%, below "
-            "it) and seed 100 (1 of 5) reached epoch 500 in bf16 on Intel Xeon (97.00%, below it)") in said
+            "it); seed 100 (1 of 5) reached epoch 500 in bf16 on Intel Xeon (97.00%, below it)") in said
     assert "epoch 200" not in said
     cells[(1000, "cpu: AMD EPYC", "bf16")] = {100: {**cell({100: 98.5}), "kind": "bf16 on AMD EPYC"}}
     said = open_sentence(cells, PAPER, 50)
@@ -101,6 +101,21 @@ def test_each_kind_of_long_run_is_said_at_its_latest_milestone():
     assert "(97.00% and 88.00%, both below it)" in open_sentence(cells, PAPER, 50)
     cells[(100, "cpu: Intel Xeon", "bf16")] = {500: {**cell({100: 97.0, 101: 88.0, 102: 96.0}), "kind": "bf16 on Intel Xeon"}}
     assert "(97.00%, 88.00% and 96.00%, all below it)" in open_sentence(cells, PAPER, 50)
+
+
+def test_seeds_that_went_on_past_the_rest_do_not_hide_what_every_seed_reached():
+    kind = (100, "cpu: AMD EPYC", "bf16")
+    five = {s: 97.0 + 0.1 * (s - 100) for s in range(100, 105)}
+    cells = {kind: {50: cell(five), 500: {**cell(five), "kind": "bf16 on AMD EPYC"},
+                    2000: {**cell({101: 89.4, 102: 98.3}), "kind": "bf16 on AMD EPYC"}}}
+    said = open_sentence(cells, PAPER, 50)
+    assert ("all 5 seeds reached epoch 500 in bf16 on AMD EPYC (mean 97.20%, 95% interval [" in said
+            and "below it), and seeds 101 and 102 (2 of 5) went on to epoch 2000 (89.40% and 98.30%, on both sides "
+            "of it)." in said)
+    assert "still to run" not in said  # the two that went on are all that were planned to
+    del cells[kind][500]  # no milestone past the final table that every seed reached
+    said = open_sentence(cells, PAPER, 50)
+    assert "seeds 101 and 102 (2 of 5) reached epoch 2000 in bf16 on AMD EPYC (" in said and "still to run" in said
 
 
 @pytest.fixture(scope="module")

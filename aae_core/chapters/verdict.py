@@ -48,33 +48,50 @@ def length_sentence(epochs: int, steps_per_epoch: int, presets=("paper-sgd",)) -
 
 def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "paper-sgd") -> str:
     """What is still open: whether longer training closes the gap, and the paper's whole length (past the
-    schedule's last drop), with the furthest milestone the long runs ({kind: {epoch: cell}} of
-    long_runs.long_cells) have reached."""
+    schedule's last drop), with what each kind of long run ({kind: {epoch: cell}} of long_runs.long_cells)
+    has reached: its latest milestone that every planned seed reached, then the furthest that some seeds
+    went on to (two seeds trained on past the rest do not hide what all five showed)."""
     last_drop = PRESETS[preset].milestones[-1]
     question = (f"**Still open**: whether longer training closes the gap, and whether the paper's length, past "
                 f"the drop at epoch {last_drop}, does")
-    furthest = {kind: (max(by_epoch), by_epoch[max(by_epoch)]) for kind, by_epoch in long_cells.items()
-                if max(by_epoch) > epochs}  # each kind of run at its latest milestone
-    if not furthest:
+    said, done = {}, True  # label count -> what each kind of run at it has reached
+    who = lambda cell: seeds_words(cell["accuracies"], cell["planned"])  # 'seeds 101 and 102 (2 of 5)'
+    for kind, by_epoch in sorted(long_cells.items(), key=lambda item: str(item[0])):
+        n, furthest = kind[0], max(by_epoch)
+        if furthest <= epochs:
+            continue
+        whole = max((epoch for epoch, cell in by_epoch.items() if epoch > epochs and complete(cell)), default=None)
+        parts = []
+        if whole is not None:
+            cell = by_epoch[whole]
+            parts.append(f"{who(cell)} reached epoch {whole} in {cell['kind']} ({against_words(cell, paper[n])})")
+        if furthest != whole:
+            cell = by_epoch[furthest]
+            parts.append(f"{who(cell)} went on to epoch {furthest} ({against_words(cell, paper[n])})" if parts else
+                         f"{who(cell)} reached epoch {furthest} in {cell['kind']} ({against_words(cell, paper[n])})")
+        said.setdefault(n, []).append(", and ".join(parts))
+        done = done and whole is not None
+    if not said:
         return f"{question}; no run of ours has gone past {epochs} epochs yet."
-    said = {}  # label count -> what each kind of run at it has reached
-    for (n, *_), (epoch, cell) in sorted(furthest.items(), key=lambda item: str(item[0])):
-        k, planned, values = len(cell["accuracies"]), cell["planned"], list(cell["accuracies"].values())
-        if complete(cell):
-            low, high = cell["interval"]
-            ranges = [(low, high)]
-            shown, between = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", "which holds"
-        else:
-            ranges = [(v, v) for v in values]  # single runs
-            shown, between = listed([f"{v:.2f}%" for v in values]), "on both sides of"
-        against = {"above": "below", "below": "above", "within": between}[quoted_against_ranges(ranges, paper[n])]
-        if len(ranges) > 1 and against != between:  # single runs, all on one side of the paper
-            against = f"{'both' if k == 2 else 'all'} {against}"
-        said.setdefault(n, []).append(f"{seeds_words(cell['accuracies'], planned)} reached epoch {epoch} "
-                                      f"in {cell['kind']} ({shown}, {against} it)")
-    said = [f"at {n} labels (the paper: {paper[n]:.2f}%) {listed(parts)}" for n, parts in said.items()]
-    done = all(complete(cell) for _, cell in furthest.values())
+    said = [f"at {n} labels (the paper: {paper[n]:.2f}%) {'; '.join(parts)}" for n, parts in said.items()]
     return f"{question}. So far " + "; ".join(said) + ("." if done else "; the other seeds are still to run.")
+
+
+def against_words(cell: dict, paper: float) -> str:
+    """A milestone's accuracies and where the paper's number lies against them: 'mean 92.99%, 95% interval
+    [87.53, 98.44], which holds it' once every planned seed is in, else each run's, 'both below it'."""
+    values = list(cell["accuracies"].values())
+    if complete(cell):
+        low, high = cell["interval"]
+        ranges = [(low, high)]
+        shown, between = f"mean {cell['mean']:.2f}%, 95% interval [{low:.2f}, {high:.2f}]", "which holds"
+    else:
+        ranges = [(v, v) for v in values]  # single runs
+        shown, between = listed([f"{v:.2f}%" for v in values]), "on both sides of"
+    against = {"above": "below", "below": "above", "within": between}[quoted_against_ranges(ranges, paper)]
+    if len(ranges) > 1 and against != between:  # single runs, all on one side of the paper
+        against = f"{'both' if len(ranges) == 2 else 'all'} {against}"
+    return f"{shown}, {against} it"
 
 
 def verdict(final: dict, paper: dict, long_cells: dict, epochs: int, steps_per_epoch: int,
