@@ -36,7 +36,8 @@ def long_runs_figure():
              (100, "cpu: Intel Xeon", "bf16"): {50: long_cell({100: 96.4, 101: 87.6}, "bf16 on Intel Xeon"),
                                                500: long_cell({100: 97.9, 101: 88.6}, "bf16 on Intel Xeon")}}
     first = {100: {100: 88.9, 101: 87.9}, "all": {100: 98.8}}
-    return plots.plot_long_runs(cells, first, {100: 98.1, "all": 99.15}, "the paper's Table 2", [100, 101, 102])
+    return plots.plot_long_runs(cells, first, {100: 98.1, "all": 99.15}, "the paper's Table 2", [100, 101, 102],
+                                drops=(50, 1000))
 
 
 def figures():
@@ -104,3 +105,14 @@ def test_the_long_runs_figure_gives_seeds_colours_and_machine_kinds_line_styles(
     assert all(isinstance(entries[seed], matplotlib.patches.Patch) for seed in ("seed 100", "seed 101"))
     assert entries["bf16 on AMD EPYC"].get_linestyle() == "-" and entries["bf16 on Intel Xeon"].get_linestyle() == ":"
     assert "final table (50 epochs, fp32)" in entries and "the paper's Table 2" in entries
+    assert "learning rates ÷ 10" not in entries  # 50 is the first milestone, and 1000 lies past the last
+
+
+def test_the_long_runs_figure_marks_a_drop_between_two_milestones():
+    cells = {(100, "cpu: AMD EPYC", "bf16"): {e: long_cell({101: 88.0 + e / 1000}, "bf16 on AMD EPYC")
+                                             for e in (50, 500, 1000, 2000)}}
+    fig = plots.plot_long_runs(cells, {}, {100: 98.1}, "the paper's Table 2", [101], drops=(50, 1000))
+    marks = [line for line in fig.axes[0].get_lines() if line.get_label() == "learning rates ÷ 10"]
+    assert [list(line.get_xdata()) for line in marks] == [[1000, 1000]]
+    legend, = fig.legends
+    assert "learning rates ÷ 10" in [text.get_text() for text in legend.get_texts()]

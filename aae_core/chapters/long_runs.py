@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import PAPER_LABELS
+from ..config import PAPER_LABELS, PRESETS
 from ..errors import AAEError
 from ..runs import RunFolder
 from ..runs.records import Summary, machines_in_order
@@ -19,6 +19,7 @@ from .reproduction import interval_words
 from .tables import markdown_table
 
 LONG_PRESET = "paper-sgd"
+LONG_DROPS = PRESETS[LONG_PRESET].milestones  # the epochs after which its learning rates drop tenfold
 LONG_LABELS = PAPER_LABELS
 LONG_SEEDS = (100, 101, 102, 103, 104)  # the final table's seeds: the same label draws, weights and batches
 # under results/: one root per set of long runs made on one machine kind, and one for the runs continued from

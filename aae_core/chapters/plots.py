@@ -293,12 +293,13 @@ RING = 8  # the final table's rings: larger than a long run's dots, so a ring sh
 
 
 @book_style
-def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds,
+def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds, drops=(),
                    title: str = "Test accuracy against training length, paper-sgd") -> Figure:
     """One panel per label count of `quoted` ({labels: accuracy}, drawn dashed): a line per seed and kind of
     run through its milestones ({(labels, machine, precision): {epoch: cell}} of long_runs.long_cells), on a
     log axis of epochs, in the colours `seeds` get in the final table's figure; the final table's own
-    50-epoch results ({labels: {seed: accuracy}}) as open circles at epoch 50."""
+    50-epoch results ({labels: {seed: accuracy}}) as open circles at epoch 50; a learning-rate drop of the
+    schedule (`drops`, epochs) as a light grey band where it falls between two milestones drawn."""
     colors = run_colors(list(seeds))
     kinds = sorted({kind[1:] for kind in cells})
     last = max([500] + [epoch for epochs in cells.values() for epoch in epochs])  # one epoch axis for all panels
@@ -318,6 +319,9 @@ def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds,
             ax.plot([50], [accuracy], color=colors.get(seed, "gray"), marker="o", markersize=RING, fillstyle="none",
                     linestyle="none")
         ax.axhline(quoted[labels], color="gray", linestyle="--", label=source)
+        for drop in drops:
+            if has_runs and 50 < drop < last:  # the drop at 50 comes after the first milestone: nothing to mark
+                ax.axvline(drop, color="0.75", linewidth=3, zorder=0, label="learning rates ÷ 10")
         if not has_runs:
             ax.annotate("no long\nrun yet", (0.5, 0.06), xycoords="axes fraction", ha="center", color="gray")
         ax.set_xscale("log")
