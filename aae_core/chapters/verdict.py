@@ -55,7 +55,6 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
     question = (f"**Still open**: whether longer training closes the gap, and whether the paper's length, past "
                 f"the drop at epoch {last_drop}, does")
     said, done = {}, True  # label count -> what each kind of run at it has reached
-    who = lambda cell: seeds_words(cell["accuracies"], cell["planned"])  # 'seeds 101 and 102 (2 of 5)'
     for kind, by_epoch in sorted(long_cells.items(), key=lambda item: str(item[0])):
         n, furthest = kind[0], max(by_epoch)
         if furthest <= epochs:
@@ -64,17 +63,22 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
         parts = []
         if whole is not None:
             cell = by_epoch[whole]
-            parts.append(f"{who(cell)} reached epoch {whole} in {cell['kind']} ({against_words(cell, paper[n])})")
+            parts.append(f"{who_reached(cell)} reached epoch {whole} in {cell['kind']} ({against_words(cell, paper[n])})")
         if furthest != whole:
             cell = by_epoch[furthest]
-            parts.append(f"{who(cell)} went on to epoch {furthest} ({against_words(cell, paper[n])})" if parts else
-                         f"{who(cell)} reached epoch {furthest} in {cell['kind']} ({against_words(cell, paper[n])})")
+            reached = f"went on to epoch {furthest}" if parts else f"reached epoch {furthest} in {cell['kind']}"
+            parts.append(f"{who_reached(cell)} {reached} ({against_words(cell, paper[n])})")
         said.setdefault(n, []).append(", and ".join(parts))
         done = done and whole is not None
     if not said:
         return f"{question}; no run of ours has gone past {epochs} epochs yet."
     said = [f"at {n} labels (the paper: {paper[n]:.2f}%) {'; '.join(parts)}" for n, parts in said.items()]
     return f"{question}. So far " + "; ".join(said) + ("." if done else "; the other seeds are still to run.")
+
+
+def who_reached(cell: dict) -> str:
+    """'all 5 seeds', or 'seeds 101 and 102 (2 of 5)': the runs a milestone's cell holds."""
+    return seeds_words(cell["accuracies"], cell["planned"])
 
 
 def against_words(cell: dict, paper: float) -> str:
