@@ -14,11 +14,15 @@ from .paths import check_path
 
 
 def whole(text: str) -> int:
-    """An argparse type: a whole number written in ASCII digits, as a reader types it. Python's int() also
-    takes '1_000', ' 7 ' and other scripts' digits, which a command line would then store unsaid."""
-    if not re.fullmatch(r"-?[0-9]+", text):
+    """An argparse type: a whole number in ASCII digits, as a reader types it. int() also reads '1_0' as 10,
+    ' 7 ' as 7 and other scripts' digits, and a run would store what it read without a word. A sign is
+    kept, so that a setting's own range check answers a negative number (seed: 0 to 2^63-1)."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text):
         raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}")
-    return int(text)
+    try:
+        return int(text)
+    except ValueError:  # more digits than int() converts
+        raise argparse.ArgumentTypeError(f"has {len(text)} digits, more than any setting takes") from None
 
 
 def all_or_int(text: str, what: str = "a number") -> int | str:

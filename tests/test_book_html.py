@@ -45,7 +45,7 @@ def test_page_loads_offline_without_errors(server, browser, path):
         page.wait_for_selector("mjx-container", timeout=10000)
     figures = page.locator(".cell_output img").count()
     assert figures >= CHAPTER_FIGURES.get(path, 0), f"{path}: {figures} figures"
-    blurred = page.evaluate("""[...document.querySelectorAll('.cell_output img')].filter(i => {
+    blurred = page.evaluate("""[...document.querySelectorAll('article img[src$=".png"]')].filter(i => {
         const shown = i.getBoundingClientRect().width; return shown > 0 && i.naturalWidth < 1.9 * shown;
       }).map(i => i.alt.slice(0, 60) || i.src)""")
     assert blurred == [], f"{path}: figures with fewer than two pixels per screen pixel (blurred on a phone): {blurred}"

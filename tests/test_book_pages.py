@@ -116,7 +116,7 @@ def test_no_page_scrolls_sideways_on_a_phone(server, browser, path):
 @pytest.mark.parametrize("path", story())
 def test_figures_shrink_on_a_phone_keeping_their_proportions(server, browser, path):
     visit, page = opened(browser, server, path, PHONE)
-    stretched = page.evaluate("""[...document.querySelectorAll('article .cell_output img')].filter(i => {
+    stretched = page.evaluate("""[...document.querySelectorAll('article img[src$=".png"]')].filter(i => {
         const r = i.getBoundingClientRect();
         return r.width > 0 && Math.abs(r.height / r.width - i.naturalHeight / i.naturalWidth) > 0.02 * r.height / r.width;
       }).map(i => i.alt.slice(0, 60))""")

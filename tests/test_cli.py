@@ -1,6 +1,7 @@
 """The command line as a user meets it: real subprocesses, exit codes, one-line errors, resume."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ import pytest
 import torch
 
 import aae_core
+from aae_core.options import all_or_int, at_least, whole
 from aae_core.runs.folder import RunFolder
 from conftest import ROOT, weights_equal
 
@@ -72,6 +74,18 @@ def test_the_stacked_bench_refuses_what_it_would_ignore(tmp_path, option):
     assert not (tmp_path / "b.json").exists()
 
 
+@pytest.mark.parametrize("text,value", [("7", 7), ("+7", 7), ("-1", -1), ("0042", 42)])
+def test_whole_numbers_read_as_typed(text, value):
+    assert whole(text) == value and all_or_int(text) == value
+
+
+@pytest.mark.parametrize("text", ["1_0", "\u0665", " 5", "5 ", "5.0", "", "0x10", "9" * 5000])
+def test_whole_numbers_refuse_what_int_would_misread(text):
+    for argument_type in (whole, all_or_int, at_least(1)):
+        with pytest.raises(argparse.ArgumentTypeError):
+            argument_type(text)
+
+
 @pytest.mark.parametrize("args,words", [
     (["--labels", "15"], ["labels", "15"]),
     (["--labels", "0"], ["labels"]),
@@ -83,7 +97,7 @@ def test_the_stacked_bench_refuses_what_it_would_ignore(tmp_path, option):
     (["--epoch-def", "batches"], ["epoch-def"]),
     (["--recon-loss", "l1"], ["recon-loss"]),
     (["--epochs", "0"], ["epochs"]),
-    (["--epochs", "-3"], ["epochs"]),
+    (["--epochs", "-3"], ["epochs", "positive", "-3"]),
     (["--epochs", "5", "--milestones", "5", "6"], ["milestones", "5 epochs", "[5, 6]"]),
     (["--epochs", "5", "--milestones", "2", "1"], ["milestones", "rise", "[2, 1]"]),
     (["--milestones", "1", "1"], ["milestones", "once", "[1, 1]"]),
@@ -109,7 +123,7 @@ def test_the_stacked_bench_refuses_what_it_would_ignore(tmp_path, option):
     (["--phase-momentum", "generator=inf"], ["phase_momentum", "generator", "inf"]),
     (["--batch-size", "100000"], ["batch_size", "50000"]),
     (["--seed", str(2**63)], ["seed", "2^63-1"]),
-    (["--seed", "-1"], ["seed"]),
+    (["--seed", "-1"], ["seed", "2^63-1", "-1"]),  # the setting's own range, not the number's spelling
     (["--label-seed", str(2**64)], ["label_seed"]),
     (["--out", ""], ["--out", "empty"]),
     (["--out", "x" * 300], ["--out", "255"]),

@@ -111,8 +111,10 @@ def test_the_long_runs_figure_gives_seeds_colours_and_machine_kinds_line_styles(
 def test_the_long_runs_figure_marks_a_drop_between_two_milestones():
     cells = {(100, "cpu: AMD EPYC", "bf16"): {e: long_cell({101: 88.0 + e / 1000}, "bf16 on AMD EPYC")
                                              for e in (50, 500, 1000, 2000)}}
-    fig = plots.plot_long_runs(cells, {}, {100: 98.1}, "the paper's Table 2", [101], drops=(50, 1000))
-    marks = [line for line in fig.axes[0].get_lines() if line.get_label() == "learning rates ÷ 10"]
-    assert [list(line.get_xdata()) for line in marks] == [[1000, 1000]]
+    cells[(1000, "cpu: AMD EPYC", "bf16")] = {e: long_cell({101: 97.0}, "bf16 on AMD EPYC") for e in (50, 500)}
+    fig = plots.plot_long_runs(cells, {}, {100: 98.1, 1000: 98.4}, "the paper's Table 2", [101], drops=(50, 1000))
+    marks = [[list(line.get_xdata()) for line in ax.get_lines() if line.get_label() == "learning rates ÷ 10"]
+             for ax in fig.axes[:2]]
+    assert marks == [[[1000, 1000]], []]  # not at 50, the first milestone; not where a panel's runs stop at 500
     legend, = fig.legends
     assert "learning rates ÷ 10" in [text.get_text() for text in legend.get_texts()]

@@ -113,6 +113,12 @@ def test_seeds_that_went_on_past_the_rest_do_not_hide_what_every_seed_reached():
             and "below it), and seeds 101 and 102 (2 of 5) went on to epoch 2000 (89.40% and 98.30%, on both sides "
             "of it)." in said)
     assert "still to run" not in said  # the two that went on are all that were planned to
+    cells[("all", "cpu: AMD EPYC", "bf16")] = {50: {**cell({100: 98.9}), "kind": "bf16 on AMD EPYC"}}
+    assert "at all labels" not in open_sentence(cells, PAPER, 50)  # no further than the final table went
+    cells[("all", "cpu: AMD EPYC", "bf16")][500] = {**cell({100: 99.0}), "kind": "bf16 on AMD EPYC"}
+    said = open_sentence(cells, PAPER, 50)
+    assert 0 < said.index("at 100 labels") < said.index("at all labels")  # in the paper's order, not the string's
+    del cells[("all", "cpu: AMD EPYC", "bf16")]
     del cells[kind][500]  # no milestone past the final table that every seed reached
     said = open_sentence(cells, PAPER, 50)
     assert "seeds 101 and 102 (2 of 5) reached epoch 2000 in bf16 on AMD EPYC (" in said and "still to run" in said

@@ -44,6 +44,13 @@ def finished_long_runs(roots: list[Path], preset: str = LONG_PRESET, labels=LONG
     return found
 
 
+def in_table_order(cells: dict) -> list:
+    """The (kind, {epoch: cell}) items of long_cells by label count as the paper's Table 2 lists them (100,
+    1000, all), then by machine and precision."""
+    return sorted(cells.items(), key=lambda item: (LONG_LABELS.index(item[0][0]) if item[0][0] in LONG_LABELS
+                                                   else len(LONG_LABELS), str(item[0])))
+
+
 def complete(cell: dict) -> bool:
     """Every planned seed has reached this milestone: only then is a mean and its interval the table's number."""
     return len(cell["accuracies"]) == cell["planned"] and cell["interval"] is not None
@@ -108,7 +115,7 @@ def milestone_table(cells: dict, paper: dict) -> str:
     long_cells): the seeds that reached it, their test accuracies, and mean ± sd with its 95% interval
     only where every planned seed has (a mean of fewer is not the table's number)."""
     rows = []
-    for (labels, device, precision), epochs in sorted(cells.items(), key=lambda item: str(item[0])):
+    for (labels, device, precision), epochs in in_table_order(cells):
         for epoch, cell in epochs.items():
             whole = complete(cell)
             rows.append([labels, row_words(device, precision), epoch,
@@ -136,7 +143,7 @@ def milestone_summary(cells: dict, paper: dict) -> str:
     epochs = sorted({epoch for by_epoch in cells.values() for epoch in by_epoch})
     furthest = max(gain_end(by_epoch) for by_epoch in cells.values())
     rows = []
-    for (labels, device, precision), by_epoch in sorted(cells.items(), key=lambda item: str(item[0])):
+    for (labels, device, precision), by_epoch in in_table_order(cells):
         seeds = max((cell["accuracies"] for cell in by_epoch.values()), key=len)  # every run reaches the first
         planned = next(iter(by_epoch.values()))["planned"]
         row = [labels, row_words(device, precision), seed_list(seeds, planned)]
@@ -155,11 +162,16 @@ def milestone_summary(cells: dict, paper: dict) -> str:
                            f"gain, epoch {epochs[0]} to {furthest}", "paper's Table 2"], rows)
 
 
+def latest_complete(by_epoch: dict, after: int) -> int | None:
+    """The latest milestone past epoch `after` that every planned seed reached, or None: two seeds trained
+    on past the rest do not hide what all five showed."""
+    return max((epoch for epoch, cell in by_epoch.items() if epoch > after and complete(cell)), default=None)
+
+
 def gain_end(by_epoch: dict) -> int:
-    """The milestone a row's gain runs to: its last that every planned seed reached, past its first; else
-    its last (two seeds trained on past the rest do not hide the gain of all five)."""
-    whole = [epoch for epoch, cell in by_epoch.items() if complete(cell) and epoch > min(by_epoch)]
-    return max(whole or by_epoch)
+    """The milestone a row's gain runs to: its `latest_complete` past its first, else its last."""
+    end = latest_complete(by_epoch, min(by_epoch))
+    return max(by_epoch) if end is None else end
 
 
 def gain_words(by_epoch: dict, row_seeds: int, furthest: int) -> str:

@@ -13,8 +13,9 @@ from matplotlib.figure import Figure
 
 DIGIT_COLORS = "tab10"
 
-# The book's page is about 690 px wide and figures render at 100 dpi: a figure at most WIDTH inches
-# wide is shown near its own size, so 9-point text stays at least 9 px on screen. Opaque white
+# The book's page is about 690 px wide and shows figures at 100 px an inch (drawn at twice that, for
+# high-density screens): a figure at most WIDTH inches wide is shown near its own size, so 9-point text
+# stays at least 9 px on screen. Opaque white
 # backgrounds keep figures readable in dark mode.
 WIDTH = 7.0
 STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "xtick.labelsize": 9,
@@ -299,7 +300,7 @@ def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds, d
     run through its milestones ({(labels, machine, precision): {epoch: cell}} of long_runs.long_cells), on a
     log axis of epochs, in the colours `seeds` get in the final table's figure; the final table's own
     50-epoch results ({labels: {seed: accuracy}}) as open circles at epoch 50; a learning-rate drop of the
-    schedule (`drops`, epochs) as a light grey band where it falls between two milestones drawn."""
+    schedule (`drops`, epochs) as a thick light grey line where it falls between two milestones of the panel."""
     colors = run_colors(list(seeds))
     kinds = sorted({kind[1:] for kind in cells})
     last = max([500] + [epoch for epochs in cells.values() for epoch in epochs])  # one epoch axis for all panels
@@ -319,8 +320,9 @@ def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds, d
             ax.plot([50], [accuracy], color=colors.get(seed, "gray"), marker="o", markersize=RING, fillstyle="none",
                     linestyle="none")
         ax.axhline(quoted[labels], color="gray", linestyle="--", label=source)
+        drawn = [epoch for (n, *_), epochs in cells.items() if n == labels for epoch in epochs]
         for drop in drops:
-            if has_runs and 50 < drop < last:  # the drop at 50 comes after the first milestone: nothing to mark
+            if drawn and min(drawn) < drop < max(drawn):  # a drop after the last milestone has changed nothing drawn
                 ax.axvline(drop, color="0.75", linewidth=3, zorder=0, label="learning rates ÷ 10")
         if not has_runs:
             ax.annotate("no long\nrun yet", (0.5, 0.06), xycoords="axes fraction", ha="center", color="gray")

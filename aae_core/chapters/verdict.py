@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import N_TRAIN, PRESETS, TrainConfig
 from ..reproduce import PROTOCOL_BASELINE, PROTOCOL_EPOCHS, PROTOCOL_LABELS, protocol_cell, protocol_plan
-from .long_runs import LONG_ROOTS, complete, finished_long_runs, long_cells
+from .long_runs import LONG_ROOTS, complete, finished_long_runs, in_table_order, latest_complete, long_cells
 from .quoted import PAPER
 from .reproduction import quoted_against, quoted_against_ranges
 from .tables import listed, seeds_words
@@ -54,26 +54,28 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
     last_drop = PRESETS[preset].milestones[-1]
     question = (f"**Still open**: whether longer training closes the gap, and whether the paper's length, past "
                 f"the drop at epoch {last_drop}, does")
-    said, done = {}, True  # label count -> what each kind of run at it has reached
-    for kind, by_epoch in sorted(long_cells.items(), key=lambda item: str(item[0])):
+    clauses, every_kind_complete = {}, True  # label count -> a clause per kind of run at it
+    for kind, by_epoch in in_table_order(long_cells):
         n, furthest = kind[0], max(by_epoch)
         if furthest <= epochs:
             continue
-        whole = max((epoch for epoch, cell in by_epoch.items() if epoch > epochs and complete(cell)), default=None)
+        complete_epoch = latest_complete(by_epoch, epochs)
         parts = []
-        if whole is not None:
-            cell = by_epoch[whole]
-            parts.append(f"{who_reached(cell)} reached epoch {whole} in {cell['kind']} ({against_words(cell, paper[n])})")
-        if furthest != whole:
+        if complete_epoch is not None:
+            cell = by_epoch[complete_epoch]
+            parts.append(f"{who_reached(cell)} reached epoch {complete_epoch} in {cell['kind']} "
+                         f"({against_words(cell, paper[n])})")
+        if furthest != complete_epoch:
             cell = by_epoch[furthest]
             reached = f"went on to epoch {furthest}" if parts else f"reached epoch {furthest} in {cell['kind']}"
             parts.append(f"{who_reached(cell)} {reached} ({against_words(cell, paper[n])})")
-        said.setdefault(n, []).append(", and ".join(parts))
-        done = done and whole is not None
-    if not said:
+        clauses.setdefault(n, []).append(", and ".join(parts))
+        every_kind_complete = every_kind_complete and complete_epoch is not None
+    if not clauses:
         return f"{question}; no run of ours has gone past {epochs} epochs yet."
-    said = [f"at {n} labels (the paper: {paper[n]:.2f}%) {'; '.join(parts)}" for n, parts in said.items()]
-    return f"{question}. So far " + "; ".join(said) + ("." if done else "; the other seeds are still to run.")
+    said = [f"at {n} labels (the paper: {paper[n]:.2f}%) {'; '.join(parts)}" for n, parts in clauses.items()]
+    ending = "." if every_kind_complete else "; the other seeds are still to run."
+    return f"{question}. So far " + "; ".join(said) + ending
 
 
 def who_reached(cell: dict) -> str:
