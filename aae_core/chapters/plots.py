@@ -15,8 +15,7 @@ DIGIT_COLORS = "tab10"
 
 # The book's page is about 690 px wide and shows figures at 100 px an inch (drawn at twice that, for
 # high-density screens): a figure at most WIDTH inches wide is shown near its own size, so 9-point text
-# stays at least 9 px on screen. Opaque white
-# backgrounds keep figures readable in dark mode.
+# stays at least 9 px on screen. Opaque white backgrounds keep figures readable in dark mode.
 WIDTH = 7.0
 STYLE = {"font.size": 10, "axes.titlesize": 10, "axes.labelsize": 10, "xtick.labelsize": 9,
          "ytick.labelsize": 9, "legend.fontsize": 9, "figure.titlesize": 11, "figure.facecolor": "white",
@@ -308,9 +307,11 @@ def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds, d
     # a panel with runs gets twice the width of one that has only the final table's circles
     fig, axes = panel_grid(len(quoted), 3.0, per_row=3, sharey=False, width_ratios=[2 if r else 1 for r in ran])
     for ax, labels, has_runs in zip(axes, quoted, ran):
+        drawn = []  # the panel's milestone epochs
         for (n, *kind), epochs in cells.items():
             if n != labels:
                 continue
+            drawn += list(epochs)
             style = LINE_STYLES[kinds.index(tuple(kind)) % len(LINE_STYLES)]
             for seed in sorted({s for cell in epochs.values() for s in cell["accuracies"]}):
                 points = [(e, cell["accuracies"][seed]) for e, cell in epochs.items() if seed in cell["accuracies"]]
@@ -320,7 +321,6 @@ def plot_long_runs(cells: dict, first: dict, quoted: dict, source: str, seeds, d
             ax.plot([50], [accuracy], color=colors.get(seed, "gray"), marker="o", markersize=RING, fillstyle="none",
                     linestyle="none")
         ax.axhline(quoted[labels], color="gray", linestyle="--", label=source)
-        drawn = [epoch for (n, *_), epochs in cells.items() if n == labels for epoch in epochs]
         for drop in drops:
             if drawn and min(drawn) < drop < max(drawn):  # a drop after the last milestone has changed nothing drawn
                 ax.axvline(drop, color="0.75", linewidth=3, zorder=0, label="learning rates ÷ 10")
