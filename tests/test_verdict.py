@@ -64,7 +64,7 @@ def test_what_is_open_follows_the_long_runs():
     partial = {(100, "cpu: AMD EPYC", "bf16"): {500: {**cell({100: 92.46}), "kind": "bf16 on AMD EPYC"}}}
     said = open_sentence(partial, PAPER, 50)
     assert "at 100 labels (the paper: 98.10%) seed 100 (1 of 5) reached epoch 500 in bf16 on AMD EPYC (92.46%, below it)" in said
-    assert said.endswith("the other seeds are still to run.")
+    assert said.endswith("(92.46%, below it), and the other 4 are still to run.")
     complete = {(100, "cpu: AMD EPYC", "bf16"): {500: {**cell({s: 97.0 + 0.1 * (s - 100) for s in range(100, 105)}),
                                                      "kind": "bf16 on AMD EPYC"}}}
     said = open_sentence(complete, PAPER, 50)
@@ -74,6 +74,10 @@ def test_what_is_open_follows_the_long_runs():
     complete[(100, "cpu: AMD EPYC", "bf16")][500].update(cell(apart))
     assert open_sentence(complete, PAPER, 50).endswith("], which holds it).")  # not "around": the mean is far off
     assert len(verdict(final_table(2.0), PAPER, complete, 50, 500)) == 3
+    complete[(100, "cpu: Intel Xeon", "bf16")] = {500: {**cell({100: 97.9, 101: 88.6}), "kind": "bf16 on Intel Xeon"}}
+    said = open_sentence(complete, PAPER, 50)  # the seeds still to run are those of the kind that lacks them
+    assert said.endswith("reached epoch 500 in bf16 on Intel Xeon (97.90% and 88.60%, both below it), "
+                         "and the other 3 are still to run.") and said.count("still to run") == 1
 
 
 def test_machine_kinds_read_as_a_reader_says_them():
@@ -89,11 +93,12 @@ def test_each_kind_of_long_run_is_said_at_its_latest_milestone():
              (100, "cpu: Intel Xeon", "bf16"): {500: {**cell({100: 97.0}), "kind": "bf16 on Intel Xeon"}}}
     said = open_sentence(cells, PAPER, 50)
     assert ("at 100 labels (the paper: 98.10%) seed 100 (1 of 5) reached epoch 500 in bf16 on AMD EPYC (92.00%, below "
-            "it); seed 100 (1 of 5) reached epoch 500 in bf16 on Intel Xeon (97.00%, below it)") in said
+            "it), and the other 4 are still to run; seed 100 (1 of 5) reached epoch 500 in bf16 on Intel Xeon (97.00%, "
+            "below it), and the other 4 are still to run.") in said
     assert "epoch 200" not in said
     cells[(1000, "cpu: AMD EPYC", "bf16")] = {100: {**cell({100: 98.5}), "kind": "bf16 on AMD EPYC"}}
     said = open_sentence(cells, PAPER, 50)
-    assert "below it); at 1000 labels (the paper: 98.40%) seed 100 (1 of 5) reached epoch 100" in said
+    assert "still to run; at 1000 labels (the paper: 98.40%) seed 100 (1 of 5) reached epoch 100" in said
     assert "(98.50%, above it)" in said
     cells[(1000, "cpu: AMD EPYC", "bf16")] = {100: {**cell({100: 98.5, 101: 98.0}), "kind": "bf16 on AMD EPYC"}}
     assert "(98.50% and 98.00%, on both sides of it)" in open_sentence(cells, PAPER, 50)

@@ -54,7 +54,7 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
     last_drop = PRESETS[preset].milestones[-1]
     question = (f"**Still open**: whether longer training closes the gap, and whether the paper's length, past "
                 f"the drop at epoch {last_drop}, does")
-    clauses, every_kind_complete = {}, True  # label count -> a clause per kind of run at it
+    clauses = {}  # label count -> a clause per kind of run at it
     for kind, by_epoch in in_table_order(long_cells):
         n, furthest = kind[0], max(by_epoch)
         if furthest <= epochs:
@@ -69,13 +69,14 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
             cell = by_epoch[furthest]
             reached = f"went on to epoch {furthest}" if parts else f"reached epoch {furthest} in {cell['kind']}"
             parts.append(f"{who_reached(cell)} {reached} ({against_words(cell, paper[n])})")
+        if complete_epoch is None:  # said in this kind's own clause, since another kind may be complete
+            left = cell["planned"] - len(cell["accuracies"])
+            parts.append(f"the other {left} {'is' if left == 1 else 'are'} still to run")
         clauses.setdefault(n, []).append(", and ".join(parts))
-        every_kind_complete = every_kind_complete and complete_epoch is not None
     if not clauses:
         return f"{question}; no run of ours has gone past {epochs} epochs yet."
     said = [f"at {n} labels (the paper: {paper[n]:.2f}%) {'; '.join(parts)}" for n, parts in clauses.items()]
-    ending = "." if every_kind_complete else "; the other seeds are still to run."
-    return f"{question}. So far " + "; ".join(said) + ending
+    return f"{question}. So far " + "; ".join(said) + "."
 
 
 def who_reached(cell: dict) -> str:
