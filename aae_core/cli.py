@@ -145,6 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def execute_plan(runs: list, args, out: Path) -> list | None:
+    """Check the plan, so that bad settings and taken folders fail before any run (a folder in use is a
+    job's, on a cluster), then print its commands or run it. Returns the runs that failed, or None when
+    there is no table to print yet (commands printed, or jobs left running with --no-wait)."""
+    from .reproduce import check_plan
+
+    check_plan(runs, out, writing=not args.print_commands and not args.executor)
+    if args.print_commands:
+        print_commands(runs, out)
+        return None
+    failed = run_planned(runs, args, out)
+    return None if args.no_wait else failed
+
+
 def run_planned(runs: list, args, out: Path) -> list:
     """The unfinished planned runs: one `train` process each (--jobs at a time), or --stack R at a time
     stacked in this process. Returns the runs that failed."""
@@ -178,18 +192,15 @@ def protocol_command(args) -> int:
     """reproduce --protocol: run what is missing of the final table, then print it with its intervals."""
     from .chapters.reproduction import protocol_differences_table, protocol_table
     from .reproduce import (PROTOCOL_BASELINE, PROTOCOL_CHOSEN, PROTOCOL_LABELS, PROTOCOL_MARGIN, PROTOCOL_OUT,
-                            check_plan, protocol_cell, protocol_plan)
+                            protocol_cell, protocol_plan)
     from .stats import paired_difference
 
     labels = list(dict.fromkeys(args.labels or PROTOCOL_LABELS))  # its label counts checked already
     out = Path(args.out) if args.out else PROTOCOL_OUT
     cells = protocol_plan(out, labels, device=args.device, allow_dirty=args.allow_dirty)
     runs = [run for cell in cells.values() for run in cell]
-    check_plan(runs, out, writing=not args.print_commands and not args.executor)
-    if args.print_commands:
-        return print_commands(runs, out)
-    failed = run_planned(runs, args, out)
-    if args.no_wait:
+    failed = execute_plan(runs, args, out)
+    if failed is None:
         return 0
     table = {key: protocol_cell(cell) for key, cell in cells.items()}
     print(protocol_table(table))
@@ -266,7 +277,7 @@ def reproduce_command(args) -> int:
     check_reproduce_options(args)
     if args.protocol:
         return protocol_command(args)
-    from .reproduce import check_plan, plan, summarise
+    from .reproduce import plan, summarise
     from .chapters.reproduction import table3
 
     args.labels = args.labels or TABLE_LABELS
@@ -274,12 +285,8 @@ def reproduce_command(args) -> int:
                             "results/table3" if args.preset == "paper-sgd" else f"results/table3-{args.preset}"))
     settings = table_settings(args)
     runs = plan(args.labels, args.seeds, args.epochs, out, settings, allow_dirty=args.allow_dirty)
-    # bad settings and taken folders fail before any run (a folder in use is a job's, on a cluster)
-    check_plan(runs, out, writing=not args.print_commands and not args.executor)
-    if args.print_commands:
-        return print_commands(runs, out)
-    failed = run_planned(runs, args, out)
-    if args.no_wait:
+    failed = execute_plan(runs, args, out)
+    if failed is None:
         return 0
     print(table3(summarise(runs), ours=f"ours, {args.epochs} epochs"))
     print("* quoted, not computed here (see aae_core/chapters/quoted.py for each number's source)")
