@@ -88,8 +88,8 @@ def test_machine_kinds_read_as_a_reader_says_them():
 
 
 def test_each_kind_of_long_run_is_said_at_its_latest_milestone():
-    cells = {(100, "cpu: AMD EPYC", "bf16"): {200: cell({100: 91.0, 101: 95.0}), 500: {**cell({100: 92.0}),
-                                                                                  "kind": "bf16 on AMD EPYC"}},
+    cells = {(100, "cpu: AMD EPYC", "bf16"): {200: cell({100: 91.0}),
+                                              500: {**cell({100: 92.0}), "kind": "bf16 on AMD EPYC"}},
              (100, "cpu: Intel Xeon", "bf16"): {500: {**cell({100: 97.0}), "kind": "bf16 on Intel Xeon"}}}
     said = open_sentence(cells, PAPER, 50)
     assert ("at 100 labels (the paper: 98.10%) seed 100 (1 of 5) reached epoch 500 in bf16 on AMD EPYC (92.00%, below "
@@ -127,6 +127,11 @@ def test_seeds_that_went_on_past_the_rest_do_not_hide_what_every_seed_reached():
     del cells[kind][500]  # no milestone past the final table that every seed reached
     said = open_sentence(cells, PAPER, 50)
     assert "seeds 101 and 102 (2 of 5) reached epoch 2000 in bf16 on AMD EPYC (" in said and "still to run" in said
+    cells[kind][500] = {**cell({s: five[s] for s in (100, 101, 102)}), "kind": "bf16 on AMD EPYC"}
+    said = open_sentence(cells, PAPER, 50)  # three seeds at 500, two of them on to 2000, two not begun
+    assert ("seeds 100, 101 and 102 (3 of 5) reached epoch 500 in bf16 on AMD EPYC (97.00%, 97.10% and 97.20%, all "
+            "below it), and seeds 101 and 102 (2 of 5) went on to epoch 2000 (89.40% and 98.30%, on both sides of "
+            "it), and the other 2 are still to run.") in said
 
 
 @pytest.fixture(scope="module")

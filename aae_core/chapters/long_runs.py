@@ -168,6 +168,12 @@ def latest_complete(by_epoch: dict, after: int) -> int | None:
     return max((epoch for epoch, cell in by_epoch.items() if epoch > after and complete(cell)), default=None)
 
 
+def widest_milestone(by_epoch: dict, after: int) -> int:
+    """The milestone past epoch `after` that the most seeds reached, the latest of those: the one every
+    planned seed reached where there is one (`latest_complete`), else the one that says the most."""
+    return max((epoch for epoch in by_epoch if epoch > after), key=lambda e: (len(by_epoch[e]["accuracies"]), e))
+
+
 def gain_end(by_epoch: dict) -> int:
     """The milestone a row's gain runs to: its `latest_complete` past its first, else its last."""
     end = latest_complete(by_epoch, min(by_epoch))

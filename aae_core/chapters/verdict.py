@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..config import N_TRAIN, PRESETS, TrainConfig
 from ..reproduce import PROTOCOL_BASELINE, PROTOCOL_EPOCHS, PROTOCOL_LABELS, protocol_cell, protocol_plan
-from .long_runs import LONG_ROOTS, complete, finished_long_runs, in_table_order, latest_complete, long_cells
+from .long_runs import LONG_ROOTS, complete, finished_long_runs, in_table_order, long_cells, widest_milestone
 from .quoted import PAPER
 from .reproduction import quoted_against, quoted_against_ranges
 from .tables import listed, seeds_words
@@ -49,8 +49,8 @@ def length_sentence(epochs: int, steps_per_epoch: int, presets=("paper-sgd",)) -
 def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "paper-sgd") -> str:
     """What is still open: whether longer training closes the gap, and the paper's whole length (past the
     schedule's last drop), with what each kind of long run ({kind: {epoch: cell}} of long_runs.long_cells)
-    has reached: its latest milestone that every planned seed reached, then the furthest that some seeds
-    went on to (two seeds trained on past the rest do not hide what all five showed)."""
+    has reached: its `widest_milestone` (the latest that every planned seed reached, if any), then the
+    furthest that some seeds went on to (two seeds trained on past the rest do not hide what all five showed)."""
     last_drop = PRESETS[preset].milestones[-1]
     question = (f"**Still open**: whether longer training closes the gap, and whether the paper's length, past "
                 f"the drop at epoch {last_drop}, does")
@@ -59,18 +59,14 @@ def open_sentence(long_cells: dict, paper: dict, epochs: int, preset: str = "pap
         n, furthest = kind[0], max(by_epoch)
         if furthest <= epochs:
             continue
-        complete_epoch = latest_complete(by_epoch, epochs)
-        parts = []
-        if complete_epoch is not None:
-            cell = by_epoch[complete_epoch]
-            parts.append(f"{who_reached(cell)} reached epoch {complete_epoch} in {cell['kind']} "
-                         f"({against_words(cell, paper[n])})")
-        if furthest != complete_epoch:
+        widest = widest_milestone(by_epoch, epochs)
+        first = by_epoch[widest]
+        parts = [f"{who_reached(first)} reached epoch {widest} in {first['kind']} ({against_words(first, paper[n])})"]
+        if furthest != widest:
             cell = by_epoch[furthest]
-            reached = f"went on to epoch {furthest}" if parts else f"reached epoch {furthest} in {cell['kind']}"
-            parts.append(f"{who_reached(cell)} {reached} ({against_words(cell, paper[n])})")
-        if complete_epoch is None:  # said in this kind's own clause, since another kind may be complete
-            left = cell["planned"] - len(cell["accuracies"])
+            parts.append(f"{who_reached(cell)} went on to epoch {furthest} ({against_words(cell, paper[n])})")
+        if not complete(first):  # said in this kind's own clause, since another kind may be complete
+            left = first["planned"] - len(first["accuracies"])
             parts.append(f"the other {left} {'is' if left == 1 else 'are'} still to run")
         clauses.setdefault(n, []).append(", and ".join(parts))
     if not clauses:
