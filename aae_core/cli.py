@@ -30,6 +30,16 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+class DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """--help with each option's default, where it has one worth saying (not None, (), False) and its help
+    does not say it already."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, (), [], False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def stack_arg(text: str) -> int | str:
     """reproduce --stack: a number of runs, or 'all'."""
     return all_or_int(text, "a number of runs")
@@ -47,7 +57,7 @@ SLURM_ONLY = ("slurm_partition", "slurm_cpus")
 
 def add_train_parser(commands) -> None:
     train = commands.add_parser("train", help="train one model into a run folder",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                formatter_class=DefaultsShown,
                                 description="Train one semi-supervised AAE into a run folder. The options are "
                                             "the fields of aae_core.TrainConfig, in groups.")
     groups = {name: train.add_argument_group(title) for name, title in OPTION_GROUPS.items()}
@@ -57,7 +67,8 @@ def add_train_parser(commands) -> None:
     folder = train.add_argument_group("the run folder")
     folder.add_argument("--out", required=True, type=path_arg,
                         help="run folder to create (or to resume): new, empty, or a run folder")
-    folder.add_argument("--resume", action="store_true", help="continue the run in --out where it stopped")
+    folder.add_argument("--resume", action="store_true",
+                        help="continue the run in --out where it stopped (where --out holds none, a new run starts)")
     folder.add_argument("--continue-from", metavar="RUN", default=None, type=path_arg,
                         help="start from the checkpoint of run folder RUN (same settings, more --epochs), "
                              "leaving RUN as it is")
@@ -78,15 +89,21 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", type=path_arg, help="run folder, checkpoint.pt or model.pt")
     evaluate.add_argument("--device", choices=DEVICES, default="auto")
     evaluate.add_argument("--json", action="store_true", help="print one JSON line")
-    reproduce = commands.add_parser("reproduce", help="Table 3: run the missing runs, resume unfinished ones, print the table")
+    reproduce = commands.add_parser("reproduce", help="Table 3: run the missing runs, resume unfinished ones, print the table",
+                                    formatter_class=DefaultsShown,
+                                    description="A table of runs, one per label count and seed, in one folder: train "
+                                                "the runs not yet finished (resuming any that stopped), then print "
+                                                "their test accuracies beside the paper's and Latała's tables.")
     reproduce.add_argument("--labels", type=labels_arg, nargs="+", default=None,
                            help="label counts (default 100 1000 all)")
-    reproduce.add_argument("--epochs", type=whole, default=TABLE_DEFAULTS["epochs"])
-    reproduce.add_argument("--seeds", type=whole, nargs="+", default=TABLE_DEFAULTS["seeds"])
+    reproduce.add_argument("--epochs", type=whole, default=TABLE_DEFAULTS["epochs"], help="epochs of every run")
+    reproduce.add_argument("--seeds", type=whole, nargs="+", default=TABLE_DEFAULTS["seeds"],
+                           help="one run per seed and label count")
     reproduce.add_argument("--preset", choices=sorted(PRESETS), default=TABLE_DEFAULTS["preset"])
     reproduce.add_argument("--supervised-only", action="store_true", help="the NN baseline (see train --help)")
-    reproduce.add_argument("--precision", choices=PRECISIONS, default=TABLE_DEFAULTS["precision"])
-    reproduce.add_argument("--device", choices=DEVICES, default="auto")
+    reproduce.add_argument("--precision", choices=PRECISIONS, default=TABLE_DEFAULTS["precision"],
+                           help="the arithmetic of every run (see train --help)")
+    reproduce.add_argument("--device", choices=DEVICES, default="auto", help="where the runs train")
     reproduce.add_argument("--unlabeled", type=whole, default=TABLE_DEFAULTS["unlabeled"],
                            help="subsample the unlabeled pool (quick runs)")
     reproduce.add_argument("--jobs", type=whole, default=1, help="runs at a time (the CPU threads are split between them)")
@@ -119,9 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_argument("--no-wait", action="store_true",
                          help="return once the jobs are submitted (the same command later waits and prints the table)")
 
-    bench = commands.add_parser("bench", help="time the trainer's step against this machine's matrix-multiply rate")
-    bench.add_argument("--device", choices=DEVICES, default="auto")
-    bench.add_argument("--precision", choices=BENCH_PRECISIONS, default="fp32")
+    bench = commands.add_parser("bench", help="time the trainer's step against this machine's matrix-multiply rate",
+                                formatter_class=DefaultsShown)
+    bench.add_argument("--device", choices=DEVICES, default="auto", help="where the step runs")
+    bench.add_argument("--precision", choices=BENCH_PRECISIONS, default="fp32", help="the step's arithmetic")
     bench.add_argument("--batch-size", type=whole, default=100, help="images per batch (at most 2,000)")
     bench.add_argument("--steps", type=whole, default=50, help="timed steps, after a warm-up of 10")
     bench.add_argument("--compare-kernels", action="store_true",
@@ -288,7 +306,7 @@ def reproduce_command(args) -> int:
     failed = execute_plan(runs, args, out)
     if failed is None:
         return 0
-    print(table3(summarise(runs), ours=f"ours, {args.epochs} epochs"))
+    print(table3(summarise(runs), ours=f"ours, {args.epochs} epoch{'s' if args.epochs != 1 else ''}"))
     print("* quoted, not computed here (see aae_core/chapters/quoted.py for each number's source)")
     if failed:
         raise AAEError(f"{len(failed)} run(s) failed; their logs are in {out / 'logs'}")
@@ -351,6 +369,7 @@ def evaluate_command(args) -> int:
     from .data import load_mnist
     from .evaluate import accuracy
     from .devices import resolve_device
+    from .runs import RunFolder
     from .runs.weights import check_against_summary, load_checkpoint
 
     device = resolve_device(args.device)
@@ -358,10 +377,14 @@ def evaluate_command(args) -> int:
     mnist = load_mnist()
     test_accuracy = accuracy(model, mnist.test_x.to(device), mnist.test_y.to(device))
     check_against_summary(args.run, test_accuracy)
+    run = RunFolder(args.run) if Path(args.run).is_dir() else None
+    unfinished = run is not None and not run.finished  # its last checkpoint: not the run's result
     if args.json:
-        print(json.dumps({"run": args.run, "test_accuracy": test_accuracy, "n_test": len(mnist.test_y)}))
+        print(json.dumps({"run": args.run, "test_accuracy": test_accuracy, "n_test": len(mnist.test_y),
+                          **({"unfinished_after_epoch": len(run.history())} if unfinished else {})}))
     else:
-        print(f"test accuracy {test_accuracy:.2f}%  ({len(mnist.test_y)} test images, {args.run})")
+        state = f"; unfinished, after epoch {len(run.history())}" if unfinished else ""
+        print(f"test accuracy {test_accuracy:.2f}%  ({len(mnist.test_y)} test images, {args.run}{state})")
     return 0
 
 

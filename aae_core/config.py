@@ -56,7 +56,7 @@ def check_bench_options(batch_size, steps, precision: str = "fp32", stack: int |
     if precision not in BENCH_PRECISIONS:
         raise AAEError(f"the bench's precision is one of {', '.join(BENCH_PRECISIONS)}, got {precision!r}")
     if stack is not None and not (is_int(stack) and 1 <= stack <= MAX_BENCH_STACK):
-        raise AAEError(f"--stack must be between 1 and {MAX_BENCH_STACK} runs")
+        raise AAEError(f"--stack (or --runs) must be between 1 and {MAX_BENCH_STACK} runs")
 
 
 def check_finite(name: str, value, positive: bool = False) -> None:

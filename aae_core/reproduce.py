@@ -15,11 +15,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import PAPER_LABELS, ModelConfig, TrainConfig
+from .config import PAPER_LABELS, PRESETS, ModelConfig, TrainConfig
 from .devices import resolve_device
 from .errors import AAEError
 from .options import as_options, settings_from_options
-from .runs.files import make_folder, probe_writable
+from .runs.files import is_own_temporary, make_folder, probe_writable
 from .runs.folder import RUN_FILES, RunFolder
 from .stats import describe
 
@@ -82,6 +82,14 @@ def plan(labels: list, seeds: list[int], epochs: int, out: Path, settings: Train
             for n in dict.fromkeys(labels) for seed in dict.fromkeys(seeds)]
 
 
+def is_table_entry(path: Path) -> bool:
+    """What reproduce writes into its --out: folders labels-N (a table), PRESET (the protocol) and logs,
+    and this package's temporaries."""
+    if is_own_temporary(path.name):
+        return True
+    return path.is_dir() and (path.name.startswith("labels-") or path.name in PRESETS or path.name == "logs")
+
+
 def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
     """Before any run starts: every run's settings in range, no folder holding a run of other settings
     (it would be resumed into a failure, or counted under these), and, when `writing` (training here), the
@@ -95,6 +103,10 @@ def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
     if any((out / name).exists() for name in RUN_FILES):
         raise AAEError(f"{out} is one run's folder (train made it); reproduce writes a folder of runs "
                        "(labels-N/seed-S): choose another --out")
+    foreign = sorted(path.name for path in out.iterdir() if not is_table_entry(path)) if out.is_dir() else []
+    if foreign:
+        raise AAEError(f"--out {out} holds what reproduce does not write ({', '.join(foreign[:3])}"
+                       f"{', ...' if len(foreign) > 3 else ''}); give a folder of runs, a new or an empty one")
     for run in runs:
         if run.state == "other":
             differs = RunFolder(run.folder).differs_from(run.train_cfg, run.model_cfg)

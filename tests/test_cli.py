@@ -51,6 +51,17 @@ def test_reproduce_never_writes_into_one_runs_folder(finished_run):
     assert sorted(path.name for path in finished_run.iterdir()) == before
 
 
+@pytest.mark.parametrize("extra", [[], ["--print-commands"]])
+def test_reproduce_never_writes_into_a_folder_of_other_things(tmp_path, extra):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    (mine / "labels-100").mkdir()  # a table's own folder is fine beside it; the notes are not
+    result = cli("reproduce", "--labels", "100", "--seeds", "0", "--epochs", "1", "--out", mine, *extra)
+    assert_one_line_error(result, "notes.txt", "does not write")
+    assert sorted(path.name for path in mine.iterdir()) == ["labels-100", "notes.txt"]
+
+
 @pytest.mark.parametrize("args,named", [(["--seeds", "0", "1", "0"], ["--seeds", "0 twice"]),
                                         (["--labels", "100", "all", "all", "100"], ["--labels", "100, all twice"])])
 def test_reproduce_refuses_a_label_count_or_seed_named_twice(tmp_path, args, named):
@@ -355,7 +366,8 @@ def test_continue_from_with_no_more_epochs_is_one_line(tmp_path, finished_run):
     assert not (tmp_path / "new").exists()
 
 
-@pytest.mark.parametrize("case", ["no checkpoint", "other settings", "other model", "taken --out"])
+@pytest.mark.parametrize("case", ["no checkpoint", "other settings", "other model", "taken --out",
+                                  "a passed milestone"])
 def test_continue_from_refuses_with_one_line(tmp_path, finished_run, case):
     source, out, extra = finished_run, tmp_path / "new", []
     if case == "no checkpoint":
@@ -365,14 +377,50 @@ def test_continue_from_refuses_with_one_line(tmp_path, finished_run, case):
         extra = ["--seed", "7"]
     elif case == "other model":
         extra = ["--init-std", "0"]
+    elif case == "a passed milestone":  # epoch 1 lies behind the source's checkpoint, unmeasured
+        extra = ["--milestones", "1", "3"]
     else:
         out = finished_run
     result = cli("train", *QUICK, "--epochs", "3", *extra, "--continue-from", source, "--out", out)
     assert_one_line_error(result, {"no checkpoint": "checkpoint", "other settings": "seed", "other model": "init_std",
-                                   "taken --out": "already holds"}[case])
+                                   "taken --out": "already holds", "a passed milestone": "milestone epoch(s) 1"}[case])
     assert "--force" not in result.stderr  # which --continue-from refuses
     assert case == "taken --out" or "resume" not in result.stderr  # it continues a run, in a new folder
     assert not (tmp_path / "new").exists() or not any((tmp_path / "new").iterdir())
+
+
+def test_continue_from_never_writes_over_another_run_s_record(tmp_path, finished_run):
+    """A run that diverged before its first checkpoint leaves config.json and diverged.json: its record."""
+    out = tmp_path / "diverged"
+    out.mkdir()
+    config = json.loads((finished_run / "config.json").read_text())
+    del config["fingerprint"]  # another run's settings (seed 7), as a run stored before fingerprints were
+    (out / "config.json").write_text(json.dumps({**config, "train": {**config["train"], "seed": 7}}))
+    (out / "diverged.json").write_text(json.dumps({"epoch": 1, "step": 3, "message": "loss is nan"}))
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    result = cli("train", *QUICK, "--epochs", "3", "--continue-from", finished_run, "--out", out)
+    assert_one_line_error(result, "already holds a run (config.json, diverged.json)")
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+
+
+def test_resume_cannot_add_a_milestone_that_a_run_passed(tmp_path, finished_run):
+    result = cli("train", *QUICK, "--epochs", "2", "--milestones", "1", "--resume", "--out", finished_run)
+    assert_one_line_error(result, "2 epochs in", "milestone epoch(s) 1", "did not measure")
+    stopped = tmp_path / "stopped"  # a run stopped after epoch 1, resumed with milestone 1 added
+    cli("train", *QUICK, "--epochs", "1", "--out", stopped, check=True)
+    (stopped / "summary.json").unlink(), (stopped / "model.pt").unlink()
+    before = {path.name: path.read_bytes() for path in stopped.iterdir()}
+    result = cli("train", *QUICK, "--epochs", "2", "--milestones", "1", "2", "--resume", "--out", stopped)
+    assert_one_line_error(result, "1 epochs in", "milestone epoch(s) 1")
+    assert {path.name: path.read_bytes() for path in stopped.iterdir()} == before  # not stored as if measured
+    said = cli("evaluate", stopped, check=True).stdout  # its last checkpoint, said to be no result yet
+    assert "unfinished, after epoch 1" in said
+    assert json.loads(cli("evaluate", stopped, "--json", check=True).stdout)["unfinished_after_epoch"] == 1
+
+
+def test_resume_with_fewer_epochs_than_a_finished_run_says_so(finished_run):
+    result = cli("train", *QUICK, "--epochs", "1", "--resume", "--out", finished_run)
+    assert_one_line_error(result, "of 2 epochs, more than --epochs 1", "give --epochs 2")
 
 
 def test_a_run_stored_before_a_setting_existed_still_resumes(tmp_path, finished_run):

@@ -70,6 +70,31 @@ def test_the_dry_run_writes_every_run_within_the_limits_and_unpacks(tmp_path):
         run = RunFolder(back / name)
         assert run.finished and (back / name / "model.pt").exists()
         assert "test_accuracy" in run.history()[-1] and "val_accuracy" in run.history()[-1]  # the milestone line
+    unpack = [sys.executable, "tools/gpu_long.py", "unpack", str(out), str(back)]
+    assert subprocess.run(unpack, cwd=ROOT, capture_output=True).returncode == 0  # the same state again: fine
+    one = back / next(iter(manifest["runs"]))
+    config = json.loads((one / "config.json").read_text())
+    (one / "config.json").write_text(json.dumps({**config, "fingerprint": "another run"}))
+    before = {path: path.read_bytes() for path in back.rglob("*") if path.is_file()}
+    refused = subprocess.run(unpack, cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "another run" in refused.stderr
+    assert {path: path.read_bytes() for path in back.rglob("*") if path.is_file()} == before  # nothing replaced
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["run", "--plan", "a", "--budget", "nan", "--out", "OUT", "--dry-run"], "above 0"),
+    (["run", "--plan", "a", "--budget", "inf", "--out", "OUT", "--dry-run"], "above 0"),
+    (["run", "--plan", "a", "--budget", "1", "--out", "A_FILE", "--dry-run"], "new or empty folder"),
+    (["unpack", "NOWHERE", "BACK"], "no runs.tar.gz"),
+    (["unpack", "A_FILE", "BACK"], "no runs.tar.gz")])
+def test_bad_input_is_refused_before_any_work_with_no_traceback(tmp_path, argv, said):
+    places = {"OUT": tmp_path / "out", "A_FILE": tmp_path / "a-file", "NOWHERE": tmp_path / "nowhere",
+              "BACK": tmp_path / "back"}
+    places["A_FILE"].write_text("mine")
+    result = subprocess.run([sys.executable, "tools/gpu_long.py", *[str(places.get(a, a)) for a in argv]], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and said in result.stderr and "Traceback" not in result.stderr
+    assert not places["OUT"].exists() and not places["BACK"].exists() and places["A_FILE"].read_text() == "mine"
 
 
 def test_a_run_stopped_at_the_budget_resumes_from_its_packed_state_to_the_uninterrupted_history(tmp_path):

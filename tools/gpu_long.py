@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import io
 import json
+import math
 import signal
 import subprocess
 import sys
@@ -34,6 +35,7 @@ from aae_core.config import ModelConfig
 from aae_core.data import load_mnist, prepare_data
 from aae_core.errors import AAEError
 from aae_core.options import as_options
+from aae_core.runs.files import make_folder
 from aae_core.runs.folder import RunFolder
 from aae_core.speed.budget import PLANS, measure, plan_steps, size_plan, time_stack
 from aae_core.speed.stacked import train_stacked_runs
@@ -127,6 +129,24 @@ def stack_rates(plan, mnist, device, model_cfg: ModelConfig, unlabeled) -> dict[
     return rates
 
 
+def minutes(text: str) -> float:
+    """--budget: a number of minutes above zero (argparse says so in one line otherwise)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"a budget is a number of minutes above 0, not {text!r}")
+    return value
+
+
+def claim_out(out: Path) -> None:
+    """OUT is what comes back: a new or empty folder, so that nothing there is mistaken for this run's."""
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise AAEError(f"--out {out} must be a new or empty folder")
+    make_folder(out)
+
+
 def run(args) -> int:
     start = time.time()
     deadline = start + 60 * args.budget
@@ -134,7 +154,7 @@ def run(args) -> int:
     model_cfg = TINY if args.dry_run else ModelConfig()
     unlabeled = 200 if args.dry_run else None
     runs_dir, out = Path(args.runs), Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim_out(out)
     plan = [r for r in the_plan(args.plan, args.dry_run) if not RunFolder(folder_of(runs_dir, r)).finished]
     if not plan:
         print("gpu_long: every run of the plan is finished")
@@ -170,9 +190,40 @@ def run(args) -> int:
     return 0
 
 
+def packed_runs(tar: tarfile.TarFile) -> dict[str, dict[str, bytes]]:
+    """{run folder: {file name: bytes}} of runs.tar.gz."""
+    runs: dict[str, dict[str, bytes]] = {}
+    for member in tar.getmembers():
+        if member.isfile():
+            folder, name = member.name.rsplit("/", 1)
+            runs.setdefault(folder, {})[name] = tar.extractfile(member).read()
+    return runs
+
+
+def refuse_other_runs(dest: Path, runs: dict[str, dict[str, bytes]]) -> None:
+    """Unpacking replaces a folder's files only with a later state of the same run: never another run's
+    (other settings), nor an earlier state of its own (an older FILES_AT)."""
+    for name, files in runs.items():
+        here = RunFolder(dest / name)
+        if not here.config_path.exists():
+            continue
+        incoming = json.loads(files.get("config.json", b"{}")).get("fingerprint")
+        if incoming != here.config().get("fingerprint"):
+            raise AAEError(f"{here.path} holds another run than the one unpacked there (other settings); "
+                           "unpack into another folder")
+        if files.get("history.jsonl", b"").count(b"\n") < len(here.history()):
+            raise AAEError(f"{here.path} is further on ({len(here.history())} epochs) than what is unpacked "
+                           "there; an older FILES_AT?")
+
+
 def unpack(args) -> int:
     files, dest = Path(args.files), Path(args.dest)
+    if not (files / "runs.tar.gz").is_file():
+        raise AAEError(f"{files} holds no runs.tar.gz: give the folder that `run` wrote (FILES_AT)")
+    if dest.exists() and not dest.is_dir():
+        raise AAEError(f"{dest} is not a folder")
     with tarfile.open(files / "runs.tar.gz") as tar:
+        refuse_other_runs(dest, packed_runs(tar))
         tar.extractall(dest, filter="data")
     parts = sorted(files.glob("weights.tar.part*"), key=lambda p: int(p.name.rsplit("part", 1)[1]))
     if parts:
@@ -188,7 +239,7 @@ def main() -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     go = commands.add_parser("run")
     go.add_argument("--plan", nargs="+", choices=sorted(PLANS), required=True)
-    go.add_argument("--budget", type=float, required=True, help="minutes this command may take, all told")
+    go.add_argument("--budget", type=minutes, required=True, help="minutes this command may take, all told")
     go.add_argument("--runs", default="results/long", help="the run folders' root")
     go.add_argument("--out", required=True, help="the folder whose files come back")
     go.add_argument("--dry-run", action="store_true", help="the same path on the CPU: tiny model, 1 epoch")
@@ -199,7 +250,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         return run(args) if args.command == "run" else unpack(args)
-    except AAEError as err:
+    except (AAEError, OSError, tarfile.TarError) as err:
         print(f"gpu_long: {err}", file=sys.stderr)
         return 2
 

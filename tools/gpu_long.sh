@@ -9,6 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+usage() {
+  echo "usage: bash tools/gpu_long.sh prepare | run MINUTES PLAN... | unpack FILES_AT | restore | dry-run OUT" >&2
+  exit 2
+}
+needs() { [ "$1" -ge "$2" ] || usage; }  # needs $# COUNT: at least COUNT arguments, the command included
 case "${1:-}" in
   prepare)
     mkdir -p .gpu/mnist
@@ -23,10 +28,17 @@ case "${1:-}" in
     echo "gpu_long: prepared .gpu/ ($(du -sh .gpu | cut -f1)); $(wc -l < .gpu/slimmed.txt) weight files out of the tree until restore"
     ;;
   restore)
-    test -s .gpu/slimmed.txt && xargs -a .gpu/slimmed.txt git checkout --
-    echo "gpu_long: the weight files are back"
+    if [ -s .gpu/slimmed.txt ]; then
+      xargs -a .gpu/slimmed.txt git checkout --
+      echo "gpu_long: the weight files are back"
+    else
+      echo "gpu_long: nothing to restore (no weight file was taken out by prepare)"
+    fi
     ;;
   run)
+    needs $# 3
+    [ -s .gpu/commit ] || { echo "gpu_long: no .gpu/ here: run 'bash tools/gpu_long.sh prepare' first" >&2; exit 2; }
+    [ -n "${OUT:-}" ] || { echo "gpu_long: \$OUT, the folder whose files come back, is not set" >&2; exit 2; }
     minutes=$2; shift 2
     export PYTHONUNBUFFERED=1 AAE_DATA_DIR=/tmp/aae-data AAE_OFFLINE=1 AAE_GIT_COMMIT=$(cat .gpu/commit)
     mkdir -p $AAE_DATA_DIR/MNIST/raw
@@ -36,12 +48,15 @@ case "${1:-}" in
       | tee "$OUT/log.txt"
     ;;
   unpack)
+    needs $# 2
     $PY tools/gpu_long.py unpack "$2" results/long
     bash "$0" restore
     ;;
   dry-run)
+    needs $# 2
     out=$2 runs=$(mktemp -d)
+    trap 'rm -rf "$runs"' EXIT
     $PY tools/gpu_long.py run --plan a --budget 1 --runs "$runs" --out "$out" --dry-run
     ;;
-  *) echo "usage: bash tools/gpu_long.sh prepare | run MINUTES PLAN... | unpack FILES_AT | restore | dry-run OUT" >&2; exit 2 ;;
+  *) usage ;;
 esac

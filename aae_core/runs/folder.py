@@ -33,6 +33,16 @@ def machines_of(config: dict, commits: list[str]) -> list[str]:
     return config.get("machines", [NOT_RECORDED] * len(commits))
 
 
+def refuse_missed_milestones(state: dict, train_cfg: TrainConfig, path: Path) -> None:
+    """A run that goes on from a checkpoint cannot measure a milestone it has passed: one whose history has
+    no test accuracy there is refused, not stored in config.json as if it would be on the curve."""
+    measured = {line.get("epoch") for line in state["history"] if "test_accuracy" in line}
+    missed = [m for m in train_cfg.milestones if m <= state["epoch"] and m not in measured]
+    if missed:
+        raise AAEError(f"{path} is {state['epoch']} epochs in, past milestone epoch(s) {', '.join(map(str, missed))} "
+                       "that it did not measure; leave them out of --milestones")
+
+
 class RunFolder:
     """One training run on disk; it refuses to overwrite a finished run unless forced, and refuses files
     of another run or of no run at all."""
@@ -133,7 +143,10 @@ class RunFolder:
         project (recognised by its files, and by a config.json that holds a run's settings)."""
         refuse_foreign_files(self.path, RUN_FILES, "a run's")
         if self.config_path.exists():  # with --force too: only a run's config.json is replaced
-            self.config()
+            try:
+                self.config()
+            except AAEError as err:
+                raise AAEError(f"{err}; a file of no run is never replaced: move it away to use this --out") from None
             if not force:
                 self.fingerprint()
 
@@ -162,6 +175,10 @@ class RunFolder:
         self.remove_temporary_files()
         if self.finished and not force:
             held = f"{self.path} holds a finished run (test accuracy {self.summary().test_accuracy:.2f}%)"
+            ran = self.summary().epochs
+            if resume and ran > train_cfg.epochs:  # asked for fewer epochs than it has: a run never goes back
+                raise AAEError(f"{held} of {ran} epochs, more than --epochs {train_cfg.epochs}; give --epochs {ran} "
+                               "to leave it as it is, or choose another --out")
             if resume:  # asked to go on with a finished run: more epochs go to a new folder, never over it
                 raise AAEError(f"{held}; to train it further, give --continue-from {self.path} and a new --out")
             raise AAEError(f"{held}; pass --force to overwrite it, or choose another --out")
@@ -183,6 +200,7 @@ class RunFolder:
             self._check_same_settings(train_cfg, model_cfg)
             self._check_same_images(labeled_images)
             state = self.checkpoint(train_cfg.epochs)
+            refuse_missed_milestones(state, train_cfg, self.path)
             # history.jsonl as the checkpoint has it: a line a killed writer broke is gone, even when the
             # checkpoint is of the last epoch and no epoch is left to rewrite the file
             write_jsonl(self.history_path, state["history"])
@@ -199,7 +217,7 @@ class RunFolder:
                                       "machines": machines + [machine]})
         return state
 
-    def checkpoint(self, max_epochs: int) -> dict:
+    def checkpoint(self, max_epochs: int | None = None) -> dict:
         """checkpoint.pt, checked: a training state, saved by a run of this folder's settings, at most
         `max_epochs` epochs in (a run never goes back)."""
         state = torch_load(self.checkpoint_path)
@@ -210,7 +228,7 @@ class RunFolder:
             changes = setting_changes(state.get("settings") or {}, defining_settings(*self.settings()))
             raise AAEError(f"{self.checkpoint_path} was saved by a run of other settings than {self.config_path} "
                            f"({changes or 'fingerprint ' + str(state['fingerprint'])}); it belongs to another folder")
-        if state["epoch"] > max_epochs:
+        if max_epochs is not None and state["epoch"] > max_epochs:
             raise AAEError(f"{self.path} has trained {state['epoch']} epochs already; --epochs {max_epochs} would "
                            f"end before its checkpoint: ask for {state['epoch']} or more")
         return state
@@ -221,10 +239,11 @@ class RunFolder:
             raise AAEError(f"--continue-from {self.path} has no checkpoint.pt to continue from")
         self._check_same_settings(train_cfg, model_cfg, doing="continue from",
                                   advice="give the source run's settings again, with more --epochs")
-        state = self.checkpoint(train_cfg.epochs)
-        if state["epoch"] == train_cfg.epochs:
+        state = self.checkpoint()
+        if state["epoch"] >= train_cfg.epochs:
             raise AAEError(f"--continue-from {self.path} is already {state['epoch']} epochs in; "
-                           "give more --epochs to continue it")
+                           f"give --epochs {state['epoch'] + 1} or more to continue it")
+        refuse_missed_milestones(state, train_cfg, self.path)
         return state
 
     def continue_from(self, source: "RunFolder", state: dict) -> None:
@@ -232,9 +251,10 @@ class RunFolder:
         source.continuable), so that `start(resume=True)` goes on where that run stopped: a 500-epoch run
         is then the 50-epoch run continued, step for step the same as one trained in one go (the schedule
         and the random state live in the checkpoint)."""
-        if self.started or self.finished or self.history_path.exists():
-            raise AAEError(f"{self.path} already holds a run; --continue-from needs a new --out "
-                           "(or --resume, to go on with the run there)")
+        held = [name for name in RUN_FILES if (self.path / name).exists()]
+        if held:  # a config.json or diverged.json alone is a run's record too
+            raise AAEError(f"{self.path} already holds a run ({', '.join(held)}); --continue-from needs a new "
+                           "--out (or --resume, to go on with the run there)")
         try:  # config first: a folder with a checkpoint always has the config it belongs to
             write_json(self.config_path, {**source.config(), "continued_from": str(source.path)})
             atomic_write(self.checkpoint_path, lambda tmp: shutil.copyfile(source.checkpoint_path, tmp))

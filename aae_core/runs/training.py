@@ -20,7 +20,7 @@ from ..speed.updaters import fastest_updater
 from ..train import Trainer, UpdaterFactory, make_trainer
 from ..paths import check_path
 from .files import first_line, make_folder, probe_writable, refuse_dirty_results
-from .folder import RunFolder
+from .folder import RunFolder, refuse_missed_milestones
 from .records import Summary, machines_in_order
 from .weights import mend_model, save_model
 
@@ -41,6 +41,7 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
     check_before_writing(run, cfg, model_cfg, continue_from, force, allow_dirty)
     device = resolve_device(cfg.device)
     if resume and not force and run.finished_with(cfg, model_cfg):
+        refuse_missed_milestones({"epoch": cfg.epochs, "history": run.history()}, cfg, run.path)
         return already_finished(run, say)
     if resume and continue_from is None and not (run.started or run.config_path.exists()):
         say(f"{run.path}: no run there to resume; starting a new one")  # (with --continue-from: continuing one)
