@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--epochs", type=whole, default=TABLE_DEFAULTS["epochs"], help="epochs of every run")
     reproduce.add_argument("--seeds", type=whole, nargs="+", default=TABLE_DEFAULTS["seeds"],
                            help="one run per seed and label count")
-    reproduce.add_argument("--preset", choices=sorted(PRESETS), default=TABLE_DEFAULTS["preset"])
+    reproduce.add_argument("--preset", choices=sorted(PRESETS), default=TABLE_DEFAULTS["preset"],
+                           help="the optimizer and schedule of every run (see train --help)")
     reproduce.add_argument("--supervised-only", action="store_true", help="the NN baseline (see train --help)")
     reproduce.add_argument("--precision", choices=PRECISIONS, default=TABLE_DEFAULTS["precision"],
                            help="the arithmetic of every run (see train --help)")
