@@ -83,11 +83,11 @@ def plan(labels: list, seeds: list[int], epochs: int, out: Path, settings: Train
 
 
 def is_table_entry(path: Path) -> bool:
-    """What reproduce writes into its --out: folders labels-N (a table), PRESET (the protocol) and logs,
-    and this package's temporaries."""
+    """What reproduce writes into its --out: folders labels-N (a table), PRESET (the protocol), logs and
+    jobs (a cluster's), and this package's temporaries."""
     if is_own_temporary(path.name):
         return True
-    return path.is_dir() and (path.name.startswith("labels-") or path.name in PRESETS or path.name == "logs")
+    return path.is_dir() and (path.name.startswith("labels-") or path.name in PRESETS or path.name in ("logs", "jobs"))
 
 
 def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:

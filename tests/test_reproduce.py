@@ -20,7 +20,7 @@ def test_runs_the_missing_cells_then_prints_the_table(tmp_path):
             "--jobs", "2", "--out", out]
     first = cli(*args, check=True)
     assert (out / "labels-10" / "seed-0" / "summary.json").exists() and (out / "labels-20" / "seed-0" / "model.pt").exists()
-    assert "| labels | ours, 1 epochs |" in first.stdout and "(1 seed)" in first.stdout
+    assert "| labels | ours, 1 epoch |" in first.stdout and "(1 seed)" in first.stdout
     assert "quoted" in first.stdout
     row = summarise(plan([10], [0], 1, out, TrainConfig(unlabeled=200)))[0]  # the settings the runs were made with
     assert row["val_mean"] == RunFolder(out / "labels-10" / "seed-0").summary().val_accuracy
