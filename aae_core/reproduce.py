@@ -19,7 +19,7 @@ from .config import PAPER_LABELS, PRESETS, ModelConfig, TrainConfig
 from .devices import resolve_device
 from .errors import AAEError
 from .options import as_options, settings_from_options
-from .runs.files import is_own_temporary, make_folder, probe_writable
+from .runs.files import make_folder, probe_writable, refuse_foreign_files
 from .runs.folder import RUN_FILES, RunFolder
 from .stats import describe
 
@@ -84,9 +84,7 @@ def plan(labels: list, seeds: list[int], epochs: int, out: Path, settings: Train
 
 def is_table_entry(path: Path) -> bool:
     """What reproduce writes into its --out: folders labels-N (a table), PRESET (the protocol), logs and
-    jobs (a cluster's), and this package's temporaries."""
-    if is_own_temporary(path.name):
-        return True
+    jobs (a cluster's)."""
     return path.is_dir() and (path.name.startswith("labels-") or path.name in PRESETS or path.name in ("logs", "jobs"))
 
 
@@ -98,15 +96,10 @@ def check_plan(runs: list[PlannedRun], out: Path, writing: bool = True) -> None:
     for run in runs:
         run.train_cfg.check()
         run.model_cfg.check()
-    if out.exists() and not out.is_dir():
-        raise AAEError(f"--out {out} is a file, not a folder")
     if any((out / name).exists() for name in RUN_FILES):
         raise AAEError(f"{out} is one run's folder (train made it); reproduce writes a folder of runs "
                        "(labels-N/seed-S): choose another --out")
-    foreign = sorted(path.name for path in out.iterdir() if not is_table_entry(path)) if out.is_dir() else []
-    if foreign:
-        raise AAEError(f"--out {out} holds what reproduce does not write ({', '.join(foreign[:3])}"
-                       f"{', ...' if len(foreign) > 3 else ''}); give a folder of runs, a new or an empty one")
+    refuse_foreign_files(out, (), "what reproduce writes", own=is_table_entry)  # a file as --out too
     for run in runs:
         if run.state == "other":
             differs = RunFolder(run.folder).differs_from(run.train_cfg, run.model_cfg)

@@ -58,7 +58,7 @@ def test_reproduce_never_writes_into_a_folder_of_other_things(tmp_path, extra):
     (mine / "notes.txt").write_text("mine")
     (mine / "labels-100").mkdir()  # a table's own folder is fine beside it; the notes are not
     result = cli("reproduce", "--labels", "100", "--seeds", "0", "--epochs", "1", "--out", mine, *extra)
-    assert_one_line_error(result, "notes.txt", "does not write")
+    assert_one_line_error(result, "notes.txt", "not what reproduce writes")
     assert sorted(path.name for path in mine.iterdir()) == ["labels-100", "notes.txt"]
 
 

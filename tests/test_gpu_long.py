@@ -84,7 +84,7 @@ def test_the_dry_run_writes_every_run_within_the_limits_and_unpacks(tmp_path):
 @pytest.mark.parametrize("argv, said", [
     (["run", "--plan", "a", "--budget", "nan", "--out", "OUT", "--dry-run"], "above 0"),
     (["run", "--plan", "a", "--budget", "inf", "--out", "OUT", "--dry-run"], "above 0"),
-    (["run", "--plan", "a", "--budget", "1", "--out", "A_FILE", "--dry-run"], "new or empty folder"),
+    (["run", "--plan", "a", "--budget", "1", "--out", "A_FILE", "--dry-run"], "is a file, not a folder"),
     (["unpack", "NOWHERE", "BACK"], "no runs.tar.gz"),
     (["unpack", "A_FILE", "BACK"], "no runs.tar.gz")])
 def test_bad_input_is_refused_before_any_work_with_no_traceback(tmp_path, argv, said):

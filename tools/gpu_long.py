@@ -35,7 +35,7 @@ from aae_core.config import ModelConfig
 from aae_core.data import load_mnist, prepare_data
 from aae_core.errors import AAEError
 from aae_core.options import as_options
-from aae_core.runs.files import make_folder
+from aae_core.runs.files import make_folder, refuse_foreign_files
 from aae_core.runs.folder import RunFolder
 from aae_core.speed.budget import PLANS, measure, plan_steps, size_plan, time_stack
 from aae_core.speed.stacked import train_stacked_runs
@@ -140,13 +140,6 @@ def minutes(text: str) -> float:
     return value
 
 
-def claim_out(out: Path) -> None:
-    """OUT is what comes back: a new or empty folder, so that nothing there is mistaken for this run's."""
-    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
-        raise AAEError(f"--out {out} must be a new or empty folder")
-    make_folder(out)
-
-
 def run(args) -> int:
     start = time.time()
     deadline = start + 60 * args.budget
@@ -154,7 +147,8 @@ def run(args) -> int:
     model_cfg = TINY if args.dry_run else ModelConfig()
     unlabeled = 200 if args.dry_run else None
     runs_dir, out = Path(args.runs), Path(args.out)
-    claim_out(out)
+    refuse_foreign_files(out, (), "this command's")  # OUT is what comes back: nothing else may be in it
+    make_folder(out)
     plan = [r for r in the_plan(args.plan, args.dry_run) if not RunFolder(folder_of(runs_dir, r)).finished]
     if not plan:
         print("gpu_long: every run of the plan is finished")
@@ -211,9 +205,10 @@ def refuse_other_runs(dest: Path, runs: dict[str, dict[str, bytes]]) -> None:
         if incoming != here.config().get("fingerprint"):
             raise AAEError(f"{here.path} holds another run than the one unpacked there (other settings); "
                            "unpack into another folder")
-        if files.get("history.jsonl", b"").count(b"\n") < len(here.history()):
-            raise AAEError(f"{here.path} is further on ({len(here.history())} epochs) than what is unpacked "
-                           "there; an older FILES_AT?")
+        done = len(here.history())
+        if files.get("history.jsonl", b"").count(b"\n") < done:
+            raise AAEError(f"{here.path} is further on ({done} epochs) than what is unpacked there; an older "
+                           "FILES_AT?")
 
 
 def unpack(args) -> int:

@@ -182,16 +182,17 @@ def is_own_temporary(name: str) -> bool:
     return name == LOCK or (name.startswith(".") and name.endswith(".tmp")) or name.startswith(".write-test-")
 
 
-def refuse_foreign_files(folder: Path, names, what: str) -> None:
-    """--out `folder` is absent, or a folder that holds only `names` (and this package's temporaries): a
-    command never writes into someone else's folder."""
+def refuse_foreign_files(folder: Path, names, what: str, own=lambda path: False) -> None:
+    """--out `folder` is absent, or a folder that holds only `names`, entries that `own(path)` recognises,
+    and this package's temporaries: a command never writes into someone else's folder."""
     check_path(folder)
     if folder.exists() and not folder.is_dir():
         raise AAEError(f"--out {folder} is a file, not a folder")
     if not folder.is_dir():
         return
     try:
-        foreign = sorted(name for name in os.listdir(folder) if name not in names and not is_own_temporary(name))
+        foreign = sorted(name for name in os.listdir(folder)
+                         if name not in names and not is_own_temporary(name) and not own(folder / name))
     except OSError as err:
         raise AAEError(f"cannot read the folder {folder} ({err.strerror})") from None
     if foreign:

@@ -33,13 +33,13 @@ def machines_of(config: dict, commits: list[str]) -> list[str]:
     return config.get("machines", [NOT_RECORDED] * len(commits))
 
 
-def refuse_missed_milestones(state: dict, train_cfg: TrainConfig, path: Path) -> None:
-    """A run that goes on from a checkpoint cannot measure a milestone it has passed: one whose history has
-    no test accuracy there is refused, not stored in config.json as if it would be on the curve."""
-    measured = {line.get("epoch") for line in state["history"] if "test_accuracy" in line}
-    missed = [m for m in train_cfg.milestones if m <= state["epoch"] and m not in measured]
+def refuse_missed_milestones(path: Path, history: list[dict], train_cfg: TrainConfig) -> None:
+    """A run that goes on from its `history` cannot measure a milestone it has passed: one with no test
+    accuracy there is refused, not stored in config.json as if it would be on the curve."""
+    measured = {line.get("epoch") for line in history if "test_accuracy" in line}
+    missed = [m for m in train_cfg.milestones if m <= len(history) and m not in measured]
     if missed:
-        raise AAEError(f"{path} is {state['epoch']} epochs in, past milestone epoch(s) {', '.join(map(str, missed))} "
+        raise AAEError(f"{path} is {len(history)} epochs in, past milestone epoch(s) {', '.join(map(str, missed))} "
                        "that it did not measure; leave them out of --milestones")
 
 
@@ -174,8 +174,9 @@ class RunFolder:
         """
         self.remove_temporary_files()
         if self.finished and not force:
-            held = f"{self.path} holds a finished run (test accuracy {self.summary().test_accuracy:.2f}%)"
-            ran = self.summary().epochs
+            summary = self.summary()
+            held = f"{self.path} holds a finished run (test accuracy {summary.test_accuracy:.2f}%)"
+            ran = summary.epochs
             if resume and ran > train_cfg.epochs:  # asked for fewer epochs than it has: a run never goes back
                 raise AAEError(f"{held} of {ran} epochs, more than --epochs {train_cfg.epochs}; give --epochs {ran} "
                                "to leave it as it is, or choose another --out")
@@ -200,7 +201,7 @@ class RunFolder:
             self._check_same_settings(train_cfg, model_cfg)
             self._check_same_images(labeled_images)
             state = self.checkpoint(train_cfg.epochs)
-            refuse_missed_milestones(state, train_cfg, self.path)
+            refuse_missed_milestones(self.path, state["history"], train_cfg)
             # history.jsonl as the checkpoint has it: a line a killed writer broke is gone, even when the
             # checkpoint is of the last epoch and no epoch is left to rewrite the file
             write_jsonl(self.history_path, state["history"])
@@ -243,7 +244,7 @@ class RunFolder:
         if state["epoch"] >= train_cfg.epochs:
             raise AAEError(f"--continue-from {self.path} is already {state['epoch']} epochs in; "
                            f"give --epochs {state['epoch'] + 1} or more to continue it")
-        refuse_missed_milestones(state, train_cfg, self.path)
+        refuse_missed_milestones(self.path, state["history"], train_cfg)
         return state
 
     def continue_from(self, source: "RunFolder", state: dict) -> None:

@@ -41,7 +41,7 @@ def train_run(out: str | Path, cfg: TrainConfig, model_cfg: ModelConfig = ModelC
     check_before_writing(run, cfg, model_cfg, continue_from, force, allow_dirty)
     device = resolve_device(cfg.device)
     if resume and not force and run.finished_with(cfg, model_cfg):
-        refuse_missed_milestones({"epoch": cfg.epochs, "history": run.history()}, cfg, run.path)
+        refuse_missed_milestones(run.path, run.history(), cfg)
         return already_finished(run, say)
     if resume and continue_from is None and not (run.started or run.config_path.exists()):
         say(f"{run.path}: no run there to resume; starting a new one")  # (with --continue-from: continuing one)
